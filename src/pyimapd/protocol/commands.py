@@ -1,0 +1,335 @@
+"""Commands as the parser emits them: frozen, slotted dataclasses that validate when built.
+
+Every command of RFC 3501 section 6 has a class here. The parser (``parser.py``) builds
+them from the wire; the session dispatches on their type. Values are already decoded:
+mailbox names are Unicode (modified UTF-7 undone, INBOX normalised), flags keep their
+wire spelling, sequence sets keep ``*`` as :data:`STAR` until the session resolves them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pyimapd.search.ast import SearchKey
+
+STAR = 0
+"""Stands for ``*`` in a sequence set; 0 is never a valid nz-number (RFC 3501 section 9)."""
+
+
+class CommandError(ValueError):
+    """A command that is syntactically well formed but semantically invalid."""
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceSet:
+    """``sequence-set`` of RFC 3501 section 9, kept as written: ranges may be reversed.
+
+    Each range is ``(first, last)`` with :data:`STAR` for ``*``; a single number ``n`` is
+    ``(n, n)``. ``saved`` is true for the SEARCHRES ``$`` marker (RFC 5182).
+    """
+
+    ranges: tuple[tuple[int, int], ...]
+    saved: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.ranges and not self.saved:
+            raise CommandError("empty sequence set")
+        for lo, hi in self.ranges:
+            if lo < 0 or hi < 0:
+                raise CommandError("negative number in sequence set")
+
+    def resolve(self, largest: int) -> list[tuple[int, int]]:
+        """Concrete, sorted, merged ranges with ``*`` replaced by ``largest``.
+
+        RFC 3501 section 9: "*" is the largest number in use, and ``a:b`` equals ``b:a``.
+        """
+        spans = []
+        for lo, hi in self.ranges:
+            lo = largest if lo == STAR else lo
+            hi = largest if hi == STAR else hi
+            if lo > hi:
+                lo, hi = hi, lo
+            spans.append((lo, hi))
+        spans.sort()
+        merged: list[tuple[int, int]] = []
+        for lo, hi in spans:
+            if merged and lo <= merged[-1][1] + 1:
+                if hi > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], hi)
+            else:
+                merged.append((lo, hi))
+        return merged
+
+    def iter_values(self, largest: int) -> Iterator[int]:
+        for lo, hi in self.resolve(largest):
+            yield from range(lo, hi + 1)
+
+    def __str__(self) -> str:
+        def one(n: int) -> str:
+            return "*" if n == STAR else str(n)
+
+        return ",".join(one(lo) if lo == hi else f"{one(lo)}:{one(hi)}" for lo, hi in self.ranges)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    tag: str
+
+
+# --- any state (RFC 3501 section 6.1) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Capability(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Noop(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Logout(Command):
+    pass
+
+
+# --- not authenticated (section 6.2) -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartTLS(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Login(Command):
+    """``userid`` and ``password`` are astrings, decoded as UTF-8 (surrogateescape)."""
+
+    userid: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate(Command):
+    """``initial_response`` is the decoded SASL-IR argument (RFC 4959), ``b""`` for ``=``."""
+
+    mechanism: str
+    initial_response: bytes | None = field(default=None, repr=False)
+
+
+# --- authenticated (section 6.3) -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Select(Command):
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class Examine(Command):
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class Create(Command):
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delete(Command):
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rename(Command):
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe(Command):
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe(Command):
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class List(Command):
+    """``reference`` and ``pattern`` are decoded from modified UTF-7 like mailbox names."""
+
+    reference: str
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lsub(Command):
+    reference: str
+    pattern: str
+
+
+STATUS_ITEMS = frozenset({"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"})
+
+
+@dataclass(frozen=True, slots=True)
+class Status(Command):
+    """``items`` are upper-cased status-att names, in the order the client gave them."""
+
+    mailbox: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AppendStart(Command):
+    """Start of a streamed APPEND (RFC 3501 section 6.3.11).
+
+    The parser emits this when it reaches the message literal, then :class:`AppendData`
+    events carrying the literal's bytes as they arrive, then :class:`AppendEnd` once the
+    command line is complete. ``size`` is the declared literal size, checked against the
+    limits before anything is buffered.
+    """
+
+    mailbox: str
+    flags: tuple[str, ...]
+    date_time: datetime | None
+    size: int
+
+
+# --- selected (section 6.4) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Check(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Close(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Expunge(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Search(Command):
+    """``charset`` is None when the client gave no CHARSET; ``key`` is the AND of all keys."""
+
+    key: SearchKey
+    charset: str | None = None
+    uid: bool = False
+
+
+FETCH_ATTRS = frozenset(
+    {
+        "FLAGS",
+        "UID",
+        "INTERNALDATE",
+        "RFC822.SIZE",
+        "ENVELOPE",
+        "BODY",
+        "BODYSTRUCTURE",
+        "RFC822",
+        "RFC822.HEADER",
+        "RFC822.TEXT",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchAttr:
+    """A simple fetch-att: one of :data:`FETCH_ATTRS`. Macros are expanded by the parser."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in FETCH_ATTRS:
+            raise CommandError(f"unknown fetch attribute {self.name}")
+
+
+SECTION_TEXTS = frozenset({"", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT", "MIME"})
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSection:
+    """``BODY[section]<partial>`` and ``BODY.PEEK[...]`` (RFC 3501 section 6.4.5).
+
+    ``part`` is the dotted part number, ``()`` for the whole message. ``text`` is one of
+    :data:`SECTION_TEXTS`; ``fields`` are the upper-cased header names of HEADER.FIELDS
+    and HEADER.FIELDS.NOT. ``partial`` is ``(offset, count)``.
+    """
+
+    peek: bool
+    part: tuple[int, ...] = ()
+    text: str = ""
+    fields: tuple[str, ...] = ()
+    partial: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.text not in SECTION_TEXTS:
+            raise CommandError(f"unknown section text {self.text}")
+        if self.text == "MIME" and not self.part:
+            raise CommandError("MIME needs a part number")
+        if self.text.startswith("HEADER.FIELDS") and not self.fields:
+            raise CommandError("HEADER.FIELDS needs at least one field name")
+        if any(p <= 0 for p in self.part):
+            raise CommandError("part numbers start at 1")
+        if self.partial is not None and (self.partial[0] < 0 or self.partial[1] <= 0):
+            raise CommandError("invalid partial range")
+
+    def section_spec(self) -> str:
+        """The section as the response names it: ``1.HEADER.FIELDS (FROM TO)``."""
+        parts = [".".join(str(p) for p in self.part)] if self.part else []
+        if self.text:
+            parts.append(self.text)
+        spec = ".".join(parts)
+        if self.fields:
+            spec += " (" + " ".join(self.fields) + ")"
+        return spec
+
+
+FetchItem = FetchAttr | FetchSection
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch(Command):
+    sequence: SequenceSet
+    items: tuple[FetchItem, ...]
+    uid: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Store(Command):
+    """``mode`` is ``""`` (replace), ``"+"`` (add) or ``"-"`` (remove)."""
+
+    sequence: SequenceSet
+    mode: str
+    silent: bool
+    flags: tuple[str, ...]
+    uid: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("", "+", "-"):
+            raise CommandError("STORE mode must be FLAGS, +FLAGS or -FLAGS")
+
+
+@dataclass(frozen=True, slots=True)
+class Copy(Command):
+    sequence: SequenceSet
+    mailbox: str
+    uid: bool = False
+
+
+# --- extensions built on the same machinery ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Idle(Command):
+    """RFC 2177. The session then asks the protocol for a raw ``DONE`` line."""

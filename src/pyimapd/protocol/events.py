@@ -1,0 +1,60 @@
+"""Events that :class:`pyimapd.protocol.connection.ServerConnection` hands to the session,
+besides the commands of ``commands.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class NeedData:
+    """Nothing complete yet: feed more bytes with ``receive_data``."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendData:
+    """A chunk of the message literal of the APPEND begun by ``AppendStart``."""
+
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendEnd:
+    """The APPEND command line ended (its CRLF was read) after the message literal."""
+
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppendAbort:
+    """The APPEND line was malformed after its message literal; the command is BAD.
+
+    The session drops what it spooled and answers ``tag BAD text``.
+    """
+
+    tag: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    """A line read in raw mode (``expect_raw_line``): a SASL response or IDLE's DONE.
+    The trailing CRLF is removed."""
+
+    line: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """A command that could not be parsed.
+
+    ``tag`` is the client's tag when one could be read (the answer is then a tagged BAD),
+    else None (the answer is an untagged ``* BAD``). ``fatal`` is true when the stream
+    can no longer be trusted (for example a literal over the limit whose bytes the client
+    will send anyway); the session then says BYE and closes.
+    """
+
+    tag: str | None
+    text: str
+    fatal: bool = False
+    code: str | None = None

@@ -1,0 +1,133 @@
+"""Encoding of server responses (RFC 3501 sections 7 and 9) to bytes.
+
+Values are plain Python data, so that handlers build responses without knowing the
+wire rules:
+
+* ``None`` is ``NIL``; an ``int`` is a number;
+* :class:`Atom` is sent as written (flags, keywords, response item names);
+* ``str`` and ``bytes`` are strings: quoted when RFC 3501's ``quoted`` allows it and the
+  value is short, else a literal (``string = quoted / literal``);
+* :class:`Literal` forces a literal; ``list`` and ``tuple`` are parenthesized lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pyimapd.protocol.utf7 import encode_mailbox_name
+
+CRLF = b"\r\n"
+QUOTED_MAX = 1024
+"""Longer strings go out as literals: some clients handle long quoted strings badly."""
+
+_QUOTED_BAD = frozenset(b"\r\n\x00") | frozenset(range(0x80, 0x100))
+_ATOM_SPECIALS = frozenset(b'(){ %*"\\]') | frozenset(range(0x00, 0x20)) | {0x7F}
+
+
+class Atom(str):
+    """Text sent verbatim: flags, keywords, capability names, FETCH item names."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A string that must go out as a literal, whatever its content."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A mailbox name, encoded to modified UTF-7 and sent as an astring (RFC 3501 5.1.3)."""
+
+    name: str
+
+
+Value = None | int | str | bytes | Atom | Literal | Mailbox | Sequence["Value"]
+
+
+def _quote_ok(data: bytes) -> bool:
+    return len(data) <= QUOTED_MAX and not any(b in _QUOTED_BAD for b in data)
+
+
+def encode_string(data: bytes | str) -> bytes:
+    """``string``: a quoted string when possible, else a literal."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if _quote_ok(raw):
+        return b'"' + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    return b"{%d}\r\n" % len(raw) + raw
+
+
+def encode_astring(data: bytes | str) -> bytes:
+    """``astring``: an atom when every octet is an ASTRING-CHAR, else a string."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if raw and not any(b in _ATOM_SPECIALS or b >= 0x80 for b in raw):
+        return raw
+    return encode_string(raw)
+
+
+def encode_value(value: Value) -> bytes:
+    if value is None:
+        return b"NIL"
+    if isinstance(value, bool):
+        raise TypeError("booleans have no IMAP encoding")
+    if isinstance(value, int):
+        return str(value).encode()
+    if isinstance(value, Atom):
+        return value.encode("utf-8")
+    if isinstance(value, str | bytes):
+        return encode_string(value)
+    if isinstance(value, Literal):
+        return b"{%d}\r\n" % len(value.data) + value.data
+    if isinstance(value, Mailbox):
+        return encode_astring(encode_mailbox_name(value.name))
+    return b"(" + b" ".join(encode_value(v) for v in value) + b")"
+
+
+def encode_values(values: Iterable[Value]) -> bytes:
+    return b" ".join(encode_value(v) for v in values)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseCode:
+    """``resp-text-code``: ``[NAME]`` or ``[NAME args]``. ``args`` is pre-encoded text or
+    a list of values (encoded as a parenthesized list, as PERMANENTFLAGS needs)."""
+
+    name: str
+    args: str | Sequence[Value] | None = None
+
+    def encode(self) -> bytes:
+        if self.args is None:
+            return b"[" + self.name.encode() + b"]"
+        if isinstance(self.args, str):
+            return b"[" + self.name.encode() + b" " + self.args.encode() + b"]"
+        return b"[" + self.name.encode() + b" " + encode_value(self.args) + b"]"
+
+
+def _resp_text(text: str, code: ResponseCode | None) -> bytes:
+    body = text.replace("\r", " ").replace("\n", " ").encode("utf-8")
+    if code is None:
+        return body
+    return code.encode() + (b" " + body if body else b"")
+
+
+def tagged(tag: str, status: str, text: str, code: ResponseCode | None = None) -> bytes:
+    """``tag SP resp-cond-state CRLF``; ``status`` is OK, NO or BAD."""
+    return tag.encode() + b" " + status.encode() + b" " + _resp_text(text, code) + CRLF
+
+
+def untagged_status(status: str, text: str, code: ResponseCode | None = None) -> bytes:
+    """``* OK/NO/BAD/BYE/PREAUTH [code] text``."""
+    return b"* " + status.encode() + b" " + _resp_text(text, code) + CRLF
+
+
+def untagged(*values: Value) -> bytes:
+    """``* `` followed by the values separated by spaces, e.g. ``untagged(3, Atom("EXISTS"))``."""
+    return b"* " + encode_values(values) + CRLF
+
+
+def continuation(text: str = "") -> bytes:
+    """``+ text``: the continuation request of RFC 3501 section 7.5."""
+    return b"+ " + text.encode("utf-8") + CRLF

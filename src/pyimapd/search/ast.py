@@ -1,0 +1,126 @@
+"""The SEARCH key tree (RFC 3501 section 6.4.4), shared by the parser, the session, the
+reference evaluator and the SQL compilers.
+
+The parser produces keys that may refer to the session's view (:class:`SeqSet`,
+:class:`Recent`); the session rewrites those into :class:`UidIn` / :class:`UidIn`-based
+keys before the tree reaches storage, so storage only ever sees keys it can answer alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from pyimapd.protocol.commands import SequenceSet
+
+
+@dataclass(frozen=True, slots=True)
+class All:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A system flag or keyword is set (``present``) or not. Covers ANSWERED, UNSEEN,
+    KEYWORD, UNKEYWORD and friends. ``flag`` keeps its wire spelling (``\\Seen``)."""
+
+    flag: str
+    present: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """``\\Recent`` is per session: the session replaces it by a :class:`UidIn`."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeqSet:
+    """Message sequence numbers: the session replaces it by a :class:`UidIn`."""
+
+    sequence: SequenceSet
+
+
+@dataclass(frozen=True, slots=True)
+class UidSet:
+    """``UID sequence-set`` as written, ``*`` unresolved: the session resolves it."""
+
+    sequence: SequenceSet
+
+
+@dataclass(frozen=True, slots=True)
+class UidIn:
+    """Concrete, sorted, merged inclusive UID ranges. The only UID key storage sees."""
+
+    ranges: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    """LARGER (``larger=True``) or SMALLER, against RFC822.SIZE."""
+
+    larger: bool
+    octets: int
+
+
+@dataclass(frozen=True, slots=True)
+class InternalDate:
+    """BEFORE/ON/SINCE: ``op`` is ``"before"``, ``"on"`` or ``"since"``. Dates compare
+    by the internal date's own calendar day (RFC 3501 ignores time and timezone)."""
+
+    op: str
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class SentDate:
+    """SENTBEFORE/SENTON/SENTSINCE, against the Date header."""
+
+    op: str
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """HEADER name value, and SUBJECT/FROM/TO/CC/BCC as ``Header("SUBJECT", ...)``.
+    ``name`` is upper-cased. An empty ``value`` matches every message that has the field."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """BODY string: substring of the decoded body text."""
+
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """TEXT string: substring of the header or the decoded body text."""
+
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    key: SearchKey
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    left: SearchKey
+    right: SearchKey
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    keys: tuple[SearchKey, ...]
+
+
+SearchKey = Union[
+    All, Flag, Recent, SeqSet, UidSet, UidIn, Size, InternalDate, SentDate, Header, Body,
+    Text, Not, Or, And,
+]

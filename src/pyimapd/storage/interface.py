@@ -1,0 +1,324 @@
+"""The storage interface: typed records and async Protocols, grouped by IMAP state.
+
+How this works: a :class:`Backend` holds accounts (:class:`UserStore`) and opens a
+:class:`MailStore` per authenticated user. ``MailStore.select`` returns a
+:class:`SelectedMailbox` for the selected state. Sessions learn of changes made by others
+through the :class:`ChangeFeed`: it only wakes them up; what changed is then read from the
+store with :meth:`SelectedMailbox.poll`, by modification sequence. The store is thus the
+single source of truth, which is what lets several processes (and later several nodes on
+PostgreSQL) share it.
+
+Invariants every backend keeps (RFC 3501 section 2.3.1.1, RFC 7162):
+
+* UIDs in a mailbox are strictly ascending and never reused; UIDNEXT only grows.
+* UIDVALIDITY differs for every mailbox ever created under a name, even after a delete.
+* Every change (append, flag change, expunge) takes a new, higher per-mailbox MODSEQ and
+  sets the changed message's MODSEQ (or the expunge record's) to it.
+* ``\\Recent`` is handed to exactly one session: the first that polls the message with
+  ``claim_recent=True``.
+* A write has reached stable storage before its coroutine returns (durable before OK).
+
+Backends never format wire bytes. Mailbox names are Unicode with ``/`` as the hierarchy
+delimiter and ``INBOX`` normalised (see :mod:`pyimapd.storage.names`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Protocol
+
+from pyimapd.search.ast import SearchKey
+
+DELIMITER = "/"
+
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+class StorageError(Exception):
+    """A refusal by the store. ``code`` is the IMAP response code the session sends with
+    its NO (RFC 5530), or None."""
+
+    code: str | None = None
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class NoSuchMailbox(StorageError):
+    code = "NONEXISTENT"
+
+
+class MailboxExists(StorageError):
+    code = "ALREADYEXISTS"
+
+
+class NotAllowed(StorageError):
+    """The operation is not possible on this mailbox (deleting INBOX, a bad name...)."""
+
+    code = "CANNOT"
+
+
+class OverQuota(StorageError):
+    code = "OVERQUOTA"
+
+
+class NoSuchUser(StorageError):
+    code = None
+
+
+class Unavailable(StorageError):
+    """The store is down or unreachable for now."""
+
+    code = "UNAVAILABLE"
+
+
+# --- records -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    name: str
+    password_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxRecord:
+    """One existing mailbox. ``has_children`` is true when any mailbox lies below it."""
+
+    name: str
+    uidvalidity: int
+    subscribed: bool
+    has_children: bool
+    special_use: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxStatus:
+    """The STATUS items of RFC 3501 section 6.3.10, plus what extensions will need.
+
+    ``recent`` counts messages not yet claimed as recent by any session.
+    """
+
+    messages: int
+    recent: int
+    uidnext: int
+    uidvalidity: int
+    unseen: int
+    highestmodseq: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedMessage:
+    """A message ready to store, built once by :mod:`pyimapd.delivery` from a spool file.
+
+    ``source`` is a readable binary file positioned anywhere (the store seeks to 0 and
+    reads ``size`` bytes in chunks; it never reads it whole). ``structure`` is the MIME
+    part tree serialised by :mod:`pyimapd.mime` (opaque to the store). ``sent_date`` is
+    from the Date header, for SENTBEFORE/SENTON/SENTSINCE. ``search_headers`` holds the
+    decoded, lower-cased values of the header fields SEARCH looks at (field name ->
+    value, several values joined by a newline) and ``search_text`` the decoded body text,
+    both possibly truncated; they feed the store's SQL search.
+    """
+
+    source: BinaryIO
+    size: int
+    structure: bytes
+    sent_date: datetime | None = None
+    search_headers: dict[str, str] = field(default_factory=dict)
+    search_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    uidvalidity: int
+    uid: int
+
+
+@dataclass(frozen=True, slots=True)
+class CopyResult:
+    """COPYUID data (RFC 4315): source UIDs and the new UIDs, pairwise in order."""
+
+    uidvalidity: int
+    source_uids: tuple[int, ...]
+    dest_uids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FlagUpdate:
+    """A message's flags after a change, with the MODSEQ the change took."""
+
+    uid: int
+    flags: frozenset[str]
+    modseq: int
+
+
+@dataclass(frozen=True, slots=True)
+class SelectResult:
+    """What SELECT and EXAMINE report, and the starting point of the session's view.
+
+    ``uids`` lists every message's UID ascending: message sequence number ``n`` is
+    ``uids[n - 1]``. ``recent`` are the UIDs this session claimed as recent (empty on a
+    read-only select). ``keywords`` are the keywords in use in the mailbox.
+    """
+
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int
+    uids: Sequence[int]
+    recent: frozenset[int]
+    unseen_uids_first: int | None
+    keywords: frozenset[str]
+    readonly: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What happened in a mailbox since ``since_modseq``, as :meth:`SelectedMailbox.poll`
+    reports it.
+
+    ``new`` are messages with a UID above the session's highest known UID, ascending,
+    with their current flags. ``flags`` are messages the session already knew whose
+    flags changed. ``expunged`` are UIDs removed (only those the session could know:
+    at most its highest known UID). ``recent`` are the new UIDs this poll claimed.
+    """
+
+    highestmodseq: int
+    new: tuple[FlagUpdate, ...]
+    flags: tuple[FlagUpdate, ...]
+    expunged: tuple[int, ...]
+    recent: frozenset[int]
+    keywords: frozenset[str]
+    uidnext: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """One message of a FETCH. ``content`` is an opaque handle for :meth:`read`.
+    ``structure`` is the serialised MIME tree, present only when asked for."""
+
+    uid: int
+    flags: frozenset[str]
+    internaldate: datetime
+    size: int
+    modseq: int
+    content: int
+    structure: bytes | None = None
+
+
+# --- protocols -----------------------------------------------------------------------------
+
+
+class UserStore(Protocol):
+    async def get_user(self, name: str) -> UserRecord | None: ...
+    async def add_user(self, name: str, password_hash: str) -> None:
+        """Creates the account with its INBOX. Raises StorageError if it exists."""
+
+    async def set_password(self, name: str, password_hash: str) -> None: ...
+    async def delete_user(self, name: str) -> None:
+        """Removes the account and all its mail. Raises NoSuchUser."""
+
+    async def list_users(self) -> list[str]: ...
+
+
+class SelectedMailbox(Protocol):
+    """The selected state (RFC 3501 section 6.4). UIDs given to it may include UIDs that
+    were since expunged: those are silently skipped."""
+
+    name: str
+    readonly: bool
+
+    async def poll(self, since_modseq: int, known_max_uid: int, claim_recent: bool) -> Changes:
+        ...
+
+    def fetch(
+        self, uids: Sequence[tuple[int, int]], with_structure: bool
+    ) -> AsyncIterator[MessageRecord]:
+        """Messages whose UIDs lie in the inclusive ranges, ascending by UID, read in
+        pages so a large mailbox is never held in memory."""
+        ...
+
+    def read(self, content: int, start: int, length: int) -> AsyncIterator[bytes]:
+        """The bytes ``[start, start + length)`` of a message, in chunks of at most 64 KiB."""
+        ...
+
+    async def store(
+        self, uids: Sequence[int], mode: str, flags: frozenset[str]
+    ) -> list[FlagUpdate]:
+        """``mode``: ``""`` replaces, ``"+"`` adds, ``"-"`` removes. Returns the messages
+        whose flags actually changed (each with its new MODSEQ). ``\\Recent`` is never
+        stored."""
+
+    async def copy(self, uids: Sequence[int], dest: str) -> CopyResult:
+        """Raises NoSuchMailbox when ``dest`` does not exist (the session adds TRYCREATE)."""
+
+    async def expunge(self, uids: Sequence[int] | None = None) -> list[int]:
+        """Removes the messages flagged ``\\Deleted`` (only among ``uids`` when given).
+        Returns the removed UIDs ascending."""
+
+    async def search(self, key: SearchKey) -> list[int]:
+        """UIDs matching ``key``, ascending. ``key`` holds no SeqSet, UidSet or Recent."""
+
+    async def close(self) -> None: ...
+
+
+class MailStore(Protocol):
+    """The authenticated state of one user (RFC 3501 section 6.3)."""
+
+    user: str
+
+    async def list_mailboxes(self) -> list[MailboxRecord]: ...
+    async def create_mailbox(self, name: str) -> None:
+        """Creates missing superiors too (RFC 3501 section 6.3.3)."""
+
+    async def delete_mailbox(self, name: str) -> None:
+        """RFC 3501 section 6.3.4: a mailbox with inferiors keeps existing as \\Noselect
+        (its messages are removed); deleting a \\Noselect with inferiors is NotAllowed."""
+
+    async def rename_mailbox(self, old: str, new: str) -> None:
+        """Renames inferiors too; renaming INBOX moves its messages (section 6.3.5)."""
+
+    async def set_subscribed(self, name: str, subscribed: bool) -> None: ...
+    async def list_subscriptions(self) -> list[str]: ...
+    async def status(self, name: str) -> MailboxStatus: ...
+    async def append(
+        self, name: str, message: PreparedMessage, flags: frozenset[str], internaldate: datetime
+    ) -> AppendResult:
+        """Raises NoSuchMailbox when ``name`` does not exist (the session adds TRYCREATE)."""
+
+    async def select(self, name: str, readonly: bool) -> tuple[SelectedMailbox, SelectResult]:
+        """Opens the mailbox and returns the SELECT data; a writable select claims the
+        messages not yet recent to any session as this session's \\Recent."""
+
+    async def close(self) -> None: ...
+
+
+class Subscription(Protocol):
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Returns True when the mailbox changed since the last wait, False on timeout."""
+
+    def close(self) -> None: ...
+
+
+class ChangeFeed(Protocol):
+    """Wakes sessions watching a mailbox. Keys are ``(user, mailbox name)``; a rename or
+    delete also notifies."""
+
+    def subscribe(self, user: str, mailbox: str) -> Subscription: ...
+    def notify(self, user: str, mailbox: str) -> None: ...
+
+
+class Backend(Protocol):
+    users: UserStore
+    changes: ChangeFeed
+
+    async def start(self) -> None: ...
+    async def open(self, user: str) -> MailStore: ...
+    async def close(self) -> None: ...
