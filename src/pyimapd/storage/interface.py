@@ -89,13 +89,16 @@ class UserRecord:
 
 @dataclass(frozen=True, slots=True)
 class MailboxRecord:
-    """One existing mailbox. ``has_children`` is true when any mailbox lies below it."""
+    """One existing mailbox. ``has_children`` is true when any mailbox lies below it.
+    ``noselect`` marks a name kept only because it has inferiors (a deleted mailbox with
+    inferiors, RFC 3501 section 6.3.4): LIST shows it with ``\\Noselect``."""
 
     name: str
     uidvalidity: int
     subscribed: bool
     has_children: bool
     special_use: str | None = None
+    noselect: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +167,11 @@ class SelectResult:
     """What SELECT and EXAMINE report, and the starting point of the session's view.
 
     ``uids`` lists every message's UID ascending: message sequence number ``n`` is
-    ``uids[n - 1]``. ``recent`` are the UIDs this session claimed as recent (empty on a
-    read-only select). ``keywords`` are the keywords in use in the mailbox.
+    ``uids[n - 1]``. ``recent`` are the UIDs this session sees as ``\\Recent``: on a
+    writable select the ones it claimed; on a read-only select the ones no session has
+    claimed yet, reported without claiming them (EXAMINE changes no state, RFC 3501
+    section 6.3.2), so ``len(recent)`` is the RECENT count either way. ``keywords`` are
+    the keywords in use (ever defined) in the mailbox.
     """
 
     name: str
@@ -187,7 +193,9 @@ class Changes:
     ``new`` are messages with a UID above the session's highest known UID, ascending,
     with their current flags. ``flags`` are messages the session already knew whose
     flags changed. ``expunged`` are UIDs removed (only those the session could know:
-    at most its highest known UID). ``recent`` are the new UIDs this poll claimed.
+    at most its highest known UID). ``recent`` are the new UIDs this poll claimed; with
+    ``claim_recent=False`` (or a read-only mailbox) the new UIDs that are still unclaimed,
+    without claiming them.
     """
 
     highestmodseq: int
@@ -236,7 +244,9 @@ class SelectedMailbox(Protocol):
     readonly: bool
 
     async def poll(self, since_modseq: int, known_max_uid: int, claim_recent: bool) -> Changes:
-        ...
+        """One consistent snapshot of the changes (see :class:`Changes`). Raises
+        NoSuchMailbox when the mailbox was deleted (or deleted and re-created, i.e. its
+        UIDVALIDITY changed) since it was selected: the session should end with BYE."""
 
     def fetch(
         self, uids: Sequence[tuple[int, int]], with_structure: bool
@@ -246,7 +256,8 @@ class SelectedMailbox(Protocol):
         ...
 
     def read(self, content: int, start: int, length: int) -> AsyncIterator[bytes]:
-        """The bytes ``[start, start + length)`` of a message, in chunks of at most 64 KiB."""
+        """The bytes ``[start, start + length)`` of a message, in chunks of at most 64 KiB.
+        Raises StorageError when the content is gone (every copy expunged since FETCH)."""
         ...
 
     async def store(

@@ -1,0 +1,51 @@
+"""Password hashing with argon2id (argon2-cffi).
+
+Hashing and verifying are deliberately slow; callers in the event loop run them in a
+thread (:func:`verify_async`) so one login never stalls the other sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from pyimapd.config import Argon2Params
+
+# A valid hash of a random password, verified when the user does not exist, so that a
+# failed login costs the same time whether or not the account exists.
+_DUMMY_PASSWORD = "pyimapd-no-such-user"
+
+
+class Passwords:
+    def __init__(self, params: Argon2Params | None = None) -> None:
+        p = params or Argon2Params()
+        self._hasher = PasswordHasher(
+            time_cost=p.time_cost,
+            memory_cost=p.memory_cost,
+            parallelism=p.parallelism,
+            type=Type.ID,
+        )
+        self._dummy: str | None = None
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password.encode("utf-8", "surrogateescape"))
+
+    def verify(self, stored: str | None, password: str) -> bool:
+        """Constant-time comparison is argon2's own; a missing user still pays the cost."""
+        if stored is None:
+            if self._dummy is None:
+                self._dummy = self.hash(_DUMMY_PASSWORD)
+            self._check(self._dummy, password)
+            return False
+        return self._check(stored, password)
+
+    def _check(self, stored: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored, password.encode("utf-8", "surrogateescape"))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    async def verify_async(self, stored: str | None, password: str) -> bool:
+        return await asyncio.to_thread(self.verify, stored, password)

@@ -1,0 +1,153 @@
+"""Values SEARCH needs (RFC 3501 section 6.4.4), computed once when a message is stored.
+
+``sent_date`` feeds SENTBEFORE/SENTON/SENTSINCE; ``search_fields`` gives the decoded
+header values (HEADER, FROM, SUBJECT, ...) and body text (BODY, TEXT). Bodies are
+decoded incrementally, chunk by chunk, so memory stays bounded by ``max_text``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+from datetime import UTC, datetime
+from email.header import decode_header, make_header
+from email.utils import parsedate_to_datetime
+from typing import BinaryIO
+
+from pyimapd.mime.headers import field_value, split_fields
+from pyimapd.mime.model import Part
+
+_CHUNK = 64 * 1024
+MAX_SEARCH_HEADER = 1 << 20
+"""Header bytes read for search values."""
+
+
+def sent_date(root: Part) -> datetime | None:
+    """The Date header (RFC 5322 3.3) as an aware datetime; None when absent or bad.
+
+    A ``-0000`` zone (unknown local time) is taken as UTC.
+    """
+    value = root.envelope.date if root.envelope else None
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def decode_words(raw: bytes) -> str:
+    """RFC 2047 decoding of a raw header value; undecodable input is kept as text."""
+    text = raw.decode("utf-8", "replace")
+    if "=?" not in text:
+        return text
+    try:
+        return str(make_header(decode_header(text)))
+    except Exception:  # bad charset or encoding in an encoded word: keep raw
+        return text
+
+
+def _read(source: BinaryIO, start: int, end: int) -> bytes:
+    source.seek(start)
+    return source.read(max(0, end - start))
+
+
+def _header_values(source: BinaryIO, root: Part) -> dict[str, str]:
+    end = min(root.body_start, root.header_start + MAX_SEARCH_HEADER)
+    values: dict[str, list[str]] = {}
+    for name, raw in split_fields(_read(source, root.header_start, end)):
+        if name is None:
+            continue
+        key = name.decode("utf-8", "replace")
+        values.setdefault(key, []).append(decode_words(field_value(raw)).lower())
+    return {k: "\n".join(v) for k, v in values.items()}
+
+
+class _Base64:
+    """Incremental base64 decoding that tolerates line breaks and junk characters."""
+
+    def __init__(self) -> None:
+        self.carry = b""
+
+    def feed(self, data: bytes) -> bytes:
+        data = self.carry + bytes(c for c in data if c in _B64)
+        cut = len(data) - len(data) % 4
+        self.carry = data[cut:]
+        try:
+            return binascii.a2b_base64(data[:cut])
+        except binascii.Error:
+            return b""
+
+
+_B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+
+class _QuotedPrintable:
+    """Incremental quoted-printable decoding (RFC 2045 6.7), whole lines at a time."""
+
+    def __init__(self) -> None:
+        self.carry = b""
+
+    def feed(self, data: bytes, final: bool = False) -> bytes:
+        data = self.carry + data
+        cut = len(data) if final else data.rfind(b"\n") + 1
+        self.carry = data[cut:]
+        return binascii.a2b_qp(data[:cut])
+
+
+def _decoder(part: Part) -> codecs.IncrementalDecoder:
+    charset = part.param("charset") or "utf-8"
+    if charset.lower() in ("us-ascii", "ascii"):
+        charset = "utf-8"  # a superset; mislabelled 8-bit text is usually UTF-8
+    try:
+        return codecs.getincrementaldecoder(charset)(errors="replace")
+    except (LookupError, TypeError):
+        return codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+
+def _part_text(source: BinaryIO, part: Part, budget: int) -> str:
+    """Decoded text of one text/* part, at most ``budget`` characters."""
+    encoding = part.encoding.lower()
+    b64 = _Base64() if encoding == "base64" else None
+    qp = _QuotedPrintable() if encoding == "quoted-printable" else None
+    text = _decoder(part)
+    out: list[str] = []
+    count, pos = 0, part.body_start
+    source.seek(pos)
+    while pos < part.end and count < budget:
+        data = source.read(min(_CHUNK, part.end - pos))
+        if not data:
+            break
+        pos += len(data)
+        last = pos >= part.end
+        raw = b64.feed(data) if b64 else qp.feed(data, last) if qp else data
+        chunk = text.decode(raw, final=last)
+        out.append(chunk)
+        count += len(chunk)
+    return "".join(out)[:budget]
+
+
+def search_fields(
+    source: BinaryIO, root: Part, max_text: int = 1_000_000
+) -> tuple[dict[str, str], str]:
+    """(decoded lower-case header values by field, decoded body text) for SEARCH.
+
+    Header values: unfolded, RFC 2047 decoded, lower-cased; several occurrences of a
+    field joined by "\\n". Text: the text/* parts (also inside encapsulated
+    messages), transfer-decoded and charset-converted (unknown charset: UTF-8 with
+    replacement), joined by "\\n" and truncated at ``max_text`` characters. The text
+    keeps its case.
+    """
+    headers = _header_values(source, root)
+    texts: list[str] = []
+    budget = max_text
+    for part in root.walk():
+        if budget <= 0:
+            break
+        if part.maintype != "text" or part.children:
+            continue
+        chunk = _part_text(source, part, budget)
+        texts.append(chunk)
+        budget -= len(chunk) + 1
+    return headers, "\n".join(texts)[:max_text]

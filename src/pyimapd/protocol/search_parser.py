@@ -1,0 +1,180 @@
+"""SEARCH keys (RFC 3501 section 6.4.4) to the tree of :mod:`pyimapd.search.ast`.
+
+``search = "SEARCH" [SP "CHARSET" SP astring] 1*(SP search-key)``. Keys are read by
+recursive descent; NOT, OR and parentheses nest, so the depth is bounded
+(:data:`MAX_DEPTH`) to keep a hostile command from exhausting the Python stack.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from pyimapd.protocol.grammar import ParseFailure, Reader
+from pyimapd.search import ast
+
+MAX_DEPTH = 100
+"""Deepest nesting of NOT / OR / parentheses accepted in one SEARCH."""
+
+_KEY_NAME = re.compile(rb"[A-Za-z]+")
+
+_FLAG_KEYS: dict[str, ast.SearchKey] = {
+    "ALL": ast.All(),
+    "ANSWERED": ast.Flag("\\Answered"),
+    "DELETED": ast.Flag("\\Deleted"),
+    "DRAFT": ast.Flag("\\Draft"),
+    "FLAGGED": ast.Flag("\\Flagged"),
+    "SEEN": ast.Flag("\\Seen"),
+    "UNANSWERED": ast.Flag("\\Answered", False),
+    "UNDELETED": ast.Flag("\\Deleted", False),
+    "UNDRAFT": ast.Flag("\\Draft", False),
+    "UNFLAGGED": ast.Flag("\\Flagged", False),
+    "UNSEEN": ast.Flag("\\Seen", False),
+    "RECENT": ast.Recent(),
+    # "NEW: Messages that have the \Recent flag set but not the \Seen flag."
+    "NEW": ast.And((ast.Recent(), ast.Flag("\\Seen", False))),
+    # "OLD: Messages that do not have the \Recent flag set."
+    "OLD": ast.Not(ast.Recent()),
+}
+"""Keys without an argument."""
+
+_HEADER_KEYS = frozenset({"BCC", "CC", "FROM", "SUBJECT", "TO"})
+_DATE_KEYS: dict[str, tuple[type[ast.InternalDate] | type[ast.SentDate], str]] = {
+    "BEFORE": (ast.InternalDate, "before"),
+    "ON": (ast.InternalDate, "on"),
+    "SINCE": (ast.InternalDate, "since"),
+    "SENTBEFORE": (ast.SentDate, "before"),
+    "SENTON": (ast.SentDate, "on"),
+    "SENTSINCE": (ast.SentDate, "since"),
+}
+
+
+class _SearchReader:
+    """Holds the reader, the charset used to decode strings, and the nesting depth."""
+
+    __slots__ = ("r", "charset", "depth")
+
+    def __init__(self, r: Reader, charset: str | None) -> None:
+        self.r = r
+        self.charset = charset
+        self.depth = 0
+
+    def text(self, what: str) -> str:
+        """A string argument: decoded with the CHARSET when Python knows it, else UTF-8;
+        undecodable octets become U+FFFD (the session validates the charset itself)."""
+        self.r.sp(what)
+        raw = self.r.astring(what)
+        if self.charset is not None:
+            try:
+                return raw.decode(self.charset, "replace")
+            except LookupError:
+                pass
+        return raw.decode("utf-8", "replace")
+
+    def nested(self, parse: Callable[[], ast.SearchKey]) -> ast.SearchKey:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ParseFailure("SEARCH keys nested too deeply")
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
+
+
+def parse_search(r: Reader) -> tuple[ast.SearchKey, str | None]:
+    """Everything after ``SEARCH``: ``[SP "CHARSET" SP astring] 1*(SP search-key)``."""
+    charset: str | None = None
+    r.sp("search criteria")
+    start = r.pos
+    m = r.match(_KEY_NAME)
+    if m is not None and m.group().upper() == b"CHARSET":
+        r.sp("charset")
+        charset = r.astring("charset").decode("ascii", "replace").upper()
+        r.sp("search criteria")
+    else:
+        r.pos = start
+    sr = _SearchReader(r, charset)
+    keys = [_search_key(sr)]
+    while not r.at_end():
+        r.sp("search key")
+        keys.append(_search_key(sr))
+    return (keys[0] if len(keys) == 1 else ast.And(tuple(keys))), charset
+
+
+def _search_key(sr: _SearchReader) -> ast.SearchKey:
+    """``search-key``: a named key, a sequence set, or ``"(" search-key *(SP ...) ")"``."""
+    r = sr.r
+    c = r.peek()
+    if c == 0x28:
+        return sr.nested(lambda: _key_list(sr))
+    if c == 0x2A or c == 0x24 or 0x30 <= c <= 0x39:
+        return ast.SeqSet(r.sequence_set())
+    m = r.match(_KEY_NAME)
+    if m is None:
+        raise ParseFailure("Missing search key" if r.at_end() or r.at_literal()
+                           else "Invalid search key")
+    return _named_key(sr, m.group().upper().decode("ascii"))
+
+
+def _key_list(sr: _SearchReader) -> ast.SearchKey:
+    r = sr.r
+    r.pos += 1  # "("
+    keys = [_search_key(sr)]
+    while r.peek() == 0x20:
+        r.pos += 1
+        keys.append(_search_key(sr))
+    if r.peek() != 0x29:
+        raise ParseFailure("Unbalanced parentheses in SEARCH")
+    r.pos += 1
+    return keys[0] if len(keys) == 1 else ast.And(tuple(keys))
+
+
+def _named_key(sr: _SearchReader, name: str) -> ast.SearchKey:
+    """The keys of RFC 3501 section 6.4.4 that start with a name."""
+    r = sr.r
+    simple = _FLAG_KEYS.get(name)
+    if simple is not None:
+        return simple
+    if name in _HEADER_KEYS:
+        return ast.Header(name, sr.text(name))
+    date_key = _DATE_KEYS.get(name)
+    if date_key is not None:
+        r.sp(f"date for {name}")
+        return date_key[0](date_key[1], r.date())
+    return _argument_key(sr, name)
+
+
+def _argument_key(sr: _SearchReader, name: str) -> ast.SearchKey:
+    r = sr.r
+    if name == "HEADER":
+        r.sp("header field name")
+        field = r.astring("header field name").decode("ascii", "replace").upper()
+        return ast.Header(field, sr.text("header value"))
+    if name in ("BODY", "TEXT"):
+        value = sr.text(name)
+        return ast.Body(value) if name == "BODY" else ast.Text(value)
+    if name in ("KEYWORD", "UNKEYWORD"):
+        r.sp("keyword")
+        # flag-keyword = atom: system flags cannot be given here
+        keyword = r.atom("keyword").decode("ascii")
+        return ast.Flag(keyword, name == "KEYWORD")
+    if name in ("LARGER", "SMALLER"):
+        r.sp(f"size for {name}")
+        return ast.Size(name == "LARGER", r.number(f"size for {name}"))
+    if name == "UID":
+        r.sp("UID set")
+        return ast.UidSet(r.sequence_set())
+    if name == "NOT":
+        r.sp("search key after NOT")
+        return ast.Not(sr.nested(lambda: _search_key(sr)))
+    if name == "OR":
+        return sr.nested(lambda: _or_key(sr))
+    raise ParseFailure(f"Unknown search key {name}")
+
+
+def _or_key(sr: _SearchReader) -> ast.SearchKey:
+    """``"OR" SP search-key SP search-key``."""
+    sr.r.sp("search key after OR")
+    left = _search_key(sr)
+    sr.r.sp("second search key of OR")
+    return ast.Or(left, _search_key(sr))

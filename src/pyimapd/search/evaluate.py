@@ -1,0 +1,133 @@
+"""The reference SEARCH evaluator (RFC 3501 section 6.4.4): a plain reading of the RFC in
+Python, used by the memory backend and as the oracle the SQL compiler is tested against.
+
+Semantics shared with :mod:`pyimapd.search.sql` (both are tested on one table of cases):
+
+* flags and keywords match case-insensitively; ``\\Recent`` is never stored, so a
+  :class:`Flag` for it matches nothing (the session turns RECENT into UIDs);
+* BEFORE/ON/SINCE compare the calendar day of the internal date in its own UTC offset,
+  SENTBEFORE/SENTON/SENTSINCE that of the Date header; a message without a Date header
+  matches no SENT* key;
+* HEADER/SUBJECT/FROM/... are case-insensitive substrings of one value line of the named
+  field (values come decoded from :class:`PreparedMessage.search_headers`, several
+  occurrences joined by newlines); an empty string matches when the field is present;
+* BODY is a substring of the decoded body text; TEXT matches BODY or any header line
+  written ``name: value``;
+* case-insensitivity is Unicode ``casefold`` on both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from pyimapd.search.ast import (
+    All,
+    And,
+    Body,
+    Flag,
+    Header,
+    InternalDate,
+    Not,
+    Or,
+    SearchKey,
+    SentDate,
+    Size,
+    Text,
+    UidIn,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchableMessage:
+    """What SEARCH needs of one message. ``headers`` maps a field name (any case) to its
+    value lines joined by newlines; ``text`` is the decoded body text."""
+
+    uid: int
+    flags: frozenset[str]
+    size: int
+    internaldate: datetime
+    sent_date: datetime | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    text: str = ""
+
+
+def fold(text: str) -> str:
+    """The case-insensitive form used for every SEARCH string comparison."""
+    return text.casefold()
+
+
+def header_lines(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(folded field name, folded value line)`` pairs: the unit HEADER and TEXT match
+    on, identical to the rows the SQL backend stores."""
+    return [
+        (fold(name), fold(line))
+        for name, value in headers.items()
+        for line in value.split("\n")
+    ]
+
+
+def compare_day(op: str, day: date, wanted: date) -> bool:
+    """BEFORE/ON/SINCE on calendar days (RFC 3501: "disregarding time and timezone")."""
+    if op == "before":
+        return day < wanted
+    if op == "on":
+        return day == wanted
+    if op == "since":
+        return day >= wanted
+    raise ValueError(f"bad date operator {op!r}")
+
+
+def local_day(moment: datetime) -> date:
+    """The calendar day of ``moment`` in its own offset (naive counts as UTC)."""
+    return moment.date()
+
+
+def _match_flag(key: Flag, msg: SearchableMessage) -> bool:
+    wanted = key.flag.lower()
+    has = any(f.lower() == wanted for f in msg.flags) and wanted != "\\recent"
+    return has == key.present
+
+
+def _match_header(key: Header, msg: SearchableMessage) -> bool:
+    name, needle = fold(key.name), fold(key.value)
+    return any(n == name and needle in v for n, v in header_lines(msg.headers))
+
+
+def _match_text(key: Text, msg: SearchableMessage) -> bool:
+    needle = fold(key.value)
+    if needle in fold(msg.text):
+        return True
+    return any(needle in f"{n}: {v}" for n, v in header_lines(msg.headers))
+
+
+def matches(key: SearchKey, msg: SearchableMessage) -> bool:
+    """Whether ``msg`` satisfies ``key``. Raises ValueError on keys only the session can
+    resolve (SeqSet, UidSet, Recent)."""
+    match key:
+        case All():
+            return True
+        case Flag():
+            return _match_flag(key, msg)
+        case UidIn(ranges=ranges):
+            return any(lo <= msg.uid <= hi for lo, hi in ranges)
+        case Size(larger=larger, octets=octets):
+            return msg.size > octets if larger else msg.size < octets
+        case InternalDate(op=op, day=day):
+            return compare_day(op, local_day(msg.internaldate), day)
+        case SentDate(op=op, day=day):
+            return msg.sent_date is not None and compare_day(op, local_day(msg.sent_date), day)
+        case Header():
+            return _match_header(key, msg)
+        case Body(value=value):
+            return fold(value) in fold(msg.text)
+        case Text():
+            return _match_text(key, msg)
+        case Not(key=inner):
+            return not matches(inner, msg)
+        case Or(left=left, right=right):
+            return matches(left, msg) or matches(right, msg)
+        case And(keys=keys):
+            return all(matches(k, msg) for k in keys)
+    raise ValueError(f"search key {key!r} must be resolved by the session first")

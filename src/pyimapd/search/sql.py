@@ -1,0 +1,149 @@
+"""Compiles a SEARCH key tree to a SQL condition for the database backends.
+
+How this works: :func:`compile_search` walks the tree and returns ``(sql, params)``, a
+condition with ``?`` placeholders to be put in a WHERE clause of a query shaped like::
+
+    SELECT m.uid FROM messages AS m JOIN contents AS c ON c.id = m.content_id
+    WHERE m.mailbox_id = ? AND (<condition>) ORDER BY m.uid
+
+Aliases and columns the condition relies on (the schema in docs/storage.md):
+
+* ``m`` = ``messages``: ``uid``, ``sysflags`` (system flag bits, see
+  :data:`pyimapd.storage.values.SYSTEM_BITS`), ``keywords`` (space-separated),
+  ``size``, ``internaldate`` / ``internaldate_offset`` (UTC epoch seconds / minutes east
+  of UTC), ``sent_date`` / ``sent_date_offset`` (the same, NULL without a Date header),
+  ``content_id``;
+* ``c`` = ``contents``: ``search_text`` (casefolded decoded body text);
+* ``content_headers`` (``content_id``, ``name``, ``value``): one row per header value
+  line, name and value casefolded; queried in correlated subqueries.
+
+Every leaf yields 0 or 1, never NULL, so NOT behaves as in the reference evaluator
+(:mod:`pyimapd.search.evaluate`, whose semantics this follows case for case). Strings
+are matched with ``instr`` on text casefolded in Python on both sides, which avoids
+LIKE's escaping and its ASCII-only case folding. UID ranges are inlined as integer
+literals (after ``int()``), so a long UID list cannot exceed SQLite's parameter limit.
+The SQL is plain enough to run on PostgreSQL with ``strpos`` for ``instr`` and a
+dialect-specific day expression (see :data:`DAY_SQL`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyimapd.search.ast import (
+    All,
+    And,
+    Body,
+    Flag,
+    Header,
+    InternalDate,
+    Not,
+    Or,
+    SearchKey,
+    SentDate,
+    Size,
+    Text,
+    UidIn,
+)
+from pyimapd.search.evaluate import fold
+from pyimapd.storage.values import SYSTEM_BITS, canonical_flag
+
+DAY_SQL = "date({col} + 60 * {col}_offset, 'unixepoch')"
+"""The calendar day of an epoch column in its own stored offset, as ``YYYY-MM-DD``."""
+
+_DAY_OPS = {"before": "<", "on": "=", "since": ">="}
+
+Compiled = tuple[str, list[Any]]
+
+
+def compile_search(key: SearchKey) -> Compiled:
+    """``(sql, params)`` for ``key``. Raises ValueError on keys only the session can
+    resolve (SeqSet, UidSet, Recent)."""
+    match key:
+        case All():
+            return "1", []
+        case Flag():
+            return _flag(key)
+        case UidIn(ranges=ranges):
+            return _uids(ranges)
+        case Size(larger=larger, octets=octets):
+            return ("(m.size > ?)" if larger else "(m.size < ?)"), [int(octets)]
+        case InternalDate(op=op, day=day):
+            return _day("m.internaldate", op), [day.isoformat()]
+        case SentDate(op=op, day=day):
+            cond = _day("m.sent_date", op)
+            return f"(m.sent_date IS NOT NULL AND {cond})", [day.isoformat()]
+        case Header():
+            return _header(key)
+        case Body(value=value):
+            return "(instr(c.search_text, ?) > 0)", [fold(value)]
+        case Text(value=value):
+            return _text(fold(value))
+        case Not(key=inner):
+            sql, params = compile_search(inner)
+            return f"(NOT {sql})", params
+        case Or(left=left, right=right):
+            return _join("OR", (left, right), "0")
+        case And(keys=keys):
+            return _join("AND", keys, "1")
+    raise ValueError(f"search key {key!r} must be resolved by the session first")
+
+
+def _flag(key: Flag) -> Compiled:
+    """System flags test their bit; anything else is a keyword, matched as a whole word
+    of the space-separated ``keywords`` column (keywords are ASCII atoms, so SQL
+    ``lower`` folds them fully). ``\\Recent`` is never stored: it matches nothing."""
+    flag = canonical_flag(key.flag)
+    bit = SYSTEM_BITS.get(flag)
+    params: list[Any] = []
+    if bit is not None:
+        sql = f"((m.sysflags & {bit}) != 0)"
+    elif flag.lower() == "\\recent":
+        sql = "0"
+    else:
+        sql = "(instr(' ' || lower(m.keywords) || ' ', ?) > 0)"
+        params = [f" {flag.lower()} "]
+    return (sql if key.present else f"(NOT {sql})"), params
+
+
+def _uids(ranges: tuple[tuple[int, int], ...]) -> Compiled:
+    if not ranges:
+        return "0", []
+    terms = []
+    for lo, hi in ranges:
+        lo, hi = int(lo), int(hi)
+        terms.append(f"m.uid = {lo}" if lo == hi else f"m.uid BETWEEN {lo} AND {hi}")
+    return "(" + " OR ".join(terms) + ")", []
+
+
+def _day(column: str, op: str) -> str:
+    if op not in _DAY_OPS:
+        raise ValueError(f"bad date operator {op!r}")
+    return f"({DAY_SQL.format(col=column)} {_DAY_OPS[op]} ?)"
+
+
+def _header(key: Header) -> Compiled:
+    sql = (
+        "EXISTS (SELECT 1 FROM content_headers AS h WHERE h.content_id = m.content_id"
+        " AND h.name = ? AND instr(h.value, ?) > 0)"
+    )
+    return sql, [fold(key.name), fold(key.value)]
+
+
+def _text(needle: str) -> Compiled:
+    sql = (
+        "(instr(c.search_text, ?) > 0 OR EXISTS (SELECT 1 FROM content_headers AS h"
+        " WHERE h.content_id = m.content_id AND instr(h.name || ': ' || h.value, ?) > 0))"
+    )
+    return sql, [needle, needle]
+
+
+def _join(op: str, keys: tuple[SearchKey, ...], empty: str) -> Compiled:
+    if not keys:
+        return empty, []
+    parts, params = [], []
+    for k in keys:
+        sql, p = compile_search(k)
+        parts.append(sql)
+        params.extend(p)
+    return "(" + f" {op} ".join(parts) + ")", params

@@ -1,0 +1,44 @@
+"""CAPABILITY, NOOP and LOGOUT: valid in every state (RFC 3501 section 6.1)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyimapd.protocol import commands as c
+from pyimapd.protocol.responses import Atom, untagged, untagged_status
+from pyimapd.session.state import Result, State, ok
+
+if TYPE_CHECKING:
+    from pyimapd.session.session import Session
+
+
+def capability_list(session: Session) -> list[str]:
+    """IMAP4rev1 first, then what the command table and the SASL mechanisms bring."""
+    from pyimapd.auth.sasl import MECHANISMS
+    from pyimapd.session.table import capabilities
+
+    caps = ["IMAP4rev1"]
+    if session.state is State.NOT_AUTHENTICATED:
+        caps += [f"AUTH={m}" for m in MECHANISMS]
+    caps += capabilities()
+    caps += list(session.ctx.capabilities_extra)
+    return caps
+
+
+async def capability(session: Session, command: c.Capability) -> Result:
+    session.write(untagged(Atom("CAPABILITY"), *(Atom(x) for x in capability_list(session))))
+    return ok("CAPABILITY completed")
+
+
+async def noop(session: Session, command: c.Noop) -> Result:
+    """Nothing to do: the dispatcher sends the pending mailbox updates (section 6.1.2)."""
+    if session.view is not None:
+        session.view.mark_dirty()
+    return ok("NOOP completed")
+
+
+async def logout(session: Session, command: c.Logout) -> Result:
+    session.write(untagged_status("BYE", "IMAP4rev1 server terminating connection"))
+    await session.unselect()
+    session.state = State.LOGOUT
+    return ok("LOGOUT completed")

@@ -1,0 +1,203 @@
+"""FETCH and UID FETCH (RFC 3501 sections 6.4.5, 6.4.8 and 7.4.2).
+
+How this works: the messages come from the store page by page, in UID order (which is
+sequence-number order). ENVELOPE and BODYSTRUCTURE are built from the MIME part tree
+stored at APPEND; ``BODY[section]`` is a byte range of the stored message found in that
+tree. Small ranges are read whole; large ones stream from the store to the socket in
+chunks, with back-pressure, so a 50 MB message never sits in memory.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyimapd import mime
+from pyimapd.protocol import commands as c
+from pyimapd.protocol.responses import ResponseCode, encode_value
+from pyimapd.session.state import Result, bad, no, ok
+from pyimapd.session.view import InvalidSequence, SelectedView, flag_atoms
+from pyimapd.storage.interface import MessageRecord
+
+if TYPE_CHECKING:
+    from pyimapd.session.session import Session
+
+STREAM_OVER = 64 * 1024
+"""Sections larger than this are streamed from the store instead of read whole."""
+
+HEADER_READ_MAX = 1024 * 1024
+"""HEADER.FIELDS reads the header block to filter it; a header is never larger in practice."""
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+_SEEN = frozenset({"\\Seen"})
+
+
+def format_internaldate(rec: MessageRecord) -> bytes:
+    """``date-time`` of RFC 3501 section 9, in the offset the date was stored with."""
+    d = rec.internaldate
+    offset = d.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    minutes = abs(minutes)
+    text = (
+        f'"{d.day:02d}-{_MONTHS[d.month - 1]}-{d.year:04d} '
+        f'{d.hour:02d}:{d.minute:02d}:{d.second:02d} {sign}{minutes // 60:02d}{minutes % 60:02d}"'
+    )
+    return text.encode()
+
+
+def _sets_seen(item: c.FetchItem) -> bool:
+    if isinstance(item, c.FetchSection):
+        return not item.peek
+    return item.name in ("RFC822", "RFC822.TEXT")
+
+
+def _needs_structure(item: c.FetchItem) -> bool:
+    if isinstance(item, c.FetchSection):
+        return bool(item.part or item.text)
+    return item.name in ("ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822.HEADER", "RFC822.TEXT")
+
+
+_RFC822_SECTIONS = {
+    "RFC822": c.FetchSection(peek=False),
+    "RFC822.HEADER": c.FetchSection(peek=True, text="HEADER"),
+    "RFC822.TEXT": c.FetchSection(peek=False, text="TEXT"),
+}
+
+
+async def fetch(session: Session, command: c.Fetch) -> Result:
+    view = session.require_view()
+    try:
+        uids = view.resolve(command.sequence, command.uid)
+    except InvalidSequence as exc:
+        return bad(str(exc))
+    items = list(command.items)
+    if command.uid and c.FetchAttr("UID") not in items:
+        items.insert(0, c.FetchAttr("UID"))
+    newly_seen: set[int] = set()
+    if not view.readonly and any(_sets_seen(i) for i in items):
+        # \Seen is set before the data goes out, so the FETCH reports it (section 6.4.5).
+        for update in await view.mailbox.store(uids, "+", _SEEN):
+            view.note_own_change(update.uid, update.modseq)
+            newly_seen.add(update.uid)
+    structure = any(_needs_structure(i) for i in items)
+    sent = 0
+    async for record in view.mailbox.fetch(view.uid_ranges(uids), structure):
+        msn = view.msn_of(record.uid)
+        if msn is None:
+            continue
+        extra_flags = record.uid in newly_seen and c.FetchAttr("FLAGS") not in items
+        await _write_message(session, view, msn, record, items, extra_flags)
+        sent += 1
+    if sent < len(uids) and not command.uid:
+        text = "Some of the requested messages no longer exist"
+        return no(text, ResponseCode("EXPUNGEISSUED"))
+    return ok("FETCH completed")
+
+
+async def _write_message(
+    session: Session,
+    view: SelectedView,
+    msn: int,
+    record: MessageRecord,
+    items: list[c.FetchItem],
+    extra_flags: bool,
+) -> None:
+    root = mime.loads(record.structure) if record.structure is not None else None
+    out: list[bytes] = [b"* %d FETCH (" % msn]
+    wanted = [*items, c.FetchAttr("FLAGS")] if extra_flags else items
+    for index, item in enumerate(wanted):
+        if index:
+            out.append(b" ")
+        if isinstance(item, c.FetchAttr) and item.name not in _RFC822_SECTIONS:
+            out.append(_simple(view, record, root, item.name))
+            continue
+        if isinstance(item, c.FetchAttr):
+            label, section = item.name.encode(), _RFC822_SECTIONS[item.name]
+        else:
+            label, section = _section_label(item), item
+        out.append(label + b" ")
+        await _write_section(session, view, record, root, section, out)
+    out.append(b")\r\n")
+    session.write(b"".join(out))
+
+
+def _simple(
+    view: SelectedView, record: MessageRecord, root: mime.Part | None, name: str
+) -> bytes:
+    if name == "FLAGS":
+        return b"FLAGS " + encode_value(flag_atoms(record.flags, record.uid in view.recent))
+    if name == "UID":
+        return b"UID %d" % record.uid
+    if name == "INTERNALDATE":
+        return b"INTERNALDATE " + format_internaldate(record)
+    if name == "RFC822.SIZE":
+        return b"RFC822.SIZE %d" % record.size
+    assert root is not None
+    if name == "ENVELOPE":
+        return b"ENVELOPE " + encode_value(mime.envelope_value(root))
+    if name == "BODY":
+        return b"BODY " + encode_value(mime.bodystructure_value(root, extensible=False))
+    return b"BODYSTRUCTURE " + encode_value(mime.bodystructure_value(root, extensible=True))
+
+
+def _section_label(section: c.FetchSection) -> bytes:
+    """RFC 3501 section 7.4.2: the partial range is reported by its origin only."""
+    label = f"BODY[{section.section_spec()}]"
+    if section.partial is not None:
+        label += f"<{section.partial[0]}>"
+    return label.encode()
+
+
+def _clip(start: int, end: int, partial: tuple[int, int] | None) -> tuple[int, int]:
+    if partial is None:
+        return start, end
+    offset, count = partial
+    lo = min(start + offset, end)
+    return lo, min(lo + count, end)
+
+
+async def _read(view: SelectedView, record: MessageRecord, start: int, end: int) -> bytes:
+    chunks = [chunk async for chunk in view.mailbox.read(record.content, start, end - start)]
+    return b"".join(chunks)
+
+
+async def _write_section(
+    session: Session,
+    view: SelectedView,
+    record: MessageRecord,
+    root: mime.Part | None,
+    section: c.FetchSection,
+    out: list[bytes],
+) -> None:
+    """Appends the section's literal to ``out``, or streams it when it is large."""
+    if not section.part and not section.text:
+        found: mime.Section | None = mime.Section(0, record.size, False)
+    else:
+        assert root is not None
+        found = mime.locate(root, section.part, section.text)
+    if found is None:
+        out.append(b"NIL")
+        return
+    if section.text.startswith("HEADER.FIELDS"):
+        end = min(found.end, found.start + HEADER_READ_MAX)
+        header = await _read(view, record, found.start, end)
+        data = mime.filter_header_fields(
+            header, section.fields, exclude=section.text.endswith(".NOT")
+        )
+        if section.partial is not None:
+            lo, hi = _clip(0, len(data), section.partial)
+            data = data[lo:hi]
+        out.append(b"{%d}\r\n" % len(data) + data)
+        return
+    start, end = _clip(found.start, found.end, section.partial)
+    if end - start <= STREAM_OVER:
+        data = await _read(view, record, start, end)
+        out.append(b"{%d}\r\n" % len(data) + data)
+        return
+    out.append(b"{%d}\r\n" % (end - start))
+    session.write(b"".join(out))
+    out.clear()
+    async for chunk in view.mailbox.read(record.content, start, end - start):
+        session.write(chunk)
+        await session.io.drain()

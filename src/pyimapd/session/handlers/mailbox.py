@@ -1,0 +1,157 @@
+"""SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB and STATUS:
+the mailbox commands of the authenticated state (RFC 3501 section 6.3)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyimapd.protocol import commands as c
+from pyimapd.protocol.responses import (
+    Atom,
+    Mailbox,
+    ResponseCode,
+    untagged,
+    untagged_status,
+)
+from pyimapd.session.state import Result, State, bad, no, ok
+from pyimapd.session.view import SelectedView
+from pyimapd.storage.interface import DELIMITER, MailboxRecord, NoSuchMailbox
+from pyimapd.storage.names import list_matcher
+
+if TYPE_CHECKING:
+    from pyimapd.session.session import Session
+
+
+async def select(session: Session, command: c.Select) -> Result:
+    return await _open(session, command.mailbox, readonly=False)
+
+
+async def examine(session: Session, command: c.Examine) -> Result:
+    return await _open(session, command.mailbox, readonly=True)
+
+
+async def _open(session: Session, name: str, readonly: bool) -> Result:
+    """RFC 3501 section 6.3.1: a failed SELECT leaves no mailbox selected."""
+    verb = "EXAMINE" if readonly else "SELECT"
+    await session.unselect()
+    store = session.require_store()
+    subscription = session.ctx.backend.changes.subscribe(store.user, name)
+    try:
+        mailbox, result = await store.select(name, readonly)
+    except BaseException:
+        subscription.close()
+        raise
+    view = SelectedView(mailbox, result, subscription)
+    session.view = view
+    session.state = State.SELECTED
+    flags, permanent = view.flags_responses()
+    session.write(untagged(view.exists, Atom("EXISTS")))
+    session.write(flags)
+    session.write(untagged(len(view.recent), Atom("RECENT")))
+    if result.unseen_uids_first is not None:
+        msn = view.msn_of(result.unseen_uids_first)
+        if msn is not None:
+            text = f"Message {msn} is the first unseen message"
+            session.write(untagged_status("OK", text, ResponseCode("UNSEEN", str(msn))))
+    validity = ResponseCode("UIDVALIDITY", str(view.uidvalidity))
+    session.write(untagged_status("OK", "UIDs valid", validity))
+    session.write(permanent)
+    nxt = ResponseCode("UIDNEXT", str(view.uidnext))
+    session.write(untagged_status("OK", "Predicted next UID", nxt))
+    mode = ResponseCode("READ-ONLY" if readonly else "READ-WRITE")
+    return ok(f"{verb} completed", mode)
+
+
+async def create(session: Session, command: c.Create) -> Result:
+    """A trailing delimiter declares intent to create inferiors (section 6.3.3)."""
+    name = command.mailbox.rstrip(DELIMITER) if command.mailbox != DELIMITER else ""
+    if not name:
+        return bad("CREATE needs a mailbox name")
+    await session.require_store().create_mailbox(name)
+    return ok("CREATE completed")
+
+
+async def delete(session: Session, command: c.Delete) -> Result:
+    await session.require_store().delete_mailbox(command.mailbox)
+    return ok("DELETE completed")
+
+
+async def rename(session: Session, command: c.Rename) -> Result:
+    await session.require_store().rename_mailbox(command.old, command.new)
+    return ok("RENAME completed")
+
+
+async def subscribe(session: Session, command: c.Subscribe) -> Result:
+    await session.require_store().set_subscribed(command.mailbox, True)
+    return ok("SUBSCRIBE completed")
+
+
+async def unsubscribe(session: Session, command: c.Unsubscribe) -> Result:
+    await session.require_store().set_subscribed(command.mailbox, False)
+    return ok("UNSUBSCRIBE completed")
+
+
+def _list_line(verb: str, name: str, attributes: list[str]) -> bytes:
+    return untagged(Atom(verb), [Atom(a) for a in attributes], DELIMITER, Mailbox(name))
+
+
+def _attributes(record: MailboxRecord) -> list[str]:
+    attrs = ["\\Noselect"] if record.noselect else []
+    attrs.append("\\HasChildren" if record.has_children else "\\HasNoChildren")
+    return attrs
+
+
+def _order(name: str) -> tuple[int, str]:
+    return (0 if name == "INBOX" else 1, name)
+
+
+async def list_(session: Session, command: c.List) -> Result:
+    """Section 6.3.8. An empty pattern asks for the delimiter and the root."""
+    if command.pattern == "":
+        root = command.reference.split(DELIMITER, 1)[0] + DELIMITER if command.reference else ""
+        session.write(_list_line("LIST", root, ["\\Noselect"]))
+        return ok("LIST completed")
+    matches = list_matcher(command.reference, command.pattern)
+    records = await session.require_store().list_mailboxes()
+    for record in sorted(records, key=lambda r: _order(r.name)):
+        if matches(record.name):
+            session.write(_list_line("LIST", record.name, _attributes(record)))
+    return ok("LIST completed")
+
+
+async def lsub(session: Session, command: c.Lsub) -> Result:
+    """Section 6.3.9: subscribed names, existing or not, matching the pattern."""
+    store = session.require_store()
+    matches = list_matcher(command.reference, command.pattern)
+    existing = {r.name: r for r in await store.list_mailboxes()}
+    for name in sorted(await store.list_subscriptions(), key=_order):
+        if matches(name):
+            record = existing.get(name)
+            attrs = ["\\Noselect"] if record is None or record.noselect else []
+            session.write(_list_line("LSUB", name, attrs))
+    return ok("LSUB completed")
+
+
+_STATUS_FIELDS = {
+    "MESSAGES": "messages",
+    "RECENT": "recent",
+    "UIDNEXT": "uidnext",
+    "UIDVALIDITY": "uidvalidity",
+    "UNSEEN": "unseen",
+}
+
+
+async def status(session: Session, command: c.Status) -> Result:
+    """Section 6.3.10; the items come back in the order they were asked."""
+    unknown = [i for i in command.items if i not in _STATUS_FIELDS]
+    if unknown:
+        return bad(f"Unknown STATUS item {unknown[0]}")
+    try:
+        st = await session.require_store().status(command.mailbox)
+    except NoSuchMailbox as exc:
+        return no(exc.text, ResponseCode("NONEXISTENT"))
+    values: list[Atom | int] = []
+    for item in command.items:
+        values += [Atom(item), getattr(st, _STATUS_FIELDS[item])]
+    session.write(untagged(Atom("STATUS"), Mailbox(command.mailbox), values))
+    return ok("STATUS completed")

@@ -1,0 +1,60 @@
+"""SEARCH and UID SEARCH (RFC 3501 sections 6.4.4 and 6.4.8).
+
+The parser's key tree may name messages by sequence number or by ``\\Recent``, which only
+this session knows; :func:`bind` rewrites those into UID ranges, so that the store can
+answer the rest on its own (in SQL for the database backends).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyimapd.protocol import commands as c
+from pyimapd.protocol.responses import Atom, ResponseCode, untagged
+from pyimapd.search import ast
+from pyimapd.session.state import Result, no, ok
+from pyimapd.session.view import SelectedView
+
+if TYPE_CHECKING:
+    from pyimapd.session.session import Session
+
+CHARSETS = ("UTF-8", "US-ASCII")
+
+
+def bind(key: ast.SearchKey, view: SelectedView) -> ast.SearchKey:
+    """Replaces the session-relative keys by :class:`ast.UidIn`.
+
+    A sequence number beyond the mailbox matches nothing rather than failing, as
+    Dovecot does, because a search on a changing mailbox races with its size.
+    """
+    if isinstance(key, ast.SeqSet):
+        ranges = key.sequence.resolve(view.exists)
+        uids = [view.uids[n - 1] for lo, hi in ranges for n in range(lo, min(hi, view.exists) + 1)]
+        return ast.UidIn(tuple(view.uid_ranges(uids)))
+    if isinstance(key, ast.UidSet):
+        largest = view.uids[-1] if view.uids else 0
+        return ast.UidIn(tuple(key.sequence.resolve(largest)))
+    if isinstance(key, ast.Recent):
+        return ast.UidIn(tuple(view.uid_ranges(sorted(view.recent))))
+    if isinstance(key, ast.Not):
+        return ast.Not(bind(key.key, view))
+    if isinstance(key, ast.Or):
+        return ast.Or(bind(key.left, view), bind(key.right, view))
+    if isinstance(key, ast.And):
+        return ast.And(tuple(bind(k, view) for k in key.keys))
+    return key
+
+
+async def search(session: Session, command: c.Search) -> Result:
+    view = session.require_view()
+    if command.charset is not None and command.charset.upper() not in CHARSETS:
+        code = ResponseCode("BADCHARSET", f"({' '.join(CHARSETS)})")
+        return no(f"Unsupported charset {command.charset}", code)
+    uids = await view.mailbox.search(bind(command.key, view))
+    numbers: list[int] = []
+    for uid in uids:
+        msn = view.msn_of(uid)
+        if msn is not None:  # not yet announced messages stay invisible
+            numbers.append(uid if command.uid else msn)
+    session.write(untagged(Atom("SEARCH"), *numbers))
+    return ok("SEARCH completed")

@@ -1,0 +1,207 @@
+"""One client session: the RFC 3501 state machine between the protocol and the store.
+
+How this works: :meth:`Session.run` pulls events from the sans-IO
+:class:`~pyimapd.protocol.connection.ServerConnection`, reading from the channel only when
+the parser needs more bytes, and hands each command to its handler through the table of
+``table.py``, which also says in which states a command is allowed. Commands run one at a
+time, so responses never interleave. Every error reaches the wire here, in one place:
+syntax errors become BAD, store refusals NO with their response code, anything unexpected
+``NO [SERVERBUG]`` (logged with its traceback), fatal conditions BYE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyimapd.auth.passwords import Passwords
+from pyimapd.config import Config
+from pyimapd.protocol.commands import Command
+from pyimapd.protocol.connection import ServerConnection
+from pyimapd.protocol.events import NeedData, ParseError
+from pyimapd.protocol.responses import ResponseCode, tagged, untagged_status
+from pyimapd.session.io import Channel
+from pyimapd.session.state import CommandFailed, Result, State, bad, no
+from pyimapd.session.table import TABLE, command_name
+from pyimapd.session.view import SelectedView
+from pyimapd.storage.interface import Backend, MailStore, StorageError
+
+log = logging.getLogger("pyimapd.session")
+
+
+class ConnectionClosed(Exception):
+    """The client went away, or the session decided to end the connection."""
+
+
+@dataclass
+class ServerContext:
+    """What every session of a server shares."""
+
+    config: Config
+    backend: Backend
+    passwords: Passwords
+    capabilities_extra: tuple[str, ...] = ()
+    sessions: set[Session] = field(default_factory=set)
+
+
+class Session:
+    def __init__(self, ctx: ServerContext, channel: Channel) -> None:
+        self.ctx = ctx
+        self.io = channel
+        self.conn = ServerConnection(ctx.config.limits)
+        self.state = State.NOT_AUTHENTICATED
+        self.user: str | None = None
+        self.store: MailStore | None = None
+        self.view: SelectedView | None = None
+        self.bad_commands = 0
+        self.id = secrets.token_hex(4)
+        self.log = logging.LoggerAdapter(log, {"session": self.id, "peer": channel.peer})
+
+    # --- the loop -------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        self.io.write(data)
+
+    async def run(self) -> None:
+        self.write(untagged_status("OK", "IMAP4rev1 Service Ready"))
+        try:
+            await self.io.drain()
+            while self.state is not State.LOGOUT:
+                event = await self.next_event()
+                await self.dispatch(event)
+                await self.io.drain()
+        except TimeoutError:
+            self.write(untagged_status("BYE", "Autologout; idle for too long"))
+        except (ConnectionClosed, ConnectionError):
+            pass
+        finally:
+            await self.end()
+
+    async def end(self) -> None:
+        await self.unselect()
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+        try:
+            await self.io.drain()
+        except ConnectionError:
+            pass
+        await self.io.close()
+
+    def read_timeout(self) -> float:
+        t = self.ctx.config.timeouts
+        return t.unauthenticated if self.state is State.NOT_AUTHENTICATED else t.autologout
+
+    async def next_event(self) -> Any:
+        """The next event from the parser, reading from the client as needed."""
+        while True:
+            event = self.conn.next_event()
+            if not isinstance(event, NeedData):
+                return event
+            pending = self.conn.data_to_send()
+            if pending:
+                self.write(pending)
+                await self.io.drain()
+            if self.conn.eof:
+                raise ConnectionClosed()
+            data = await asyncio.wait_for(self.io.read(), self.read_timeout())
+            self.conn.receive_data(data)
+
+    # --- dispatch -------------------------------------------------------------------
+
+    async def dispatch(self, event: Any) -> None:
+        if isinstance(event, ParseError):
+            await self.on_parse_error(event)
+            return
+        if not isinstance(event, Command):
+            self.log.warning("stray protocol event %r", type(event).__name__)
+            return
+        spec = TABLE.get(type(event))
+        name = command_name(event)
+        if spec is None:
+            await self.on_bad(event.tag, f"{name} is not supported")
+            return
+        if self.state not in spec.states:
+            await self.refuse_in_state(event, name)
+            return
+        self.log.debug("command %s", name)
+        result = await self.run_handler(spec.handler, event)
+        if result.status == "BAD":
+            self.bad_commands += 1
+        await self.flush_updates(spec.allows_expunge(event))
+        self.write(tagged(event.tag, result.status, result.text, result.code))
+
+    async def run_handler(self, handler: Any, command: Command) -> Result:
+        try:
+            result: Result = await handler(self, command)
+            return result
+        except CommandFailed as exc:
+            return exc.result
+        except StorageError as exc:
+            code = ResponseCode(exc.code) if exc.code else None
+            return no(exc.text, code)
+        except (ConnectionClosed, ConnectionError, TimeoutError):
+            raise
+        except Exception:
+            self.log.exception("handler for %s failed", command_name(command))
+            return no("Internal server error, logged", ResponseCode("SERVERBUG"))
+
+    async def refuse_in_state(self, command: Command, name: str) -> None:
+        from pyimapd.session.handlers.append import refuse_append
+
+        await refuse_append(self, command)
+        await self.on_bad(command.tag, f"{name} is not allowed in the {self.state.value} state")
+
+    async def flush_updates(self, allow_expunge: bool) -> None:
+        if self.view is None:
+            return
+        for line in await self.view.refresh(allow_expunge):
+            self.write(line)
+
+    async def on_parse_error(self, error: ParseError) -> None:
+        if error.fatal:
+            self.write(untagged_status("BYE", error.text))
+            self.state = State.LOGOUT
+            return
+        code = ResponseCode(error.code) if error.code else None
+        if error.tag is None:
+            self.write(untagged_status("BAD", error.text, code))
+            await self.count_bad()
+        elif code is not None and code.name == "TOOBIG":
+            self.write(tagged(error.tag, "NO", error.text, code))
+        else:
+            await self.on_bad(error.tag, error.text, code)
+
+    async def on_bad(self, tag: str, text: str, code: ResponseCode | None = None) -> None:
+        self.write(tagged(tag, "BAD", text, code))
+        await self.count_bad()
+
+    async def count_bad(self) -> None:
+        self.bad_commands += 1
+        if self.bad_commands >= self.ctx.config.max_bad_commands:
+            self.log.info("too many bad commands; disconnecting")
+            self.write(untagged_status("BYE", "Too many invalid commands"))
+            self.state = State.LOGOUT
+
+    # --- state changes --------------------------------------------------------------
+
+    async def unselect(self) -> None:
+        if self.view is not None:
+            view, self.view = self.view, None
+            view.subscription.close()
+            await view.mailbox.close()
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+
+    def require_store(self) -> MailStore:
+        if self.store is None:
+            raise CommandFailed(bad("Not authenticated"))
+        return self.store
+
+    def require_view(self) -> SelectedView:
+        if self.view is None:
+            raise CommandFailed(bad("No mailbox selected"))
+        return self.view

@@ -1,0 +1,76 @@
+"""The command table: for each command, its handler, the states it is allowed in and the
+capability it brings. Dispatch, state checks and the CAPABILITY list all come from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pyimapd.protocol import commands as c
+from pyimapd.session.handlers import any as any_
+from pyimapd.session.handlers import append, auth, fetch, idle, mailbox, message, search
+from pyimapd.session.state import ANY, AUTH, NOT_AUTH, SELECTED, Result, State
+
+Handler = Callable[[Any, Any], Awaitable[Result]]
+
+
+def _always(_: c.Command) -> bool:
+    return True
+
+
+def _uid_only(command: c.Command) -> bool:
+    """RFC 3501 section 7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH, but the
+    UID forms may carry them since they do not depend on sequence numbers."""
+    return bool(getattr(command, "uid", False))
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    handler: Handler
+    states: frozenset[State]
+    capability: str | None = None
+    allows_expunge: Callable[[c.Command], bool] = _always
+
+
+TABLE: dict[type[c.Command], CommandSpec] = {
+    c.Capability: CommandSpec(any_.capability, ANY),
+    c.Noop: CommandSpec(any_.noop, ANY),
+    c.Logout: CommandSpec(any_.logout, ANY),
+    c.StartTLS: CommandSpec(auth.starttls, NOT_AUTH),
+    c.Login: CommandSpec(auth.login, NOT_AUTH),
+    c.Authenticate: CommandSpec(auth.authenticate, NOT_AUTH),
+    c.Select: CommandSpec(mailbox.select, AUTH),
+    c.Examine: CommandSpec(mailbox.examine, AUTH),
+    c.Create: CommandSpec(mailbox.create, AUTH),
+    c.Delete: CommandSpec(mailbox.delete, AUTH),
+    c.Rename: CommandSpec(mailbox.rename, AUTH),
+    c.Subscribe: CommandSpec(mailbox.subscribe, AUTH),
+    c.Unsubscribe: CommandSpec(mailbox.unsubscribe, AUTH),
+    c.List: CommandSpec(mailbox.list_, AUTH),
+    c.Lsub: CommandSpec(mailbox.lsub, AUTH),
+    c.Status: CommandSpec(mailbox.status, AUTH),
+    c.AppendStart: CommandSpec(append.append, AUTH),
+    c.Check: CommandSpec(message.check, SELECTED),
+    c.Close: CommandSpec(message.close, SELECTED),
+    c.Expunge: CommandSpec(message.expunge, SELECTED),
+    c.Search: CommandSpec(search.search, SELECTED, allows_expunge=_uid_only),
+    c.Fetch: CommandSpec(fetch.fetch, SELECTED, allows_expunge=_uid_only),
+    c.Store: CommandSpec(message.store, SELECTED, allows_expunge=_uid_only),
+    c.Copy: CommandSpec(message.copy, SELECTED),
+    c.Idle: CommandSpec(idle.idle, AUTH, capability="IDLE"),
+}
+
+_NAMES = {c.AppendStart: "APPEND", c.Lsub: "LSUB", c.StartTLS: "STARTTLS"}
+
+
+def command_name(command: c.Command) -> str:
+    """The command's wire name, as used in response texts: ``UID FETCH``, ``APPEND``."""
+    name = _NAMES.get(type(command), type(command).__name__.upper())
+    return f"UID {name}" if getattr(command, "uid", False) else name
+
+
+def capabilities() -> list[str]:
+    """The capabilities the table's commands bring, in table order."""
+    return [spec.capability for spec in TABLE.values() if spec.capability]

@@ -1,0 +1,171 @@
+"""The session's view of its selected mailbox.
+
+How this works: the view holds the message sequence number to UID map (``uids``; MSN n is
+``uids[n - 1]``), this session's ``\\Recent`` UIDs and the MODSEQ up to which it has seen
+the mailbox's changes. When the change feed says the mailbox moved, or the session itself
+changed it, :meth:`SelectedView.refresh` reads every change since that MODSEQ from the
+store and turns it into untagged responses.
+
+RFC 3501 section 7.4.1 forbids EXPUNGE responses while answering FETCH, STORE and SEARCH:
+expunges learnt then stay pending, and the messages keep their sequence numbers until a
+command that allows EXPUNGE ends. A FETCH of such a message answers what it still can and
+ends with ``NO [EXPUNGEISSUED]`` (RFC 2180 section 4.1.2; see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+
+from pyimapd.protocol.commands import SequenceSet
+from pyimapd.protocol.responses import Atom, ResponseCode, untagged, untagged_status
+from pyimapd.storage.interface import (
+    SYSTEM_FLAGS,
+    SelectedMailbox,
+    SelectResult,
+    Subscription,
+)
+
+
+class InvalidSequence(ValueError):
+    """A message sequence number beyond the mailbox (RFC 3501 section 9, seq-number)."""
+
+
+def flag_atoms(flags: frozenset[str], recent: bool) -> list[Atom]:
+    """FLAGS as sent: system flags first in a stable order, then keywords sorted."""
+    system = [Atom(f) for f in SYSTEM_FLAGS if f in flags]
+    keywords = sorted(Atom(f) for f in flags if f not in SYSTEM_FLAGS)
+    return system + keywords + ([Atom("\\Recent")] if recent else [])
+
+
+class SelectedView:
+    def __init__(
+        self, mailbox: SelectedMailbox, result: SelectResult, subscription: Subscription
+    ) -> None:
+        self.mailbox = mailbox
+        self.name = result.name
+        self.readonly = result.readonly
+        self.uidvalidity = result.uidvalidity
+        self.uidnext = result.uidnext
+        self.uids: list[int] = list(result.uids)
+        self.recent: set[int] = set(result.recent)
+        self.keywords: frozenset[str] = result.keywords
+        self.modseq = result.highestmodseq
+        self.max_uid = self.uids[-1] if self.uids else 0
+        self.subscription = subscription
+        self.pending_expunge: set[int] = set()
+        self.own_changes: dict[int, int] = {}
+        self._dirty = False
+
+    # --- numbering ------------------------------------------------------------------
+
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def msn_of(self, uid: int) -> int | None:
+        i = bisect_left(self.uids, uid)
+        if i < len(self.uids) and self.uids[i] == uid:
+            return i + 1
+        return None
+
+    def resolve(self, sequence: SequenceSet, uid: bool) -> list[int]:
+        """UIDs of the messages a sequence set names, ascending.
+
+        For UIDs, ``*`` is the highest UID in the mailbox and UIDs that do not exist are
+        ignored (RFC 3501 section 6.4.8). For sequence numbers, a number beyond EXISTS
+        is an error, as is any sequence set on an empty mailbox.
+        """
+        if uid:
+            largest = self.uids[-1] if self.uids else 0
+            out: list[int] = []
+            for lo, hi in sequence.resolve(largest):
+                start = bisect_left(self.uids, lo)
+                end = bisect_left(self.uids, hi + 1)
+                out.extend(self.uids[start:end])
+            return out
+        ranges = sequence.resolve(self.exists)
+        if not self.uids or ranges[-1][1] > self.exists or ranges[0][0] < 1:
+            raise InvalidSequence("Invalid message sequence number")
+        out = []
+        for lo, hi in ranges:
+            out.extend(self.uids[lo - 1 : hi])
+        return out
+
+    def uid_ranges(self, uids: Sequence[int]) -> list[tuple[int, int]]:
+        """Compresses ascending UIDs to inclusive ranges, for storage queries."""
+        ranges: list[tuple[int, int]] = []
+        for u in uids:
+            if ranges and u == ranges[-1][1] + 1:
+                ranges[-1] = (ranges[-1][0], u)
+            else:
+                ranges.append((u, u))
+        return ranges
+
+    # --- updates --------------------------------------------------------------------
+
+    def mark_dirty(self) -> None:
+        """This session changed the mailbox: the next refresh must poll the store."""
+        self._dirty = True
+
+    def note_own_change(self, uid: int, modseq: int) -> None:
+        """A flag change this session already reported, so refresh does not repeat it."""
+        self.own_changes[uid] = modseq
+
+    def remove_expunged(self, uids: Sequence[int]) -> list[bytes]:
+        """Drops UIDs this session expunged itself and returns their EXPUNGE responses,
+        highest sequence number first so every number is valid when it is sent."""
+        out = []
+        for uid in sorted(uids, reverse=True):
+            msn = self.msn_of(uid)
+            if msn is None:
+                continue
+            del self.uids[msn - 1]
+            self.recent.discard(uid)
+            self.pending_expunge.discard(uid)
+            out.append(untagged(msn, Atom("EXPUNGE")))
+        return out
+
+    async def refresh(self, allow_expunge: bool) -> list[bytes]:
+        """Untagged responses for everything that changed since the last refresh."""
+        changed = await self.subscription.wait(0) or self._dirty
+        if not changed:
+            return self.remove_expunged(sorted(self.pending_expunge)) if allow_expunge else []
+        self._dirty = False
+        changes = await self.mailbox.poll(self.modseq, self.max_uid, not self.readonly)
+        self.modseq = max(self.modseq, changes.highestmodseq)
+        self.uidnext = changes.uidnext
+        out: list[bytes] = []
+        for uid in changes.expunged:
+            if self.msn_of(uid) is not None:
+                self.pending_expunge.add(uid)
+        for update in changes.flags:
+            if self.own_changes.get(update.uid) == update.modseq:
+                continue
+            msn = self.msn_of(update.uid)
+            if msn is not None and update.uid not in self.pending_expunge:
+                flags = flag_atoms(update.flags, update.uid in self.recent)
+                out.append(untagged(msn, Atom("FETCH"), [Atom("FLAGS"), flags]))
+        self.own_changes.clear()
+        if allow_expunge and self.pending_expunge:
+            out[:0] = self.remove_expunged(sorted(self.pending_expunge))
+        if changes.keywords != self.keywords:
+            self.keywords = changes.keywords
+            out.extend(self.flags_responses())
+        if changes.new:
+            self.uids.extend(u.uid for u in changes.new)
+            self.max_uid = self.uids[-1]
+            self.recent.update(changes.recent)
+            out.append(untagged(self.exists, Atom("EXISTS")))
+            out.append(untagged(len(self.recent), Atom("RECENT")))
+        return out
+
+    def flags_responses(self) -> list[bytes]:
+        """FLAGS and PERMANENTFLAGS (RFC 3501 section 6.3.1)."""
+        flags = [Atom(f) for f in SYSTEM_FLAGS] + sorted(Atom(k) for k in self.keywords)
+        perm = [] if self.readonly else [*flags, Atom("\\*")]
+        text = "Read-only mailbox" if self.readonly else "Flags permitted"
+        return [
+            untagged(Atom("FLAGS"), flags),
+            untagged_status("OK", text, ResponseCode("PERMANENTFLAGS", perm)),
+        ]
