@@ -10,7 +10,7 @@ and charsets are decoded by :func:`email.utils.decode_params`.
 from __future__ import annotations
 
 import re
-from email.utils import collapse_rfc2231_value, decode_params, quote
+from email.utils import collapse_rfc2231_value, decode_params, quote, unquote
 
 _FIELD_SPLIT = re.compile(rb"(?<=\n)(?![ \t])")
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
@@ -96,13 +96,12 @@ def _read_quoted(text: str, i: int) -> tuple[str, int]:
     return "".join(out), i
 
 
-def _segments(text: str) -> list[tuple[str, bool]]:
-    """Split at ``;`` outside quotes and comments; drop comments.
+def _segments(text: str) -> list[tuple[str, str | None]]:
+    """Split at ``;`` outside quotes and comments, dropping comments.
 
-    Each segment is ``(text, quoted)`` where a quoted segment's text is the quoted
-    string's content after a ``name=`` prefix (marked with a NUL separator).
+    Each segment is ``(text outside quotes, content of its quoted string or None)``.
     """
-    segments: list[tuple[str, bool]] = []
+    segments: list[tuple[str, str | None]] = []
     buf: list[str] = []
     quoted: str | None = None
     i = 0
@@ -111,20 +110,24 @@ def _segments(text: str) -> list[tuple[str, bool]]:
         if ch == "(":
             i = _skip_comment(text, i)
         elif ch == '"':
-            quoted, i = _read_quoted(text, i)
-            buf.append("\0" + quoted)
+            content, i = _read_quoted(text, i)
+            quoted = content if quoted is None else quoted + content
         elif ch == ";":
-            segments.append(("".join(buf), quoted is not None))
+            segments.append(("".join(buf), quoted))
             buf, quoted = [], None
             i += 1
         else:
             buf.append(ch)
             i += 1
-    segments.append(("".join(buf), quoted is not None))
+    segments.append(("".join(buf), quoted))
     return segments
 
 
-def _raw_params(segments: list[tuple[str, bool]]) -> list[tuple[str, str]]:
+def _flat(segment: tuple[str, str | None]) -> str:
+    return segment[0] + (segment[1] or "")
+
+
+def _raw_params(segments: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
     """``name=value`` segments -> (lower-case name, value quoted for decode_params)."""
     out: list[tuple[str, str]] = []
     for seg, quoted in segments:
@@ -132,36 +135,34 @@ def _raw_params(segments: list[tuple[str, bool]]) -> list[tuple[str, str]]:
         name = name.strip().lower()
         if not eq or not name or not _TOKEN.fullmatch(name):
             continue
-        if quoted and "\0" in value:
-            value = value[value.index("\0") + 1 :].replace("\0", "")
-        else:
-            value = value.replace("\0", "").strip()
+        value = quoted if quoted is not None else value.strip()
         out.append((name, f'"{quote(value)}"'))
     return out
 
 
-def decode_param_list(raw: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """RFC 2231: join continuations, decode ``name*`` charsets; plain names keep order.
+def _collapse(value: str | tuple[str, str, str]) -> str:
+    """An RFC 2231 ``(charset, language, "quoted")`` triple or a quoted value -> text."""
+    if isinstance(value, tuple):
+        value = (value[0], value[1], unquote(value[2]))
+    return collapse_rfc2231_value(value)
 
-    When both ``name`` and ``name*`` are given (common for compatibility), the RFC 2231
-    value replaces the plain one in its position.
+
+def decode_param_list(raw: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """RFC 2231: join continuations and decode ``name*`` charsets, keeping the order
+    in which each name first appears. A repeated name keeps one value; when both
+    ``name`` and ``name*`` are given (common for compatibility), the RFC 2231 one.
     """
     if not raw:
         return []
     try:
-        decoded = decode_params([("", "")] + raw)[1:]
-        values = [(name, collapse_rfc2231_value(value)) for name, value in decoded]
+        values = [(n, _collapse(v)) for n, v in decode_params([("", "")] + raw)[1:]]
     except Exception:  # malformed RFC 2231: keep what was given, unquoted
-        values = [(name, collapse_rfc2231_value(value)) for name, value in raw]
-    out: list[tuple[str, str]] = []
-    seen: dict[str, int] = {}
-    for name, value in values:
-        if name in seen and "*" not in name:
-            out[seen[name]] = (name, value)
-            continue
-        seen.setdefault(name, len(out))
-        out.append((name, value))
-    return out
+        values = [(name, unquote(value)) for name, value in raw]
+    order: dict[str, int] = {}
+    for index, (name, _) in enumerate(raw):
+        order.setdefault(name.split("*", 1)[0], index)
+    merged = dict(values)  # decode_params lists RFC 2231 values last: they win
+    return sorted(merged.items(), key=lambda item: order.get(item[0], len(raw)))
 
 
 def parse_content_type(value: str) -> tuple[str, str, list[tuple[str, str]]] | None:
@@ -171,7 +172,7 @@ def parse_content_type(value: str) -> tuple[str, str, list[tuple[str, str]]] | N
     says should be treated as if absent (text/plain; charset=us-ascii).
     """
     segments = _segments(value)
-    head = segments[0][0].replace("\0", "")
+    head = _flat(segments[0])
     maintype, slash, subtype = (re.sub(r"\s+", "", head)).partition("/")
     if not slash or not _TOKEN.fullmatch(maintype) or not _TOKEN.fullmatch(subtype):
         return None
@@ -181,7 +182,7 @@ def parse_content_type(value: str) -> tuple[str, str, list[tuple[str, str]]] | N
 def parse_disposition(value: str) -> tuple[str, list[tuple[str, str]]] | None:
     """Content-Disposition (RFC 2183): ``type *(; param)``, type lower-cased."""
     segments = _segments(value)
-    kind = segments[0][0].replace("\0", "").strip()
+    kind = _flat(segments[0]).strip()
     if not _TOKEN.fullmatch(kind):
         return None
     return kind.lower(), decode_param_list(_raw_params(segments[1:]))
@@ -189,12 +190,12 @@ def parse_disposition(value: str) -> tuple[str, list[tuple[str, str]]] | None:
 
 def parse_language(value: str) -> list[str] | None:
     """Content-Language (RFC 3282): comma-separated language tags, comments removed."""
-    text = "".join(seg.replace("\0", "") for seg, _ in _segments(value))
+    text = "".join(_flat(seg) for seg in _segments(value))
     tags = [t.strip() for t in text.split(",") if t.strip()]
     return tags or None
 
 
 def simple_value(value: str) -> str:
     """A single-token field (Content-Transfer-Encoding) without comments or spaces."""
-    text = "".join(seg.replace("\0", "") for seg, _ in _segments(value))
+    text = "".join(_flat(seg) for seg in _segments(value))
     return text.strip()
