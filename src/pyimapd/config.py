@@ -47,6 +47,7 @@ class Config:
     argon2: Argon2Params = field(default_factory=Argon2Params)
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_bad_commands: int = 20
+    max_bad_commands_unauthenticated: int = 5
 
 
 def _section(cls: type, data: dict[str, Any], where: str) -> Any:

@@ -204,3 +204,12 @@ async def test_bad_input_keeps_connection(harness: Harness) -> None:
     assert b"a BAD" in await c.command("a FETCH")
     assert b"b BAD" in await c.command("b SELECT (INBOX")
     assert b"c OK" in await c.command("c NOOP")
+
+
+async def test_repeated_unknown_commands_before_login_end_connection(harness: Harness) -> None:
+    c = await harness.connect()
+    for i in range(4):
+        assert b"BAD" in await c.command(f"x{i} HELO")
+    c.send("x9 HELO\r\n")
+    out = await c.read_until(rb"^\* BYE .*\r\n")
+    assert b"x9 BAD" in out

@@ -129,10 +129,10 @@ class Session:
             return
         self.log.debug("command %s", name)
         result = await self.run_handler(spec.handler, event)
-        if result.status == "BAD":
-            self.bad_commands += 1
         await self.flush_updates(spec.allows_expunge(event))
         self.write(tagged(event.tag, result.status, result.text, result.code))
+        if result.status == "BAD":
+            await self.count_bad()
 
     async def run_handler(self, handler: Any, command: Command) -> Result:
         try:
@@ -181,7 +181,13 @@ class Session:
 
     async def count_bad(self) -> None:
         self.bad_commands += 1
-        if self.bad_commands >= self.ctx.config.max_bad_commands:
+        config = self.ctx.config
+        limit = (
+            config.max_bad_commands_unauthenticated
+            if self.state is State.NOT_AUTHENTICATED
+            else config.max_bad_commands
+        )
+        if self.bad_commands >= limit:
             self.log.info("too many bad commands; disconnecting")
             self.write(untagged_status("BYE", "Too many invalid commands"))
             self.state = State.LOGOUT
