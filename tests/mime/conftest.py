@@ -1,34 +1,13 @@
-"""Shared helpers for the MIME tests: corpus loading through CRLFNormalizer."""
+"""Fixtures for the MIME tests."""
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
 import pytest
 
-from pyimapd.mime import CRLFNormalizer, Part, parse_message
-
-CORPUS = Path(__file__).parent / "corpus"
-
-
-def normalise(raw: bytes, chunk: int = 7) -> bytes:
-    """Run ``raw`` through CRLFNormalizer in small chunks (exercises chunk edges)."""
-    norm = CRLFNormalizer()
-    out = [norm.feed(raw[i : i + chunk]) for i in range(0, len(raw), chunk)]
-    return b"".join(out) + norm.flush()
-
-
-def parse_bytes(data: bytes) -> Part:
-    return parse_message(io.BytesIO(data), len(data))
+from mime.mime_helpers import load_corpus
 
 
 @pytest.fixture
 def corpus():
     """``corpus(name) -> (normalised bytes, root part)`` for tests/mime/corpus/<name>.eml."""
-
-    def load(name: str) -> tuple[bytes, Part]:
-        data = normalise((CORPUS / f"{name}.eml").read_bytes())
-        return data, parse_bytes(data)
-
-    return load
+    return load_corpus

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from pyimapd.mime import bodystructure_value, dumps, envelope_value, loads, locate
+from mime.mime_helpers import CORPUS
+from pyimapd.mime import Section, bodystructure_value, dumps, envelope_value, loads, locate
 
 ASCII = ("CHARSET", "US-ASCII")
 NO_EXT = (None, None, None, None)
@@ -72,7 +73,8 @@ def test_rfc3501_example_shape(corpus):
         message_id="<B27397-0100000@cac.washington.edu>")
     assert bodystructure_value(root, False) == (
         "TEXT", "PLAIN", ("CHARSET", "US-ASCII"), None, None, "7BIT", 49, 3)
-    assert_sections(data, root, {((1,), ""): b"Minutes of the meeting.\r\nLine two.\r\nLine three.\r\n"})
+    body = b"Minutes of the meeting.\r\nLine two.\r\nLine three.\r\n"
+    assert_sections(data, root, {((1,), ""): body})
 
 
 def test_mixed_with_attachment(corpus):
@@ -130,7 +132,8 @@ def test_nested_messages_three_deep(corpus):
                     b"Content-Type: multipart/mixed; boundary=b2\r\n\r\n")
     inner_text = (b"--b2\r\n\r\nInnermost A.\r\n--b2\r\nContent-Type: message/rfc822\r\n\r\n"
                   + deepest_msg + b"\r\n--b2--")
-    middle_header = b"From: middle@example.com\r\nSubject: Level 1\r\nContent-Type: message/rfc822\r\n\r\n"
+    middle_header = (b"From: middle@example.com\r\nSubject: Level 1\r\n"
+                     b"Content-Type: message/rfc822\r\n\r\n")
     assert_sections(data, root, {
         ((1,), ""): b"Outer text.",
         ((2,), ""): middle_header + inner_header + inner_text,
@@ -284,7 +287,8 @@ def test_multipart_without_boundary_is_text(corpus):
 def test_empty_parts(corpus):
     data, root = corpus("19_empty_parts")
     empty = text("PLAIN", 0, 0)
-    assert bodystructure_value(root, True) == multi([empty, empty, empty], "MIXED", ("BOUNDARY", "E"))
+    assert bodystructure_value(root, True) == multi(
+        [empty, empty, empty], "MIXED", ("BOUNDARY", "E"))
     assert_sections(data, root, {
         ((1,), ""): b"", ((1,), "MIME"): b"", ((2,), "MIME"): b"\r\n",
         ((3,), "MIME"): b"Content-Type: text/plain\r\n\r\n", ((3,), ""): b"",
@@ -320,7 +324,7 @@ def test_encoded_message_rfc822_is_opaque(corpus):
                                  ((1,), "HEADER"): None, ((1, 1), ""): None})
 
 
-ALL = sorted(p.stem for p in __import__("pathlib").Path(__file__).parent.joinpath("corpus").glob("*.eml"))
+ALL = sorted(p.stem for p in CORPUS.glob("*.eml"))
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -329,7 +333,7 @@ def test_invariants(corpus, name):
     children nested inside their parent, and whole-message section == the file."""
     data, root = corpus(name)
     assert loads(dumps(root)) == root
-    assert locate(root, (), "") .end == len(data)
+    assert locate(root, (), "") == Section(0, len(data), False)
     for part in root.walk():
         assert part.header_start <= part.body_start <= part.end
         for child in part.children:

@@ -1,4 +1,4 @@
-"""Replay ``*.imap`` transcript files against a live IMAP server.
+r"""Replay ``*.imap`` transcript files against a live IMAP server.
 
 How this works: a transcript is parsed into steps (send bytes, expect lines, set-up
 actions).  The steps are run in file order over one or more client sockets ("sessions")
@@ -29,10 +29,19 @@ matched as the lines its bytes make, as RFC 3501 section 8 prints them):
 ``SN: text``   the line must equal ``text`` exactly.
 ``SN~ regex``  the line must match ``regex`` in full (Python ``re.fullmatch``).
 ``SN% text``   exact text except for ``{{regex}}`` holes, e.g.
-               ``S% * OK [UIDVALIDITY {{\\d+}}] UIDs valid``.
+               ``S% * OK [UIDVALIDITY {{\d+}}] UIDs valid``.
 ``SN+ text``   continues the previous C or S line: ``text`` is appended verbatim
                (one space after ``+`` is the separator; write two to append a space).
 ``SN[`` ... ``SN]``  the expected lines between them may come in any order.
+``SN{`` ... ``SN|`` ... ``SN}``  alternatives: the lines received must match one of
+               the sequences separated by ``SN|`` (for choices the RFC leaves open, such
+               as the order of FETCH items).
+
+In ``S~`` and ``S%`` patterns a named group ``(?P<name>...)`` saves what it matched, and
+``${name}`` in any later C or S line stands for it (escaped inside patterns); e.g.
+``S% * 1 FETCH (UID {{(?P<u1>\d+)}})`` then ``C: a2 UID FETCH ${u1} FLAGS``.  In ``S%``
+a hole ``{{flags:\Seen \Flagged}}`` matches those words in any order, and a leading
+``(?i) `` makes the whole line match without regard to case.
 
 Directives:
 
@@ -40,10 +49,11 @@ Directives:
 ``%create MAILBOX`` / ``%subscribe MAILBOX``   done on a set-up connection.
 ``%append MAILBOX [(FLAGS)] ["DATE-TIME"] FILE [xCOUNT]``   APPEND the message in
                ``messages/FILE`` (LF line ends become CRLF), COUNT times, from a set-up
-               connection that never selects, so the messages stay \\Recent.
+               connection that never selects, so the messages stay \Recent.
 ``%select MAILBOX``   a separate connection SELECTs the mailbox and logs out: this
-               claims \\Recent for everything in it (RFC 3501 section 2.3.2).
+               claims \Recent for everything in it (RFC 3501 section 2.3.2).
 ``%ignore REGEX``   from here on, server lines matching REGEX are dropped (all sessions).
+``%unignore``   forget all ``%ignore`` patterns.
 ``%long N LENGTH PREFIX``   send PREFIX padded with ``x`` to LENGTH octets, then CRLF.
 ``%closed N``   the server must close session N (after any expected lines).
 ``%discard N``  close session N without checking for unread data.
@@ -60,6 +70,7 @@ another server by hand.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import socket
@@ -72,8 +83,9 @@ MESSAGES_DIR = HERE / "messages"
 CRLF = b"\r\n"
 LITERAL_RE = re.compile(rb"\{(\d+)\+?\}$")
 CLIENT_LITERAL_RE = re.compile(r"\{(\d+|#)(\+?)\}$")
-LINE_RE = re.compile(r"^([CS])(\d*)([:|>~%+\[\]])(?: (.*))?$")
-HOLE_RE = re.compile(r"\{\{(.+?)\}\}")
+LINE_RE = re.compile(r"^([CS])(\d*)([:|>~%+\[\]{}])(?: (.*))?$")
+VAR_RE = re.compile(r"\$\{(\w+)\}")
+HOLE_RE = re.compile(r"\{\{(.+?)\}\}(?!\})")
 STATUS_RE = re.compile(r"^(\S+ (?:OK|NO|BAD|BYE|PREAUTH))(?: (\[[^\]]*\]))?")
 HISTORY = 40
 
@@ -99,32 +111,54 @@ class Expect:
     text: str
     lineno: int
 
-    def pattern(self) -> re.Pattern[str]:
+    def pattern(self, variables: dict[str, str]) -> re.Pattern[str]:
         if self.kind == "~":
-            return re.compile(self.text)
-        parts = HOLE_RE.split(self.text)
+            return re.compile(VAR_RE.sub(lambda m: re.escape(lookup(variables, m)), self.text))
+        text, flags = self.text, 0
+        if text.startswith("(?i) "):
+            text, flags = text[5:], re.IGNORECASE
+        parts = HOLE_RE.split(text)
         out = []
         for i, part in enumerate(parts):
-            out.append(f"(?:{part})" if i % 2 else re.escape(part))
-        return re.compile("".join(out))
+            if i % 2 == 0:
+                out.append(re.escape(VAR_RE.sub(lambda m: lookup(variables, m), part)))
+            elif part.startswith("flags:"):
+                words = [re.escape(w) for w in part[6:].split()]
+                perms = [" ".join(p) for p in itertools.permutations(words)]
+                out.append("(?:" + "|".join(perms) + ")")
+            else:
+                out.append(f"(?:{VAR_RE.sub(lambda m: re.escape(lookup(variables, m)), part)})")
+        return re.compile("".join(out), flags)
 
-    def matches(self, line: str, loose: bool) -> bool:
-        if self.kind == ":" and line == self.text:
-            return True
-        if self.kind != ":" and self.pattern().fullmatch(line):
-            return True
+    def matches(self, line: str, loose: bool, variables: dict[str, str]) -> bool:
+        if self.kind == ":":
+            want = VAR_RE.sub(lambda m: lookup(variables, m), self.text)
+            if line == want:
+                return True
+        else:
+            m = self.pattern(variables).fullmatch(line)
+            if m:
+                variables.update({k: v for k, v in m.groupdict().items() if v is not None})
+                return True
         if loose and self.kind in ":%":
-            want = STATUS_RE.match(self.text)
-            got = STATUS_RE.match(line)
-            if want and got and want.group(1).upper() == got.group(1).upper():
-                return (want.group(2) or "").split(" ")[0].upper() == (got.group(2) or "").split(
-                    " "
-                )[0].upper()
+            want_m = STATUS_RE.match(self.text)
+            got_m = STATUS_RE.match(line)
+            if want_m and got_m and want_m.group(1).upper() == got_m.group(1).upper():
+                want_code = (want_m.group(2) or "").split(" ")[0].upper()
+                got_code = (got_m.group(2) or "").split(" ")[0].upper()
+                return not want_code or want_code == got_code
         return False
 
     def describe(self) -> str:
         marker = {":": "S:", "~": "S~", "%": "S%"}[self.kind]
         return f"line {self.lineno}: {marker} {self.text}"
+
+
+def lookup(variables: dict[str, str], m: re.Match[str]) -> str:
+    try:
+        return variables[m.group(1)]
+    except KeyError:
+        raise TranscriptError(f"${{{m.group(1)}}} used before any pattern saved it") from None
 
 
 # --- steps ---------------------------------------------------------------------------
@@ -143,6 +177,7 @@ class ExpectLines:
     lines: list[Expect]
     unordered: bool
     lineno: int
+    alternatives: list[list[Expect]] | None = None
 
 
 @dataclass
@@ -199,6 +234,8 @@ def parse(text: str, name: str = "<transcript>") -> list[Step]:
         m = LINE_RE.match(raw)
         if m is None:
             raise TranscriptError(f"{name}:{lineno}: cannot parse {raw!r}")
+        if m.group(1) == "C" and m.group(3) in "[]{}~%":
+            raise TranscriptError(f"{name}:{lineno}: C{m.group(3)} is not a client line")
         side, num, marker, body = m.group(1), m.group(2), m.group(3), m.group(4) or ""
         session = int(num) if num else 1
         if side == "C":
@@ -233,14 +270,31 @@ def parse(text: str, name: str = "<transcript>") -> list[Step]:
                 raise TranscriptError(f"{name}:{lineno}: C{marker} is not a client line")
             continue
         # server side
+        if marker in "{|}":
+            if marker == "{":
+                if group is not None:
+                    raise TranscriptError(f"{name}:{lineno}: nested block")
+                group = ExpectLines(session, [], False, lineno, alternatives=[])
+            elif group is None or group.alternatives is None or group.session != session:
+                raise TranscriptError(f"{name}:{lineno}: S{marker} outside an S{{ block")
+            elif marker == "|":
+                group.alternatives.append(group.lines)
+                group.lines = []
+            else:
+                group.alternatives.append(group.lines)
+                group.lines = []
+                steps.append(group)
+                group = None
+            last = None
+            continue
         if marker == "[":
             if group is not None:
-                raise TranscriptError(f"{name}:{lineno}: nested unordered block")
+                raise TranscriptError(f"{name}:{lineno}: nested block")
             group = ExpectLines(session, [], True, lineno)
             last = None
             continue
         if marker == "]":
-            if group is None or group.session != session:
+            if group is None or not group.unordered or group.session != session:
                 raise TranscriptError(f"{name}:{lineno}: S] without a matching S[")
             steps.append(group)
             group = None
@@ -400,6 +454,7 @@ class Runner:
         self.ignore: list[re.Pattern[str]] = []
         self.user: tuple[str, str] | None = None
         self.setup: SetupClient | None = None
+        self.variables: dict[str, str] = {}
 
     def session(self, n: int) -> Connection:
         if n not in self.sessions:
@@ -416,7 +471,12 @@ class Runner:
         try:
             for step in steps:
                 if isinstance(step, Send):
-                    self.session(step.session).send(bytes(step.data))
+                    data = bytes(step.data)
+                    if b"${" in data:
+                        data = VAR_RE.sub(
+                            lambda m: lookup(self.variables, m), data.decode()
+                        ).encode()
+                    self.session(step.session).send(data)
                 elif isinstance(step, ExpectLines):
                     self.expect(step)
                 else:
@@ -438,20 +498,51 @@ class Runner:
             raise self.fail(lineno, f"session {n}: {exc} while expecting {wanted}") from exc
 
     def expect(self, step: ExpectLines) -> None:
+        if step.alternatives is not None:
+            self.expect_alternatives(step)
+            return
         if not step.unordered:
             exp = step.lines[0]
             line = self.read(step.session, exp.lineno, exp.describe())
-            if not exp.matches(line, self.loose):
+            if not exp.matches(line, self.loose, self.variables):
                 raise self.fail(exp.lineno, f"expected\n    {exp.describe()}\n  got\n    {line}")
             return
         remaining = list(step.lines)
         while remaining:
             line = self.read(step.session, step.lineno, "an unordered block")
-            hit = next((e for e in remaining if e.matches(line, self.loose)), None)
+            hit = next((e for e in remaining if e.matches(line, self.loose, self.variables)), None)
             if hit is None:
                 wanted = "\n    ".join(e.describe() for e in remaining)
                 raise self.fail(step.lineno, f"got\n    {line}\n  expected one of\n    {wanted}")
             remaining.remove(hit)
+
+    def expect_alternatives(self, step: ExpectLines) -> None:
+        assert step.alternatives is not None
+        candidates = list(step.alternatives)
+        got: list[str] = []
+        while True:
+            for cand in candidates:
+                if len(cand) == len(got):
+                    scratch = dict(self.variables)
+                    if all(
+                        e.matches(g, self.loose, scratch) for e, g in zip(cand, got, strict=True)
+                    ):
+                        self.variables = scratch
+                        return
+            line = self.read(step.session, step.lineno, "one of the alternatives")
+            got.append(line)
+            n = len(got)
+            candidates = [
+                c
+                for c in candidates
+                if len(c) >= n and c[n - 1].matches(line, self.loose, dict(self.variables))
+            ]
+            if not candidates:
+                alts = "\n  or\n".join(
+                    "\n".join(f"    {e.describe()}" for e in alt) for alt in step.alternatives
+                )
+                shown = "\n".join(f"    {g}" for g in got)
+                raise self.fail(step.lineno, f"got\n{shown}\n  expected\n{alts}")
 
     def setup_client(self, lineno: int) -> SetupClient:
         if self.user is None:
@@ -468,6 +559,7 @@ class Runner:
             "append": self.d_append,
             "select": self.d_select,
             "ignore": self.d_ignore,
+            "unignore": self.d_unignore,
             "long": self.d_long,
             "closed": self.d_closed,
             "discard": self.d_discard,
@@ -508,6 +600,9 @@ class Runner:
 
     def d_ignore(self, d: Directive) -> None:
         self.ignore.append(re.compile(d.args))
+
+    def d_unignore(self, d: Directive) -> None:
+        self.ignore.clear()
 
     def d_long(self, d: Directive) -> None:
         num, length, prefix = d.args.split(" ", 2)

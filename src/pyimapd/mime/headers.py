@@ -140,7 +140,7 @@ def _raw_params(segments: list[tuple[str, str | None]]) -> list[tuple[str, str]]
     return out
 
 
-def _collapse(value: str | tuple[str, str, str]) -> str:
+def _collapse(value: str | tuple[str | None, str | None, str]) -> str:
     """An RFC 2231 ``(charset, language, "quoted")`` triple or a quoted value -> text."""
     if isinstance(value, tuple):
         value = (value[0], value[1], unquote(value[2]))

@@ -42,7 +42,7 @@ MAX_LINE = 64 * 1024
 """Lines longer than this are read in chunks of this size."""
 MAX_HEADER = 512 * 1024
 """Header bytes kept for field parsing; the rest is skipped (offsets stay exact)."""
-_CHUNK = 1 << 20
+_CHUNK = 256 * 1024
 _NESTABLE_ENCODINGS = frozenset({"", "7bit", "8bit", "binary"})
 
 
@@ -159,7 +159,8 @@ class _Parser:
 
     def header(self) -> tuple[bytes, _Hit | None]:
         """Read a header up to and including its blank line; stop early at a boundary."""
-        r, kept, size = self.r, [], 0
+        r, size = self.r, 0
+        kept: list[bytes] = []
         while line := r.readline():
             if r.at_bol:
                 if line in (b"\r\n", b"\n"):

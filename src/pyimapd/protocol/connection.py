@@ -24,6 +24,20 @@ A small state machine frames commands (RFC 3501 section 4.3, RFC 7888):
 ``DEAD``
     After a fatal error (line too long): everything is dropped.
 
+Choices worth knowing:
+
+* A line ends at LF; a CR before it is stripped (bare LF is tolerated). Empty lines
+  between commands are ignored.
+* A line (all text segments of one command) over ``max_line`` octets is fatal:
+  ``ParseError(tag, "Line too long", fatal=True)``, and everything after is dropped
+  (``DEAD``); the buffer never holds more than the limit plus one read.
+* At a command's first literal, a missing tag or an unknown command name is refused at
+  once, so junk never receives a ``+``.
+* APPEND: ``AppendStart`` is returned when its message literal is reached, with ``+``
+  queued at the same moment for ``{n}``. The session may call :meth:`reject_append`
+  before :meth:`data_to_send` to withdraw it. The octets of the message are not checked
+  (NUL included); the session's spool decides.
+
 The parser never writes tagged responses: a refused literal comes out as a
 :class:`ParseError` (``code="TOOBIG"`` for an APPEND message over ``max_append``) and
 the session answers it. For a refused synchronizing literal no ``+`` is sent, so the
@@ -43,8 +57,15 @@ from pyimapd.protocol.events import (
     ParseError,
     RawLine,
 )
+from pyimapd.protocol.grammar import TAG_PATTERN
 from pyimapd.protocol.limits import Limits
-from pyimapd.protocol.parser import AppendHead, AppendHeadError, append_head, parse_command
+from pyimapd.protocol.parser import (
+    AppendHead,
+    AppendHeadError,
+    append_head,
+    early_error,
+    parse_command,
+)
 
 Event = Command | AppendData | AppendEnd | AppendAbort | RawLine | ParseError | NeedData
 
@@ -65,7 +86,7 @@ _LINE, _LITERAL, _APPEND_DATA, _APPEND_TAIL, _DISCARD, _SKIP_LINE, _DEAD = range
 _NEED_DATA = NeedData()
 _MARKER = re.compile(rb"\{([0-9]+)(\+?)\}")
 _MARKER_WINDOW = 64
-_TAG = re.compile(rb'([^(){ %*"\\+\x00-\x1f\x7f-\xff]+) ')
+_TAG = re.compile(b"(" + TAG_PATTERN + b") ")
 
 
 def _literal_marker(line: bytes) -> tuple[int, bool, int] | None:
@@ -297,6 +318,10 @@ class ServerConnection:
             return ParseError(self._tag, TEXT_NUL)
         if len(self._literals) >= self.limits.max_literals:
             return ParseError(self._tag, TEXT_TOO_MANY_LITERALS)
+        if not self._literals:
+            text = early_error(self._segments[0])
+            if text is not None:
+                return ParseError(self._tag, text)
         return None
 
     def _size_problem(self, size: int, head: AppendHead | None) -> ParseError | None:

@@ -41,13 +41,15 @@ MONTHS = {
 
 # ATOM-CHAR = <any CHAR except atom-specials>
 # atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards / quoted-specials / resp-specials
-_ATOM = re.compile(rb'[^(){ %*"\\\]\x00-\x1f\x7f-\xff]+')
+ATOM_PATTERN = rb'[^(){ %*"\\\]\x00-\x1f\x7f-\xff]+'
+# tag = 1*<any ASTRING-CHAR except "+">
+TAG_PATTERN = rb'[^(){ %*"\\+\x00-\x1f\x7f-\xff]+'
+_ATOM = re.compile(ATOM_PATTERN)
 # ASTRING-CHAR = ATOM-CHAR / resp-specials; 8-bit octets are tolerated for UTF-8 names.
 _ASTRING_ATOM = re.compile(rb'[^(){ %*"\\\x00-\x1f\x7f]+')
 # list-char = ATOM-CHAR / list-wildcards / resp-specials (8-bit tolerated as above)
 _LIST_ATOM = re.compile(rb'[^(){ "\\\x00-\x1f\x7f]+')
-# tag = 1*<any ASTRING-CHAR except "+">
-_TAG = re.compile(rb'[^(){ %*"\\+\x00-\x1f\x7f-\xff]+')
+_TAG = re.compile(TAG_PATTERN)
 # quoted = DQUOTE *QUOTED-CHAR DQUOTE; QUOTED-CHAR = <TEXT-CHAR except quoted-specials> /
 #          "\" quoted-specials   (8-bit octets tolerated: clients send UTF-8)
 _QUOTED = re.compile(rb'"([^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*)"')
@@ -243,8 +245,10 @@ class Reader:
         if quoted:
             self.pos += 1
         m = self.match(_DATE_TEXT)
-        if m is None or (quoted and self.peek() != 0x22):
-            raise self._missing("date")
+        if m is None:
+            raise self._missing("date") if not quoted else ParseFailure("Invalid date")
+        if quoted and self.peek() != 0x22:
+            raise ParseFailure("Invalid date")
         if quoted:
             self.pos += 1
         return _make_date(m.group(1), m.group(2), m.group(3))

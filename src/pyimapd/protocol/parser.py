@@ -24,14 +24,20 @@ from datetime import datetime
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.events import ParseError
 from pyimapd.protocol.fetch_parser import parse_fetch_items
-from pyimapd.protocol.grammar import ParseFailure, Reader, decode_mailbox
+from pyimapd.protocol.grammar import (
+    ATOM_PATTERN,
+    TAG_PATTERN,
+    ParseFailure,
+    Reader,
+    decode_mailbox,
+)
 from pyimapd.protocol.search_parser import parse_search
 
 STATUS_ATTS = c.STATUS_ITEMS | {"HIGHESTMODSEQ", "SIZE", "DELETED"}
 """``status-att`` of RFC 3501 plus CONDSTORE (RFC 7162) and STATUS=SIZE / IMAP4rev2 ones;
 the session decides which it supports."""
 
-_APPEND_START = re.compile(rb'[^(){ %*"\\+\x00-\x1f\x7f-\xff]+ APPEND ', re.IGNORECASE)
+_APPEND_START = re.compile(TAG_PATTERN + b" APPEND ", re.IGNORECASE)
 
 _EMPTY_RESPONSE = re.compile(rb"=(?![^ ])")
 """RFC 4959: ``"="`` alone is an empty initial response."""
@@ -68,6 +74,23 @@ def parse_command(segments: Sequence[bytes], literals: Sequence[bytes]) -> c.Com
         return ParseError(tag, str(exc))
     except c.CommandError as exc:
         return ParseError(tag, f"Invalid arguments: {exc}")
+
+
+_COMMAND_START = re.compile(TAG_PATTERN + b" (" + ATOM_PATTERN + b")")
+
+
+def early_error(first_segment: bytes) -> str | None:
+    """Why a command is bad already at its first literal, before ``+`` invites the client
+    to send it: a missing tag or an unknown command name. None when it may be fine."""
+    m = _COMMAND_START.match(first_segment)
+    if m is None:
+        return "Missing or invalid tag" if _TAG_ONLY.match(first_segment) is None else (
+            "Missing command name")
+    name = m.group(1).upper().decode("ascii")
+    return None if name in _COMMANDS else f"Unknown command {name}"
+
+
+_TAG_ONLY = re.compile(TAG_PATTERN + b" ")
 
 
 def append_head(segments: Sequence[bytes], literals: Sequence[bytes]) -> AppendHead | None:
@@ -223,6 +246,8 @@ def _status(r: Reader, tag: str, uid: bool) -> c.Command:
     mailbox = r.mailbox()
     r.sp("status items")
     r.char(b"(", "status items")
+    if r.peek() == 0x29:
+        raise ParseFailure("Empty STATUS item list")
     items = [_status_att(r)]
     while r.peek() == 0x20:
         r.pos += 1

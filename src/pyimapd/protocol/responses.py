@@ -63,7 +63,8 @@ def encode_string(data: bytes | str) -> bytes:
 def encode_astring(data: bytes | str) -> bytes:
     """``astring``: an atom when every octet is an ASTRING-CHAR, else a string."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if raw and not any(b in _ATOM_SPECIALS or b >= 0x80 for b in raw):
+    # NIL as an atom would read as nil where an nstring is possible: quote it.
+    if raw and raw.upper() != b"NIL" and not any(b in _ATOM_SPECIALS or b >= 0x80 for b in raw):
         return raw
     return encode_string(raw)
 

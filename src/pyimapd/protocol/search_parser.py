@@ -96,6 +96,8 @@ def parse_search(r: Reader) -> tuple[ast.SearchKey, str | None]:
     sr = _SearchReader(r, charset)
     keys = [_search_key(sr)]
     while not r.at_end():
+        if r.peek() == 0x29:
+            raise ParseFailure("Unbalanced parentheses in SEARCH")
         r.sp("search key")
         keys.append(_search_key(sr))
     return (keys[0] if len(keys) == 1 else ast.And(tuple(keys))), charset

@@ -36,6 +36,7 @@ from pyimapd.storage.interface import (
     SelectResult,
     StorageError,
     UserRecord,
+    UserStore,
 )
 from pyimapd.storage.values import (
     CHUNK_SIZE,
@@ -212,7 +213,7 @@ class MemoryBackend:
     def __init__(self, changes: ChangeFeed | None = None) -> None:
         self._state = _State()
         self.changes: ChangeFeed = changes if changes is not None else LocalChangeFeed()
-        self.users = MemoryUserStore(self._state, self)
+        self.users: UserStore = MemoryUserStore(self._state, self)
 
     async def start(self) -> None:
         pass
@@ -393,10 +394,7 @@ class MemorySelected:
         self._mailbox = mailbox
         self._uidvalidity = mailbox.uidvalidity
         self.readonly = readonly
-
-    @property
-    def name(self) -> str:
-        return self._mailbox.name
+        self.name = mailbox.name
 
     def _live(self) -> _Mailbox:
         """The mailbox, unless it was deleted or re-created since SELECT."""
@@ -409,6 +407,7 @@ class MemorySelected:
             or mailbox.uidvalidity != self._uidvalidity
         ):
             raise NoSuchMailbox(f"Mailbox {mailbox.name} was deleted")
+        self.name = mailbox.name  # follows a RENAME
         return mailbox
 
     def _writable(self) -> _Mailbox:

@@ -1,0 +1,5 @@
+"""The embedded SQLite backend (see :mod:`.backend` and docs/storage.md)."""
+
+from pyimapd.storage.sqlite.backend import SqliteBackend
+
+__all__ = ["SqliteBackend"]

@@ -93,13 +93,13 @@ class Database:
         thread and returns once it is committed and durable."""
         if self._writer is None:
             raise Unavailable("Store is not started")
-        return await self._run(self._writer, partial(fn, *args), immediate=True)
+        return await self._run(self._writer, _bind(fn, args), immediate=True)
 
     async def read(self, fn: Callable[..., T], *args: object) -> T:
         """Runs ``fn(conn, *args)`` in one read transaction (one snapshot) on a reader."""
         if self._reader_pool is None:
             raise Unavailable("Store is not started")
-        return await self._run(self._reader_pool, partial(fn, *args), immediate=False)
+        return await self._run(self._reader_pool, _bind(fn, args), immediate=False)
 
     async def _run(
         self, pool: ThreadPoolExecutor, fn: Callable[[sqlite3.Connection], T],
@@ -141,6 +141,15 @@ class Database:
             with self._all_lock:
                 self._all.append(conn)
         return conn
+
+
+def _bind(fn: Callable[..., T], args: tuple[object, ...]) -> Callable[[sqlite3.Connection], T]:
+    """``fn`` with its arguments bound after the connection, which comes first."""
+
+    def call(conn: sqlite3.Connection) -> T:
+        return fn(conn, *args)
+
+    return call
 
 
 def open_connection(path: Path) -> sqlite3.Connection:

@@ -103,7 +103,7 @@ def mailbox_row(
     """The row of a selectable mailbox. APPEND and COPY pass ``NoSuchMailbox`` as
     ``noselect_error`` so a \\Noselect target earns TRYCREATE (its CREATE revives it)."""
     name = names.normalize(name)
-    row = conn.execute(
+    row: sqlite3.Row | None = conn.execute(
         "SELECT * FROM mailboxes WHERE user_id = ? AND name = ?", (uid, name)
     ).fetchone()
     if row is None:

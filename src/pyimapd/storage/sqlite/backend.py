@@ -1,0 +1,263 @@
+"""The embedded SQLite backend: the async face of :mod:`.mailboxes` and :mod:`.messages`.
+
+How this works: each method sends one synchronous function to :class:`~.db.Database`,
+which runs it in a worker thread inside one transaction (writes on the single writer
+connection, reads on a pooled reader), and awaits the result. After a write has
+committed (and so is durable) the backend notifies the change feed, so sessions watching
+the mailbox wake up and :meth:`SqliteSelected.poll` the store for what changed.
+
+\\Recent is claimed in two steps that stay exactly-once without a cache: the candidates
+come from a read snapshot, then a short write transaction raises the mailbox's
+``recent_floor`` to the highest candidate and returns the floor it found; only
+candidates above *that* floor are this session's. A competing session that claimed first
+has already raised it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from pyimapd.search.ast import SearchKey
+from pyimapd.storage.feed import LocalChangeFeed
+from pyimapd.storage.interface import (
+    AppendResult,
+    ChangeFeed,
+    Changes,
+    CopyResult,
+    FlagUpdate,
+    MailboxRecord,
+    MailboxStatus,
+    MessageRecord,
+    NoSuchUser,
+    NotAllowed,
+    PreparedMessage,
+    SelectResult,
+    UserRecord,
+    UserStore,
+)
+from pyimapd.storage.sqlite import mailboxes as mb
+from pyimapd.storage.sqlite import messages as msg
+from pyimapd.storage.sqlite.db import Database
+from pyimapd.storage.values import merge_ranges
+
+FETCH_PAGE = 500
+"""Messages per FETCH query: bounds memory and lets writers in between pages."""
+
+READ_CHUNKS_PER_CALL = 16
+"""64 KiB chunks read per thread hop when streaming a body (1 MiB at most in memory)."""
+
+
+class SqliteUserStore:
+    """Accounts (the :class:`UserStore` Protocol)."""
+
+    def __init__(self, db: Database, changes: ChangeFeed) -> None:
+        self._db = db
+        self._changes = changes
+
+    async def get_user(self, name: str) -> UserRecord | None:
+        return await self._db.read(mb.get_user, name)
+
+    async def add_user(self, name: str, password_hash: str) -> None:
+        await self._db.write(mb.add_user, name, password_hash)
+
+    async def set_password(self, name: str, password_hash: str) -> None:
+        await self._db.write(mb.set_password, name, password_hash)
+
+    async def delete_user(self, name: str) -> None:
+        for mailbox in await self._db.write(mb.delete_user, name):
+            self._changes.notify(name, mailbox)
+
+    async def list_users(self) -> list[str]:
+        return await self._db.read(mb.list_users)
+
+
+class SqliteBackend:
+    """The :class:`Backend` Protocol on ``DATA_DIR/pyimapd.sqlite3``.
+
+    ``changes`` defaults to a :class:`LocalChangeFeed`; worker processes sharing the file
+    pass one whose transport reaches the others. ``readers`` sizes the reader pool.
+    """
+
+    def __init__(
+        self, data_dir: Path, changes: ChangeFeed | None = None, readers: int = 4
+    ) -> None:
+        self.db = Database(Path(data_dir), readers)
+        self.changes: ChangeFeed = changes if changes is not None else LocalChangeFeed()
+        self.users: UserStore = SqliteUserStore(self.db, self.changes)
+
+    async def start(self) -> None:
+        await self.db.start()
+
+    async def open(self, user: str) -> SqliteMailStore:
+        record = await self.db.read(mb.get_user, user)
+        if record is None:
+            raise NoSuchUser(f"No user {user}")
+        return SqliteMailStore(self.db, user, self.changes)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+class SqliteMailStore:
+    """One user's authenticated state (the :class:`MailStore` Protocol)."""
+
+    def __init__(self, db: Database, user: str, changes: ChangeFeed) -> None:
+        self._db = db
+        self.user = user
+        self.changes = changes
+
+    def _notify(self, names: Sequence[str]) -> None:
+        for name in dict.fromkeys(names):
+            self.changes.notify(self.user, name)
+
+    async def list_mailboxes(self) -> list[MailboxRecord]:
+        return await self._db.read(mb.list_mailboxes, self.user)
+
+    async def create_mailbox(self, name: str) -> None:
+        self._notify(await self._db.write(mb.create_mailbox, self.user, name))
+
+    async def delete_mailbox(self, name: str) -> None:
+        self._notify(await self._db.write(mb.delete_mailbox, self.user, name))
+
+    async def rename_mailbox(self, old: str, new: str) -> None:
+        self._notify(await self._db.write(mb.rename_mailbox, self.user, old, new))
+
+    async def set_subscribed(self, name: str, subscribed: bool) -> None:
+        await self._db.write(mb.set_subscribed, self.user, name, subscribed)
+
+    async def list_subscriptions(self) -> list[str]:
+        return await self._db.read(mb.list_subscriptions, self.user)
+
+    async def status(self, name: str) -> MailboxStatus:
+        return await self._db.read(mb.status, self.user, name)
+
+    async def append(
+        self, name: str, message: PreparedMessage, flags: frozenset[str], internaldate: datetime
+    ) -> AppendResult:
+        result, mailbox = await self._db.write(
+            msg.append, self.user, name, message, flags, internaldate
+        )
+        self._notify([mailbox])
+        return result
+
+    async def select(self, name: str, readonly: bool) -> tuple[SqliteSelected, SelectResult]:
+        snap, uids, unseen = await self._db.read(msg.select_snapshot, self.user, name)
+        selected = SqliteSelected(self, snap.mailbox_id, snap.uidvalidity, snap.name, readonly)
+        candidates = [u for u in uids if u > snap.recent_floor]
+        recent = await selected._claim(candidates, claim=not readonly)
+        result = SelectResult(
+            name=snap.name, uidvalidity=snap.uidvalidity, uidnext=snap.uidnext,
+            highestmodseq=snap.highestmodseq, uids=uids, recent=recent,
+            unseen_uids_first=unseen, keywords=snap.keywords, readonly=readonly,
+        )
+        return selected, result
+
+    async def close(self) -> None:
+        pass
+
+
+class SqliteSelected:
+    """The selected state (the :class:`SelectedMailbox` Protocol). Holds only the
+    mailbox's identity (row id and UIDVALIDITY), never its counters."""
+
+    def __init__(
+        self, store: SqliteMailStore, mailbox_id: int, uidvalidity: int, name: str,
+        readonly: bool,
+    ) -> None:
+        self._store = store
+        self._db = store._db
+        self._id = mailbox_id
+        self._uidvalidity = uidvalidity
+        self.name = name
+        self.readonly = readonly
+
+    async def _claim(self, candidates: list[int], claim: bool) -> frozenset[int]:
+        """The candidates that are this session's \\Recent (see the module docstring);
+        without ``claim`` they are reported but left for a writable session."""
+        if not candidates or not claim:
+            return frozenset(candidates)
+        floor = await self._db.write(msg.claim_recent, self._id, self._uidvalidity,
+                                     candidates[-1])
+        return frozenset(u for u in candidates if u > floor)
+
+    def _changed(self, name: str) -> None:
+        self.name = name
+        self._store._notify([name])
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise NotAllowed("Mailbox is read-only")
+
+    async def poll(self, since_modseq: int, known_max_uid: int, claim_recent: bool) -> Changes:
+        snap, new, changed, expunged = await self._db.read(
+            msg.poll_snapshot, self._id, self._uidvalidity, since_modseq, known_max_uid
+        )
+        self.name = snap.name
+        candidates = [u.uid for u in new if u.uid > snap.recent_floor]
+        recent = await self._claim(candidates, claim_recent and not self.readonly)
+        return Changes(
+            highestmodseq=snap.highestmodseq, new=tuple(new), flags=tuple(changed),
+            expunged=tuple(expunged), recent=recent, keywords=snap.keywords,
+            uidnext=snap.uidnext,
+        )
+
+    async def fetch(
+        self, uids: Sequence[tuple[int, int]], with_structure: bool
+    ) -> AsyncIterator[MessageRecord]:
+        for lo, hi in merge_ranges(uids):
+            while lo <= hi:
+                page = await self._db.read(
+                    msg.fetch_page, self._id, lo, hi, FETCH_PAGE, with_structure
+                )
+                for record in page:
+                    yield record
+                if len(page) < FETCH_PAGE:
+                    break
+                lo = page[-1].uid + 1
+
+    async def read(self, content: int, start: int, length: int) -> AsyncIterator[bytes]:
+        pos, end = max(start, 0), max(start, 0) + max(length, 0)
+        while pos < end:
+            chunks = await self._db.read(msg.read_chunks, content, pos, end,
+                                         READ_CHUNKS_PER_CALL)
+            if not chunks:
+                return
+            for chunk in chunks:
+                yield chunk
+                pos += len(chunk)
+
+    async def store(
+        self, uids: Sequence[int], mode: str, flags: frozenset[str]
+    ) -> list[FlagUpdate]:
+        self._check_writable()
+        updates, name = await self._db.write(
+            msg.store, self._id, self._uidvalidity, list(uids), mode, flags
+        )
+        if updates:
+            self._changed(name)
+        return updates
+
+    async def copy(self, uids: Sequence[int], dest: str) -> CopyResult:
+        result, name = await self._db.write(
+            msg.copy, self._store.user, self._id, self._uidvalidity, list(uids), dest
+        )
+        if result.dest_uids:
+            self._store._notify([name])
+        return result
+
+    async def expunge(self, uids: Sequence[int] | None = None) -> list[int]:
+        self._check_writable()
+        gone, name = await self._db.write(
+            msg.expunge, self._id, self._uidvalidity, None if uids is None else list(uids)
+        )
+        if gone:
+            self._changed(name)
+        return gone
+
+    async def search(self, key: SearchKey) -> list[int]:
+        return await self._db.read(msg.search, self._id, self._uidvalidity, key)
+
+    async def close(self) -> None:
+        pass

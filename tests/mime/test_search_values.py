@@ -1,0 +1,67 @@
+"""sent_date and search_fields (values for SEARCH, RFC 3501 6.4.4)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import UTC, datetime, timedelta, timezone
+
+from mime.mime_helpers import parse_bytes
+from pyimapd.mime import search_fields, sent_date
+
+
+def fields(data: bytes, max_text: int = 1_000_000) -> tuple[dict[str, str], str]:
+    return search_fields(io.BytesIO(data), parse_bytes(data), max_text)
+
+
+def test_sent_date(corpus) -> None:
+    _, root = corpus("01_plain")
+    assert sent_date(root) == datetime(2022, 2, 7, 10, 11, 12, tzinfo=timezone(timedelta(hours=1)))
+    _, root = corpus("03_mixed_attachment")
+    assert sent_date(root) is None
+    bad = parse_bytes(b"Date: yesterday-ish\r\n\r\n")
+    assert sent_date(bad) is None
+    unknown_zone = parse_bytes(b"Date: 1 Jan 2020 00:00:00 -0000\r\n\r\n")
+    assert sent_date(unknown_zone) == datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def test_headers_are_decoded_unfolded_lowercased(corpus) -> None:
+    data, root = corpus("07_rfc2047")
+    headers, text = search_fields(io.BytesIO(data), root)
+    assert headers["subject"] == "été déjà vu ici"
+    assert headers["from"] == "andré pirard <pirard@vm1.ulg.ac.be>"
+    assert text == "Body.\r\n"
+
+
+def test_repeated_fields_are_joined() -> None:
+    headers, _ = fields(b"Received: A\r\nreceived: b\r\n c\r\n\r\n")
+    assert headers == {"received": "a\nb c"}
+
+
+def test_text_parts_are_transfer_and_charset_decoded(corpus) -> None:
+    data, root = corpus("04_alternative")
+    _, text = search_fields(io.BytesIO(data), root)
+    assert text == "Café ouvert.\n<p>Café <b>ouvert</b>.</p>"
+
+
+def test_base64_unknown_charset_and_attachments_skipped() -> None:
+    payload = base64.encodebytes("Grüße".encode()).replace(b"\n", b"\r\n")
+    data = (b"Content-Type: multipart/mixed; boundary=s\r\n\r\n--s\r\n"
+            b"Content-Type: text/plain; charset=x-no-such-charset\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + payload +
+            b"--s\r\nContent-Type: application/octet-stream\r\n\r\nBINARY\r\n--s--\r\n")
+    _, text = fields(data)
+    assert text == "Grüße"
+
+
+def test_text_is_truncated() -> None:
+    data = b"Subject: x\r\n\r\n" + b"0123456789" * 1000
+    _, text = fields(data, max_text=25)
+    assert text == "0123456789012345678901234"
+
+
+def test_8bit_latin1_text(corpus) -> None:
+    data, root = corpus("18_latin1_header")
+    headers, text = search_fields(io.BytesIO(data), root)
+    assert text == "café\r\n"
+    assert headers["subject"] == "caf\ufffd"  # undeclared 8-bit header octets

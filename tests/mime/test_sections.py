@@ -1,0 +1,46 @@
+"""filter_header_fields (RFC 3501 6.4.5 HEADER.FIELDS / HEADER.FIELDS.NOT)."""
+
+from __future__ import annotations
+
+from mime.mime_helpers import parse_bytes
+from pyimapd.mime import filter_header_fields, locate
+
+HEADER = (
+    b"Received: from a\r\n\tby b\r\n"
+    b"Subject: one\r\n"
+    b"X-Thing: x\r\n"
+    b"subject : two\r\n"
+    b"Received: from c\r\n"
+    b"not a field\r\n"
+    b"\r\n"
+)
+
+
+def test_fields_keep_order_folding_and_blank_line() -> None:
+    got = filter_header_fields(HEADER, ["SUBJECT", "received"], exclude=False)
+    assert got == (b"Received: from a\r\n\tby b\r\nSubject: one\r\nsubject : two\r\n"
+                   b"Received: from c\r\n\r\n")
+
+
+def test_fields_not() -> None:
+    assert filter_header_fields(HEADER, ["Subject", "Received"], exclude=True) == (
+        b"X-Thing: x\r\n\r\n")
+
+
+def test_no_match_is_just_the_blank_line() -> None:
+    assert filter_header_fields(HEADER, ["Cc"], exclude=False) == b"\r\n"
+    assert filter_header_fields(b"", ["Cc"], exclude=True) == b"\r\n"
+
+
+def test_header_without_final_newline() -> None:
+    assert filter_header_fields(b"To: a@b", ["to"], exclude=False) == b"To: a@b\r\n\r\n"
+
+
+def test_header_fields_range_comes_from_locate() -> None:
+    data = b"Subject: s\r\nTo: t@example.com\r\n\r\nbody\r\n"
+    root = parse_bytes(data)
+    section = locate(root, (), "HEADER.FIELDS.NOT")
+    assert section.header_only
+    header = data[section.start : section.end]
+    assert filter_header_fields(header, ["to"], exclude=True) == b"Subject: s\r\n\r\n"
+    assert locate(root, (), "header.fields") == section  # case-insensitive

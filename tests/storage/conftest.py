@@ -1,0 +1,35 @@
+"""Fixtures for the storage contract suite: every test runs against every backend."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pyimapd.storage.interface import Backend, MailStore
+from pyimapd.storage.memory import MemoryBackend
+from pyimapd.storage.sqlite import SqliteBackend
+
+BACKENDS = ["memory", "sqlite"]
+
+def make_backend(kind: str, path: Path) -> Backend:
+    if kind == "memory":
+        return MemoryBackend()
+    return SqliteBackend(path / "data")
+
+
+@pytest.fixture(params=BACKENDS)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    b = make_backend(request.param, tmp_path)
+    await b.start()
+    await b.users.add_user("alice", "hash-a")
+    try:
+        yield b
+    finally:
+        await b.close()
+
+
+@pytest.fixture
+async def store(backend: Backend) -> MailStore:
+    return await backend.open("alice")

@@ -1,0 +1,161 @@
+"""SQLite-only guarantees: file modes, pragmas, shared contents, several backends (as
+worker processes would) on one file, and durability across SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pyimapd.storage.interface import PreparedMessage
+from pyimapd.storage.sqlite import SqliteBackend
+
+WHEN = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def msg(data: bytes) -> PreparedMessage:
+    return PreparedMessage(io.BytesIO(data), len(data), b"{}")
+
+
+def body(index: int) -> bytes:
+    """Deterministic content of the ``index``-th message; some span many blob chunks."""
+    size = 200_000 if index % 5 == 0 else 300 + index
+    return (f"Message {index} ".encode() * (size // 10 + 1))[:size]
+
+
+async def test_files_and_pragmas(tmp_path: Path) -> None:
+    backend = SqliteBackend(tmp_path / "data")
+    await backend.start()
+    await backend.users.add_user("u", "h")
+    await backend.close()
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    db = tmp_path / "data" / "pyimapd.sqlite3"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 1
+    conn.close()
+
+
+async def test_contents_shared_by_copies_and_freed(tmp_path: Path) -> None:
+    backend = SqliteBackend(tmp_path / "data")
+    await backend.start()
+    await backend.users.add_user("u", "h")
+    store = await backend.open("u")
+    await store.create_mailbox("B")
+    await store.append("INBOX", msg(b"shared"), frozenset(), WHEN)
+    sel, _ = await store.select("INBOX", False)
+    await sel.copy([1], "B")
+    await sel.copy([1], "INBOX")
+
+    def count() -> int:
+        conn = sqlite3.connect(backend.db.path)
+        try:
+            return int(conn.execute("SELECT count(*) FROM contents").fetchone()[0])
+        finally:
+            conn.close()
+
+    assert count() == 1
+    await sel.store([1, 2], "+", frozenset({"\\Deleted"}))
+    await sel.expunge()
+    assert count() == 1
+    await store.delete_mailbox("B")
+    assert count() == 0
+    await backend.close()
+
+
+async def test_two_backends_on_one_file(tmp_path: Path) -> None:
+    """Two instances stand for two worker processes: nothing may be cached."""
+    first, second = SqliteBackend(tmp_path / "d"), SqliteBackend(tmp_path / "d")
+    await first.start()
+    await second.start()
+    await first.users.add_user("u", "h")
+    a, b = await first.open("u"), await second.open("u")
+
+    async def append(store: object, n: int) -> list[int]:
+        return [(await store.append("INBOX", msg(b"x"), frozenset(), WHEN)).uid  # type: ignore[attr-defined]
+                for _ in range(n)]
+
+    got = await asyncio.gather(append(a, 40), append(b, 40))
+    assert sorted(got[0] + got[1]) == list(range(1, 81))
+    (sa, ra), (sb, rb) = await asyncio.gather(a.select("INBOX", False), b.select("INBOX", False))
+    assert len(ra.recent) + len(rb.recent) == 80 and not (ra.recent & rb.recent)
+    await sb.store([1], "+", frozenset({"\\Seen"}))
+    changes = await sa.poll(ra.highestmodseq, 80, True)
+    assert [u.uid for u in changes.flags] == [1]
+    await first.close()
+    await second.close()
+
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, io, sys
+    from datetime import UTC, datetime
+    from pathlib import Path
+    from pyimapd.storage.interface import PreparedMessage
+    from pyimapd.storage.sqlite import SqliteBackend
+
+    def body(index):
+        size = 200_000 if index % 5 == 0 else 300 + index
+        return (f"Message {index} ".encode() * (size // 10 + 1))[:size]
+
+    async def main():
+        backend = SqliteBackend(Path(sys.argv[1]))
+        await backend.start()
+        store = await backend.open("u")
+        index = 0
+        while True:
+            index += 1
+            data = body(index)
+            message = PreparedMessage(io.BytesIO(data), len(data), b"{}")
+            result = await store.append("INBOX", message, frozenset({"\\\\Seen"}),
+                                        datetime.now(UTC))
+            print(result.uid, index, flush=True)
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_acknowledged_appends_survive_sigkill(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    backend = SqliteBackend(data_dir)
+    await backend.start()
+    await backend.users.add_user("u", "h")
+    await backend.close()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2] / "src"))
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(data_dir)], stdout=subprocess.PIPE, env=env,
+    )
+    acknowledged: dict[int, int] = {}
+    assert child.stdout is not None
+    while len(acknowledged) < 40:
+        line = child.stdout.readline()
+        assert line, "child died before acknowledging enough messages"
+        uid, index = map(int, line.split())
+        acknowledged[uid] = index
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    for line in child.stdout.read().splitlines():  # acknowledged before the kill landed
+        uid, index = map(int, line.split())
+        acknowledged[uid] = index
+    child.stdout.close()
+
+    backend = SqliteBackend(data_dir)
+    await backend.start()
+    store = await backend.open("u")
+    sel, _ = await store.select("INBOX", True)
+    records = {r.uid: r async for r in sel.fetch([(1, 1 << 32)], False)}
+    for uid, index in acknowledged.items():
+        record = records[uid]
+        content = b"".join([c async for c in sel.read(record.content, 0, record.size)])
+        assert content == body(index) and record.flags == {"\\Seen"}
+    await backend.close()
