@@ -28,7 +28,10 @@ def run(monkeypatch: pytest.MonkeyPatch, argv: list[str], stdin: str = "") -> in
 
 
 def test_user_lifecycle(
-    tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     data = str(tmp_path / "data")
     common = ["--data-dir", data, "--config", str(config)]

@@ -24,7 +24,8 @@ class Spool:
     """Collects one message in chunks; :meth:`finish` parses it off the event loop."""
 
     def __init__(self, tmp_dir: Path | None = None) -> None:
-        self._file = tempfile.SpooledTemporaryFile(
+        # Owned by the Spool, closed by close(): a context manager cannot span the events.
+        self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=SPOOL_IN_MEMORY, dir=str(tmp_dir) if tmp_dir else None
         )
         self._crlf = mime.CRLFNormalizer()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pyimapd.protocol.commands import SequenceSet
@@ -120,7 +120,7 @@ class And:
     keys: tuple[SearchKey, ...]
 
 
-SearchKey = Union[
-    All, Flag, Recent, SeqSet, UidSet, UidIn, Size, InternalDate, SentDate, Header, Body,
-    Text, Not, Or, And,
-]
+SearchKey = (
+    All | Flag | Recent | SeqSet | UidSet | UidIn | Size | InternalDate | SentDate | Header
+    | Body | Text | Not | Or | And
+)

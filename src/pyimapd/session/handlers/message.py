@@ -73,7 +73,8 @@ async def store(session: Session, command: c.Store) -> Result:
         msn = view.msn_of(uid)
         if msn is None or uid not in changed:
             continue
-        items: list[bytes] = [b"FLAGS " + encode_value(flag_atoms(changed[uid], uid in view.recent))]
+        flags = flag_atoms(changed[uid], uid in view.recent)
+        items: list[bytes] = [b"FLAGS " + encode_value(flags)]
         if command.uid:
             items.append(b"UID %d" % uid)
         session.write(b"* %d FETCH (" % msn + b" ".join(items) + b")\r\n")
