@@ -1,5 +1,5 @@
-"""Drives a real Session over an in-memory channel with the memory backend: fast tests of
-the session layer without sockets or subprocesses."""
+"""Drives a real Session over an in-memory channel, on the memory or SQLite backend: fast
+tests of the session layer without sockets or subprocesses."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pyimapd.auth.passwords import Passwords
 from pyimapd.config import Argon2Params, Config
+from pyimapd.server import open_backend
 from pyimapd.session.session import ServerContext, Session
-from pyimapd.storage.memory import MemoryBackend
 
 FAST_ARGON2 = Argon2Params(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -74,9 +74,9 @@ class Client:
 
 
 class Harness:
-    def __init__(self, tmp_path: Path) -> None:
-        self.backend = MemoryBackend()
-        self.config = Config(data_dir=tmp_path, store="memory", argon2=FAST_ARGON2)
+    def __init__(self, tmp_path: Path, store: str = "memory") -> None:
+        self.config = Config(data_dir=tmp_path, store=store, argon2=FAST_ARGON2)
+        self.backend = open_backend(self.config)
         self.passwords = Passwords(FAST_ARGON2)
         self.ctx = ServerContext(self.config, self.backend, self.passwords)
         self.tasks: list[asyncio.Task[None]] = []

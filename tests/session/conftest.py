@@ -8,9 +8,9 @@ import pytest
 from harness import Harness
 
 
-@pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    h = Harness(tmp_path)
+@pytest.fixture(params=["memory", "sqlite"])
+async def harness(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    h = Harness(tmp_path, request.param)
     await h.start({"demo": "demo", "other": "secret"})
     yield h
     await h.close()

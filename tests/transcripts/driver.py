@@ -64,7 +64,8 @@ is a message arriving from elsewhere (for unilateral EXISTS/RECENT).
 Environment: ``PYIMAPD_TRANSCRIPT_TIMEOUT`` (seconds per expected line, default 10);
 ``PYIMAPD_TRANSCRIPT_LOOSE=1`` compares status responses (``tag OK ...``,
 ``* OK [CODE] ...``) only up to their response code, for checking transcripts against
-another server by hand.
+another server by hand; ``PYIMAPD_TRANSCRIPT_IGNORE=REGEX`` drops server lines matching
+it everywhere (e.g. another server's extra untagged lines), for the same purpose.
 """
 
 from __future__ import annotations
@@ -316,6 +317,11 @@ def parse(text: str, name: str = "<transcript>") -> list[Step]:
             steps.append(ExpectLines(session, [exp], False, lineno))
     for session in list(pending):
         close_literal(session)
+    for step in steps:
+        if isinstance(step, ExpectLines):
+            for e in [x for alt in step.alternatives or [step.lines] for x in alt]:
+                if e.kind == ":" and "{{" in e.text:
+                    raise TranscriptError(f"{name}:{e.lineno}: '{{{{' in an S: line (S%?)")
     if group is not None:
         raise TranscriptError(f"{name}: unordered block opened at line {group.lineno} not closed")
     return steps
@@ -451,7 +457,8 @@ class Runner:
         self.loose = os.environ.get("PYIMAPD_TRANSCRIPT_LOOSE") == "1"
         self.history: deque[str] = deque(maxlen=HISTORY)
         self.sessions: dict[int, Connection] = {}
-        self.ignore: list[re.Pattern[str]] = []
+        extra = os.environ.get("PYIMAPD_TRANSCRIPT_IGNORE")
+        self.ignore: list[re.Pattern[str]] = [re.compile(extra)] if extra else []
         self.user: tuple[str, str] | None = None
         self.setup: SetupClient | None = None
         self.variables: dict[str, str] = {}

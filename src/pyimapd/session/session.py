@@ -27,7 +27,7 @@ from pyimapd.session.io import Channel
 from pyimapd.session.state import CommandFailed, Result, State, bad, no
 from pyimapd.session.table import TABLE, command_name
 from pyimapd.session.view import SelectedView
-from pyimapd.storage.interface import Backend, MailStore, StorageError
+from pyimapd.storage.interface import Backend, MailStore, NoSuchMailbox, StorageError
 
 log = logging.getLogger("pyimapd.session")
 
@@ -156,9 +156,16 @@ class Session:
         await self.on_bad(command.tag, f"{name} is not allowed in the {self.state.value} state")
 
     async def flush_updates(self, allow_expunge: bool) -> None:
+        """A mailbox deleted under the session cannot be reported otherwise: say BYE."""
         if self.view is None:
             return
-        for line in await self.view.refresh(allow_expunge):
+        try:
+            lines = await self.view.refresh(allow_expunge)
+        except NoSuchMailbox:
+            self.write(untagged_status("BYE", "The selected mailbox was deleted"))
+            self.state = State.LOGOUT
+            raise ConnectionClosed() from None
+        for line in lines:
             self.write(line)
 
     async def on_parse_error(self, error: ParseError) -> None:

@@ -45,6 +45,4 @@ async def idle(session: Session, command: c.Idle) -> Result:
 
 
 async def _push_updates(session: Session) -> None:
-    if session.view is not None:
-        for line in await session.view.refresh(allow_expunge=True):
-            session.write(line)
+    await session.flush_updates(allow_expunge=True)
