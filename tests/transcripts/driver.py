@@ -30,6 +30,11 @@ matched as the lines its bytes make, as RFC 3501 section 8 prints them):
 ``SN~ regex``  the line must match ``regex`` in full (Python ``re.fullmatch``).
 ``SN% text``   exact text except for ``{{regex}}`` holes, e.g.
                ``S% * OK [UIDVALIDITY {{\d+}}] UIDs valid``.
+``SN? regex``  an optional continuation request before a literal: if the next line
+               matches, it is consumed and the literal is sent; if not (the server
+               refused the command at once, as RFC 3501 section 7.5 allows), the line is
+               kept for the next expectation and the literal data and the rest of that
+               command are not sent.
 ``SN+ text``   continues the previous C or S line: ``text`` is appended verbatim
                (one space after ``+`` is the separator; write two to append a space).
 ``SN[`` ... ``SN]``  the expected lines between them may come in any order.
@@ -84,7 +89,7 @@ MESSAGES_DIR = HERE / "messages"
 CRLF = b"\r\n"
 LITERAL_RE = re.compile(rb"\{(\d+)\+?\}$")
 CLIENT_LITERAL_RE = re.compile(r"\{(\d+|#)(\+?)\}$")
-LINE_RE = re.compile(r"^([CS])(\d*)([:|>~%+\[\]{}])(?: (.*))?$")
+LINE_RE = re.compile(r"^([CS])(\d*)([:|>~%+?\[\]{}])(?: (.*))?$")
 VAR_RE = re.compile(r"\$\{(\w+)\}")
 HOLE_RE = re.compile(r"\{\{(.+?)\}\}(?!\})")
 STATUS_RE = re.compile(r"^(\S+ (?:OK|NO|BAD|BYE|PREAUTH))(?: (\[[^\]]*\]))?")
@@ -170,6 +175,7 @@ class Send:
     session: int
     data: bytearray
     lineno: int
+    literal: bool = False  # literal data, or the rest of the command after a literal
 
 
 @dataclass
@@ -179,6 +185,7 @@ class ExpectLines:
     unordered: bool
     lineno: int
     alternatives: list[list[Expect]] | None = None
+    optional: bool = False
 
 
 @dataclass
@@ -241,8 +248,9 @@ def parse(text: str, name: str = "<transcript>") -> list[Step]:
         session = int(num) if num else 1
         if side == "C":
             if marker == ":":
+                tail = session in pending
                 close_literal(session)
-                send = Send(session, bytearray(body.encode() + CRLF), lineno)
+                send = Send(session, bytearray(body.encode() + CRLF), lineno, literal=tail)
                 steps.append(send)
                 last = send
                 lm = CLIENT_LITERAL_RE.search(body)
@@ -256,7 +264,7 @@ def parse(text: str, name: str = "<transcript>") -> list[Step]:
                     raise TranscriptError(f"{name}:{lineno}: literal data without a literal")
                 data = body.encode() + (CRLF if marker == "|" else b"")
                 lit.data += data
-                steps.append(Send(session, bytearray(data), lineno))
+                steps.append(Send(session, bytearray(data), lineno, literal=True))
                 last = None
             elif marker == "+":
                 if not isinstance(last, Send):
@@ -304,6 +312,13 @@ def parse(text: str, name: str = "<transcript>") -> list[Step]:
             if not isinstance(last, Expect):
                 raise TranscriptError(f"{name}:{lineno}: S+ does not follow an S line")
             last.text += body
+            continue
+        if marker == "?":
+            if group is not None:
+                raise TranscriptError(f"{name}:{lineno}: S? inside a block")
+            exp = Expect("~", body, lineno)
+            steps.append(ExpectLines(session, [exp], False, lineno, optional=True))
+            last = None
             continue
         if marker not in ":~%":
             raise TranscriptError(f"{name}:{lineno}: S{marker} is not a server line")
@@ -462,6 +477,7 @@ class Runner:
         self.user: tuple[str, str] | None = None
         self.setup: SetupClient | None = None
         self.variables: dict[str, str] = {}
+        self.skip_literal: set[int] = set()
 
     def session(self, n: int) -> Connection:
         if n not in self.sessions:
@@ -478,6 +494,9 @@ class Runner:
         try:
             for step in steps:
                 if isinstance(step, Send):
+                    if step.literal and step.session in self.skip_literal:
+                        continue  # the server refused before the literal: never send it
+                    self.skip_literal.discard(step.session)
                     data = bytes(step.data)
                     if b"${" in data:
                         data = VAR_RE.sub(
@@ -505,6 +524,13 @@ class Runner:
             raise self.fail(lineno, f"session {n}: {exc} while expecting {wanted}") from exc
 
     def expect(self, step: ExpectLines) -> None:
+        if step.optional:
+            exp = step.lines[0]
+            line = self.read(step.session, exp.lineno, exp.describe())
+            if not exp.matches(line, self.loose, self.variables):
+                self.session(step.session).lines.appendleft(line)
+                self.skip_literal.add(step.session)
+            return
         if step.alternatives is not None:
             self.expect_alternatives(step)
             return
