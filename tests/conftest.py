@@ -8,8 +8,6 @@ fails, the tail of the server's log is attached to its report.
 from __future__ import annotations
 
 import imaplib
-import os
-import shutil
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -38,19 +36,6 @@ def pytest_runtest_makereport(
         for handle in node.stash.get(SERVERS_KEY, []):
             tail = "\n".join(handle.log_text().splitlines()[-LOG_TAIL_LINES:])
             report.sections.append((f"{handle.kind} log {handle.log_path}", tail))
-
-
-def require_client(binary: str) -> str:
-    """Path of a client program; a missing one fails the test unless explicitly allowed."""
-    path = shutil.which(binary)
-    if path is not None:
-        return path
-    if os.environ.get("PYIMAPD_ALLOW_MISSING_CLIENTS") == "1":
-        pytest.skip(f"{binary} is not installed (PYIMAPD_ALLOW_MISSING_CLIENTS=1)")
-    pytest.fail(
-        f"{binary} is not installed; install it (CI's .ci/run does) or set "
-        "PYIMAPD_ALLOW_MISSING_CLIENTS=1 to skip"
-    )
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import asyncio
 import re
 from pathlib import Path
 
+from pgutil import fresh_dsn
 from pyimapd.auth.passwords import Passwords
 from pyimapd.config import Argon2Params, Config
 from pyimapd.server import open_backend
@@ -20,7 +21,10 @@ class MemoryChannel:
 
     def __init__(self) -> None:
         self.peer = "test:0"
+        self.peer_host = "test"
+        self.loopback = True
         self.secure = False
+        self.tls_available = False
         self.inbox: asyncio.Queue[bytes] = asyncio.Queue()
         self.outbox = bytearray()
         self.closed = False
@@ -39,6 +43,12 @@ class MemoryChannel:
     async def close(self) -> None:
         self.closed = True
         self.new_output.set()
+
+    def hold_input(self) -> int:
+        return 0
+
+    async def start_tls(self) -> None:
+        raise RuntimeError("no TLS on a memory channel")
 
 
 class Client:
@@ -75,6 +85,8 @@ class Client:
 
 class Harness:
     def __init__(self, tmp_path: Path, store: str = "memory") -> None:
+        if store == "postgres":  # a fresh schema of the test cluster (tests/pgutil.py)
+            store = fresh_dsn()
         self.config = Config(data_dir=tmp_path, store=store, argon2=FAST_ARGON2)
         self.backend = open_backend(self.config)
         self.passwords = Passwords(FAST_ARGON2)
@@ -83,6 +95,9 @@ class Harness:
 
     async def start(self, users: dict[str, str]) -> None:
         (self.config.data_dir / "tmp").mkdir(exist_ok=True)
+        migrate = getattr(self.backend, "migrate", None)
+        if migrate is not None:
+            await migrate()
         await self.backend.start()
         for name, password in users.items():
             await self.backend.users.add_user(name, self.passwords.hash(password))

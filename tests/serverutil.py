@@ -35,7 +35,8 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SRC_DIR = REPO_ROOT / "src"
+# PYIMAPD_TEST_SRC runs the tests against another checkout's src (e.g. a snapshot).
+SRC_DIR = Path(os.environ.get("PYIMAPD_TEST_SRC") or REPO_ROOT / "src")
 READY_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 CLI_TIMEOUT = 30.0
@@ -98,6 +99,18 @@ def create_users(data_dir: Path, users: dict[str, str]) -> None:
         run_cli(
             "user", "add", name, "--password-stdin", "--data-dir", str(data_dir), stdin=password
         )
+
+
+def postgres_store(users: dict[str, str]) -> str:
+    """A fresh schema of the test PostgreSQL (tests/pgutil.py), migrated with ``pyimapd db
+    migrate`` and holding ``users``: the URL to pass as ``--store``."""
+    from pgutil import fresh_dsn
+
+    url = fresh_dsn()
+    run_cli("db", "migrate", "--store", url)
+    for name, password in users.items():
+        run_cli("user", "add", name, "--password-stdin", "--store", url, stdin=password)
+    return url
 
 
 def _prepare_data_dir(data_dir: Path, users: dict[str, str]) -> None:
@@ -248,6 +261,8 @@ def start_server(
         return start_dovecot(tmp_path, users)
     data_dir = tmp_path / "data"
     _prepare_data_dir(data_dir, users)
+    if store == "postgres":
+        store = postgres_store(users)
     handle = ServerHandle(
         host=HOST,
         port=free_port(),
@@ -267,6 +282,19 @@ SERVERS_KEY = pytest.StashKey[list[ServerHandle]]()
 def register_server(node: pytest.Item | pytest.Collector, handle: ServerHandle) -> None:
     """Attach a server to a test node, so its log is added to the report on failure."""
     node.stash.setdefault(SERVERS_KEY, []).append(handle)
+
+
+def require_client(binary: str) -> str:
+    """Path of a client program; a missing one fails the test unless explicitly allowed."""
+    path = shutil.which(binary)
+    if path is not None:
+        return path
+    if os.environ.get("PYIMAPD_ALLOW_MISSING_CLIENTS") == "1":
+        pytest.skip(f"{binary} is not installed (PYIMAPD_ALLOW_MISSING_CLIENTS=1)")
+    pytest.fail(
+        f"{binary} is not installed; install it (CI's .ci/run does) or set "
+        "PYIMAPD_ALLOW_MISSING_CLIENTS=1 to skip"
+    )
 
 
 # --- Dovecot, for checking the tests themselves (see PEERS.md) -------------------------

@@ -38,6 +38,64 @@ class Timeouts:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """``[tls]``: the certificate chain and key (PEM), re-read on SIGHUP. With both set,
+    ``listen_tls`` addresses serve implicit TLS (RFC 8314) and the plain ones offer
+    STARTTLS (RFC 3501 section 6.2.1). Only TLS 1.2 and later are accepted."""
+
+    cert: Path | None = None
+    key: Path | None = None
+    min_version: str = "TLSv1.2"
+    handshake_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.min_version not in ("TLSv1.2", "TLSv1.3"):
+            raise ValueError("min_version must be TLSv1.2 or TLSv1.3")
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("cert and key go together")
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert is not None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """``[auth]``: see docs/security.md. ``plaintext_auth`` says where LOGIN, PLAIN and
+    AUTH=LOGIN are allowed without TLS: ``loopback`` (the default: only from a loopback
+    peer; elsewhere CAPABILITY says LOGINDISABLED), ``always`` or ``never``."""
+
+    plaintext_auth: str = "loopback"
+    login_cache_ttl: float = 300.0
+    failure_delay: float = 1.0
+    failure_delay_max: float = 15.0
+    mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256")
+
+    def __post_init__(self) -> None:
+        if self.plaintext_auth not in ("loopback", "always", "never"):
+            raise ValueError("plaintext_auth must be loopback, always or never")
+        if self.login_cache_ttl < 0 or self.failure_delay < 0 or self.failure_delay_max < 0:
+            raise ValueError("login_cache_ttl and failure delays must not be negative")
+        object.__setattr__(self, "mechanisms", tuple(m.upper() for m in self.mechanisms))
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """Concurrent connections a server process accepts, in total and per client IP; the
+    one over the limit gets ``* BYE`` and is closed. Set under ``[limits]``."""
+
+    max_connections: int = 1000
+    max_connections_per_ip: int = 50
+
+    def __post_init__(self) -> None:
+        if self.max_connections < 1 or self.max_connections_per_ip < 1:
+            raise ValueError("connection limits must be positive")
+
+
+CONNECTION_LIMIT_KEYS = frozenset({"max_connections", "max_connections_per_ip"})
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     data_dir: Path = Path("./data")
     listen: tuple[str, ...] = DEFAULT_LISTEN
@@ -48,6 +106,13 @@ class Config:
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_bad_commands: int = 20
     max_bad_commands_unauthenticated: int = 5
+    workers: int = 0
+    listen_tls: tuple[str, ...] = ()
+    """Implicit-TLS addresses (port 993 by convention); needs ``[tls]`` cert and key."""
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
+    """Worker processes for ``serve``; 0 means one per core (see pyimapd.server)."""
 
 
 def _section(cls: type, data: dict[str, Any], where: str) -> Any:
@@ -57,7 +122,7 @@ def _section(cls: type, data: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"unknown key(s) in [{where}]: {', '.join(sorted(unknown))}")
     try:
         return cls(**data)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad value in [{where}]: {exc}") from exc
 
 
@@ -71,18 +136,31 @@ def load_config(path: Path | None) -> Config:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     server = dict(raw.pop("server", {}))
+    limits = dict(raw.pop("limits", {}))
+    connections = {k: limits.pop(k) for k in CONNECTION_LIMIT_KEYS & set(limits)}
+    tls = dict(raw.pop("tls", {}))
+    for key in ("cert", "key"):
+        if key in tls:
+            tls[key] = Path(tls[key])
+    auth = dict(raw.pop("auth", {}))
+    if "mechanisms" in auth:
+        auth["mechanisms"] = tuple(auth["mechanisms"])
     sections = {
-        "limits": (Limits, raw.pop("limits", {})),
+        "limits": (Limits, limits),
+        "connections": (ConnectionLimits, connections),
         "argon2": (Argon2Params, raw.pop("argon2", {})),
         "timeouts": (Timeouts, raw.pop("timeouts", {})),
+        "tls": (TlsConfig, tls),
+        "auth": (AuthConfig, auth),
     }
     if raw:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(raw))}")
     built = {name: _section(cls, data, name) for name, (cls, data) in sections.items()}
     if "data_dir" in server:
         server["data_dir"] = Path(server["data_dir"])
-    if "listen" in server:
-        server["listen"] = tuple(server["listen"])
+    for key in ("listen", "listen_tls"):
+        if key in server:
+            server[key] = tuple(server[key])
     return _section(Config, {**server, **built}, "server")
 
 

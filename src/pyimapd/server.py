@@ -1,32 +1,69 @@
-"""Wiring: the store, the shared session context and the listeners, from a Config."""
+"""Wiring: the store, the change feed, the shared session context and the listeners.
+
+How this works: :func:`run` is what ``pyimapd serve`` calls. With one worker it runs
+:func:`serve` in this process. With more, this process becomes a supervisor
+(:mod:`pyimapd.transport.workers`) that forks the workers; each one runs :func:`serve`
+with its own event loop, its own backend connections and its own listeners, which share
+the port through ``SO_REUSEPORT``. The store is shared (SQLite serialises writers); what
+one worker changes reaches the sessions of the others through the change feed, which for
+SQLite is a :class:`~pyimapd.storage.feed.PeerChangeFeed` on ``DATA_DIR/run``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+from collections.abc import Callable
+from pathlib import Path
 
 from pyimapd.auth.passwords import Passwords
 from pyimapd.config import Config
 from pyimapd.session.session import ServerContext
-from pyimapd.storage.interface import Backend
+from pyimapd.storage.feed import PeerChangeFeed, socket_path
+from pyimapd.storage.interface import Backend, ChangeFeed
 from pyimapd.transport.server import Listener
+from pyimapd.transport.tls import load_tls
 
 log = logging.getLogger("pyimapd")
 
+SHARED_STORES = frozenset({"sqlite"})
+"""Stores that several processes can open at once; ``memory`` lives in one process."""
 
-def open_backend(config: Config) -> Backend:
-    """``store`` is ``sqlite`` (the embedded default, in the data dir) or ``memory``."""
+
+def open_backend(config: Config, changes: ChangeFeed | None = None) -> Backend:
+    """``store`` is ``sqlite`` (the embedded default, in the data dir), ``memory`` or a
+    ``postgresql://USER@HOST/DB`` URL (docs/postgres.md).
+    ``changes`` is the feed to use (default: one that stays in this process); a backend
+    with a cross-node feed of its own may ignore it."""
     if config.store == "memory":
         from pyimapd.storage.memory import MemoryBackend
 
-        return MemoryBackend()
+        return MemoryBackend(changes)
     if config.store == "sqlite":
         from pyimapd.storage.sqlite import SqliteBackend
 
-        return SqliteBackend(config.data_dir)
-    raise ValueError(f"unknown store {config.store!r}: use sqlite or memory")
+        return SqliteBackend(config.data_dir, changes)
+    if config.store.startswith(("postgresql://", "postgres://")):
+        from pyimapd.storage.postgres import PostgresBackend  # LISTEN/NOTIFY spans nodes
+
+        return PostgresBackend(config.store, changes)
+    raise ValueError(
+        f"unknown store {config.store!r}: use sqlite, memory or a postgresql:// URL"
+    )
+
+
+def run_dir(config: Config) -> Path:
+    """Sockets of the running workers (the cross-process change feed)."""
+    return config.data_dir / "run"
+
+
+def peer_feed(config: Config) -> PeerChangeFeed | None:
+    """The feed that reaches the other processes on this data dir, for the stores that
+    need one from us (a shared store without its own cross-process notifications)."""
+    return PeerChangeFeed(run_dir(config)) if config.store in SHARED_STORES else None
 
 
 def prepare_data_dir(config: Config) -> None:
@@ -35,21 +72,69 @@ def prepare_data_dir(config: Config) -> None:
     (config.data_dir / "tmp").mkdir(mode=0o700, exist_ok=True)
 
 
-async def serve(config: Config) -> None:
+def worker_count(config: Config) -> int:
+    """``workers = 0`` (the default) means one per core the process may run on; a store
+    that lives in one process (``memory``) always gets one."""
+    if config.workers < 0:
+        raise ValueError("workers must be 0 (one per core) or more")
+    if config.store not in SHARED_STORES:
+        if config.workers > 1:
+            raise ValueError(f"the {config.store} store cannot be shared: use --workers 1")
+        return 1
+    if config.workers:
+        return config.workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+async def serve(config: Config, on_ready: Callable[[], None] | None = None) -> None:
+    """One worker: serves until SIGTERM or SIGINT, then says BYE to every session."""
+    tls = load_tls(config.tls, bool(config.listen_tls))  # a bad certificate fails early
     prepare_data_dir(config)
-    backend = open_backend(config)
+    feed = peer_feed(config)
+    backend = open_backend(config, feed)
     await backend.start()
     ctx = ServerContext(config=config, backend=backend, passwords=Passwords(config.argon2))
-    listener = Listener(ctx, config.listen)
+    listener = Listener(ctx, config.listen, tls=tls, tls_addresses=config.listen_tls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, listener.reload_tls)  # re-read cert and key
     try:
+        if feed is not None:
+            feed.start()
         await listener.start()
         log.info("pyimapd ready (pid %d, store %s)", os.getpid(), config.store)
+        if on_ready is not None:
+            on_ready()
         await stop.wait()
         log.info("shutting down")
     finally:
         await listener.stop()
+        if feed is not None:
+            feed.close()
         await backend.close()
+
+
+def run(config: Config) -> int:
+    """``pyimapd serve``: one worker in this process, or a supervisor and N workers."""
+    count = worker_count(config)
+    if count == 1:
+        asyncio.run(serve(config))
+        return 0
+    from pyimapd.transport.workers import Supervisor
+
+    prepare_data_dir(config)
+
+    def worker(index: int, ready: Callable[[], None]) -> int:
+        asyncio.run(serve(config, on_ready=ready))
+        return 0
+
+    def remove_socket(pid: int) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            socket_path(run_dir(config), pid).unlink()
+
+    return Supervisor(count, worker, on_exit=remove_socket).run()

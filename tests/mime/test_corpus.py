@@ -82,12 +82,12 @@ def test_mixed_with_attachment(corpus):
     assert envelope_value(root) == env(
         None, "Report attached", (addr("carol", "example.com"),), to=(addr("dave", "example.com"),))
     assert bodystructure_value(root, True) == multi([
-        text("PLAIN", 19, 1, ("CHARSET", "utf-8")),
+        text("PLAIN", 19, 0, ("CHARSET", "utf-8")),
         basic("APPLICATION", "PDF", ("NAME", "report.pdf"), "base64", 22,
               (None, ("ATTACHMENT", ("FILENAME", "report.pdf")), None, None)),
     ], "MIXED", ("BOUNDARY", "XYZ"))
     assert bodystructure_value(root, False) == (
-        ("TEXT", "PLAIN", ("CHARSET", "utf-8"), None, None, "7BIT", 19, 1),
+        ("TEXT", "PLAIN", ("CHARSET", "utf-8"), None, None, "7BIT", 19, 0),
         ("APPLICATION", "PDF", ("NAME", "report.pdf"), None, None, "base64", 22),
         "MIXED",
     )
@@ -108,8 +108,8 @@ def test_alternative(corpus):
     data, root = corpus("04_alternative")
     qp = ("CHARSET", "iso-8859-1")
     assert bodystructure_value(root, True) == multi([
-        text("PLAIN", 14, 1, qp, "quoted-printable"),
-        text("HTML", 28, 1, qp, "quoted-printable"),
+        text("PLAIN", 14, 0, qp, "quoted-printable"),
+        text("HTML", 28, 0, qp, "quoted-printable"),
     ], "ALTERNATIVE", ("BOUNDARY", "alt1"))
     assert_sections(data, root, {
         ((1,), ""): b"Caf=E9 ouvert.", ((2,), ""): b"<p>Caf=E9 <b>ouvert</b>.</p>",
@@ -121,17 +121,18 @@ def test_nested_messages_three_deep(corpus):
     deepest_env = env(None, "Level 3", (addr("deepest", "example.com"),))
     inner_env = env(None, "Level 2", (addr("inner", "example.com"),))
     middle_env = env(None, "Level 1", (addr("middle", "example.com"),))
-    deepest = message(60, deepest_env, text("PLAIN", 13, 1), 4)
-    inner = multi([text("PLAIN", 12, 1), deepest], "MIXED", ("BOUNDARY", "b2"))
-    middle = message(217, inner_env, inner, 15)
+    deepest = message(60, deepest_env, text("PLAIN", 13, 0), 3)
+    inner = multi([text("PLAIN", 12, 0), deepest], "MIXED", ("BOUNDARY", "b2"))
+    # the CRLF after "--b2--" stays in parts 2 and 2.1 when "--b0--" follows at once
+    middle = message(219, inner_env, inner, 15)
     assert bodystructure_value(root, True) == multi(
-        [text("PLAIN", 11, 1), message(293, middle_env, middle, 19)], "MIXED", ("BOUNDARY", "b0"))
+        [text("PLAIN", 11, 0), message(295, middle_env, middle, 19)], "MIXED", ("BOUNDARY", "b0"))
     assert envelope_value(root) == env(None, "Level 0", (addr("outer", "example.com"),))
     deepest_msg = b"From: deepest@example.com\r\nSubject: Level 3\r\n\r\nDeepest body."
     inner_header = (b"From: inner@example.com\r\nSubject: Level 2\r\n"
                     b"Content-Type: multipart/mixed; boundary=b2\r\n\r\n")
     inner_text = (b"--b2\r\n\r\nInnermost A.\r\n--b2\r\nContent-Type: message/rfc822\r\n\r\n"
-                  + deepest_msg + b"\r\n--b2--")
+                  + deepest_msg + b"\r\n--b2--\r\n")
     middle_header = (b"From: middle@example.com\r\nSubject: Level 1\r\n"
                      b"Content-Type: message/rfc822\r\n\r\n")
     assert_sections(data, root, {
@@ -197,7 +198,7 @@ def test_missing_content_type(corpus):
 def test_missing_final_boundary(corpus):
     data, root = corpus("10_missing_final_boundary")
     assert bodystructure_value(root, False) == (
-        ("TEXT", "PLAIN", ASCII, None, None, "7BIT", 6, 1),
+        ("TEXT", "PLAIN", ASCII, None, None, "7BIT", 6, 0),
         ("TEXT", "PLAIN", ASCII, None, None, "7BIT", 23, 1),
         "MIXED",
     )
@@ -240,9 +241,9 @@ def test_non_utf8_header_octets_are_bytes(corpus):
 def test_digest_defaults_to_message(corpus):
     """RFC 2046 5.1.5: in multipart/digest the default type is message/rfc822."""
     data, root = corpus("13_digest")
-    first = message(45, env(None, "First", (addr("one", "example.com"),)), text("PLAIN", 4, 1), 4)
+    first = message(45, env(None, "First", (addr("one", "example.com"),)), text("PLAIN", 4, 0), 3)
     assert bodystructure_value(root, True) == multi(
-        [first, text("PLAIN", 14, 1)], "DIGEST", ("BOUNDARY", "dg"))
+        [first, text("PLAIN", 14, 0)], "DIGEST", ("BOUNDARY", "dg"))
     assert_sections(data, root, {
         ((1,), ""): b"From: one@example.com\r\nSubject: First\r\n\r\nOne.",
         ((1,), "MIME"): b"\r\n",
@@ -254,7 +255,7 @@ def test_digest_defaults_to_message(corpus):
 
 def test_nested_multipart_with_preamble_and_epilogue(corpus):
     data, root = corpus("14_nested_multipart")
-    alt = multi([text("PLAIN", 5, 1), text("HTML", 11, 1)], "ALTERNATIVE", ("BOUNDARY", "inner"))
+    alt = multi([text("PLAIN", 5, 0), text("HTML", 11, 0)], "ALTERNATIVE", ("BOUNDARY", "inner"))
     png = basic("IMAGE", "PNG", None, "base64", 12)
     assert bodystructure_value(root, True) == multi([alt, png], "MIXED", ("BOUNDARY", "outer"))
     assert_sections(data, root, {
@@ -277,11 +278,14 @@ def test_address_edge_cases(corpus):
         bcc=(addr("MISSING_MAILBOX", "MISSING_DOMAIN"),), in_reply_to="<parent@example.com>")
 
 
-def test_multipart_without_boundary_is_text(corpus):
-    """RFC 2045 5.2: an invalid Content-Type (boundary is required) means text/plain."""
+def test_multipart_without_boundary_has_no_parts(corpus):
+    """A multipart without its required boundary (RFC 2046 5.1.1) stays a multipart
+    whose one part is empty, as Dovecot shows it; its text is the raw body."""
     data, root = corpus("16_multipart_no_boundary")
-    assert bodystructure_value(root, False) == ("TEXT", "PLAIN", ASCII, None, None, "7BIT", 34, 2)
-    assert_sections(data, root, {((1,), ""): b"--something\r\nnot parsed as parts\r\n"})
+    assert bodystructure_value(root, False) == (
+        ("TEXT", "PLAIN", ASCII, None, None, "7BIT", 0, 0), "MIXED")
+    assert_sections(data, root, {((1,), ""): None,
+                                 ((), "TEXT"): b"--something\r\nnot parsed as parts\r\n"})
 
 
 def test_empty_parts(corpus):
@@ -297,7 +301,7 @@ def test_empty_parts(corpus):
 
 def test_extension_fields(corpus):
     data, root = corpus("20_extension_fields")
-    html = text("HTML", 31, 1, ("CHARSET", "us-ascii"),
+    html = text("HTML", 31, 0, ("CHARSET", "us-ascii"),
                 ext=("Q2hlY2sgSW50ZWdyaXR5IQ==", ("INLINE", None), ("en", "de"), "page.html"),
                 pid="<body@example.com>", desc="The page")
     gif = basic("IMAGE", "GIF", None, "BASE64", 20, pid="<img@example.com>")
@@ -305,7 +309,7 @@ def test_extension_fields(corpus):
         [html, gif], "RELATED", ("BOUNDARY", "rel", "TYPE", "text/html"),
         (None, "en", "http://example.com/"))
     assert bodystructure_value(root, False) == (
-        ("TEXT", "HTML", ("CHARSET", "us-ascii"), "<body@example.com>", "The page", "7BIT", 31, 1),
+        ("TEXT", "HTML", ("CHARSET", "us-ascii"), "<body@example.com>", "The page", "7BIT", 31, 0),
         ("IMAGE", "GIF", None, "<img@example.com>", None, "BASE64", 20),
         "RELATED",
     )

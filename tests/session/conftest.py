@@ -8,7 +8,7 @@ import pytest
 from harness import Harness
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def harness(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     h = Harness(tmp_path, request.param)
     await h.start({"demo": "demo", "other": "secret"})

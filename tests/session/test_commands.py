@@ -136,7 +136,7 @@ async def test_store_copy_expunge(harness: Harness) -> None:
     out = await c.command("g COPY 1:2 Archive")
     assert re.search(rb"g OK \[COPYUID \d+ 1:2 1:2\] COPY completed", out), out
     out = await c.command("h EXPUNGE")
-    assert out.startswith(b"* 3 EXPUNGE\r\n* 2 EXPUNGE\r\nh OK"), out
+    assert out.startswith(b"* 2 EXPUNGE\r\n* 2 EXPUNGE\r\nh OK"), out
     out = await c.command("i FETCH 1:* UID")
     assert b"* 1 FETCH (UID 1)" in out and b"* 2 FETCH (UID 4)" in out
     assert b"j BAD" in await c.command("j FETCH 3 UID")

@@ -7,21 +7,27 @@ from pathlib import Path
 
 import pytest
 
+from pgutil import fresh_dsn
 from pyimapd.storage.interface import Backend, MailStore
 from pyimapd.storage.memory import MemoryBackend
+from pyimapd.storage.postgres import PostgresBackend
 from pyimapd.storage.sqlite import SqliteBackend
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "postgres"]
 
 def make_backend(kind: str, path: Path) -> Backend:
     if kind == "memory":
         return MemoryBackend()
+    if kind == "postgres":
+        return PostgresBackend(fresh_dsn())  # an empty schema of the test cluster
     return SqliteBackend(path / "data")
 
 
 @pytest.fixture(params=BACKENDS)
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     b = make_backend(request.param, tmp_path)
+    if isinstance(b, PostgresBackend):
+        await b.migrate()
     await b.start()
     await b.users.add_user("alice", "hash-a")
     try:

@@ -57,7 +57,8 @@ Directives:
                connection that never selects, so the messages stay \Recent.
 ``%select MAILBOX``   a separate connection SELECTs the mailbox and logs out: this
                claims \Recent for everything in it (RFC 3501 section 2.3.2).
-``%ignore REGEX``   from here on, server lines matching REGEX are dropped (all sessions).
+``%ignore REGEX``   from here on, server lines matching REGEX are dropped (all sessions);
+               ``%ignore@N REGEX`` does so for session N only.
 ``%unignore``   forget all ``%ignore`` patterns.
 ``%long N LENGTH PREFIX``   send PREFIX padded with ``x`` to LENGTH octets, then CRLF.
 ``%closed N``   the server must close session N (after any expected lines).
@@ -473,11 +474,13 @@ class Runner:
         self.history: deque[str] = deque(maxlen=HISTORY)
         self.sessions: dict[int, Connection] = {}
         extra = os.environ.get("PYIMAPD_TRANSCRIPT_IGNORE")
-        self.ignore: list[re.Pattern[str]] = [re.compile(extra)] if extra else []
+        self.base_ignore: list[re.Pattern[str]] = [re.compile(extra)] if extra else []
+        self.ignore: list[re.Pattern[str]] = []
         self.user: tuple[str, str] | None = None
         self.setup: SetupClient | None = None
         self.variables: dict[str, str] = {}
         self.skip_literal: set[int] = set()
+        self.session_ignore: dict[int, list[re.Pattern[str]]] = {}
 
     def session(self, n: int) -> Connection:
         if n not in self.sessions:
@@ -508,7 +511,7 @@ class Runner:
                 else:
                     self.directive(step)
             for n, conn in sorted(self.sessions.items()):
-                extra = conn.leftover(self.ignore)
+                extra = conn.leftover(self.ignored(n))
                 if extra:
                     raise self.fail(0, f"session {n}: unexpected lines at the end: {extra!r}")
         finally:
@@ -517,9 +520,12 @@ class Runner:
             if self.setup is not None:
                 self.setup.close()
 
+    def ignored(self, n: int) -> list[re.Pattern[str]]:
+        return self.base_ignore + self.ignore + self.session_ignore.get(n, [])
+
     def read(self, n: int, lineno: int, wanted: str) -> str:
         try:
-            return self.session(n).next_line(self.ignore)
+            return self.session(n).next_line(self.ignored(n))
         except (TimeoutError, EOFError, OSError) as exc:
             raise self.fail(lineno, f"session {n}: {exc} while expecting {wanted}") from exc
 
@@ -585,6 +591,10 @@ class Runner:
         return self.setup
 
     def directive(self, d: Directive) -> None:
+        if d.name.startswith("ignore@"):
+            n = int(d.name.partition("@")[2])
+            self.session_ignore.setdefault(n, []).append(re.compile(d.args))
+            return
         handler = {
             "user": self.d_user,
             "create": self.d_simple,
@@ -636,6 +646,7 @@ class Runner:
 
     def d_unignore(self, d: Directive) -> None:
         self.ignore.clear()
+        self.session_ignore.clear()
 
     def d_long(self, d: Directive) -> None:
         num, length, prefix = d.args.split(" ", 2)
@@ -651,7 +662,7 @@ class Runner:
         n = int(d.args or "1")
         conn = self.session(n)
         try:
-            line = conn.next_line(self.ignore)
+            line = conn.next_line(self.ignored(n))
         except EOFError:
             return
         except (TimeoutError, OSError) as exc:

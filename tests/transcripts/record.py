@@ -15,11 +15,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from driver import Connection, Directive, ExpectLines, Runner, Send, parse  # noqa: E402
 
 from serverutil import DEFAULT_USERS, start_server  # noqa: E402
+from transcripts.driver import Connection, Directive, ExpectLines, Runner, Send, parse  # noqa: E402
 
 QUIET = 0.4
 

@@ -1,7 +1,7 @@
 """Each ``*.imap`` file here is one test, run against a fresh server per storage backend.
 
 The format is documented at the top of driver.py.  ``PYIMAPD_TRANSCRIPT_STORES`` picks
-the backends (comma-separated, default ``sqlite,memory``).
+the backends (comma-separated, default ``sqlite,memory,postgres``).
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import os
 from pathlib import Path
 
 import pytest
-from driver import parse, run_transcript
 
 from serverutil import DEFAULT_USERS, register_server, start_server
+from transcripts.driver import parse, run_transcript
 
 HERE = Path(__file__).resolve().parent
 TRANSCRIPTS = sorted(HERE.glob("*.imap"))
-STORES = [s for s in os.environ.get("PYIMAPD_TRANSCRIPT_STORES", "sqlite,memory").split(",") if s]
+STORES = [s for s in os.environ.get("PYIMAPD_TRANSCRIPT_STORES", "sqlite,memory,postgres").split(",") if s]
 
 
 def test_transcripts_exist_and_parse() -> None:

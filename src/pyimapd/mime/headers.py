@@ -3,14 +3,15 @@
 Fields are kept raw: ``split_fields`` returns each complete field with its folded
 lines, as HEADER.FIELDS needs; ``unfold`` removes CRLF before WSP (RFC 5322 section
 2.2.3). Parameter lists (Content-Type, Content-Disposition) are parsed here with a
-small scanner that honours quoted strings and comments, then RFC 2231 continuations
-and charsets are decoded by :func:`email.utils.decode_params`.
+small scanner that honours quoted strings and comments. RFC 2231 continuations are
+joined but charsets are not decoded: ``name*0*=utf-8''a%20b; name*1=c`` becomes
+``name*`` = ``utf-8''a%20bc``, as Dovecot sends it, so BODYSTRUCTURE stays 7-bit
+and keeps the charset for the client to apply (as ENVELOPE keeps RFC 2047 words).
 """
 
 from __future__ import annotations
 
 import re
-from email.utils import collapse_rfc2231_value, decode_params, quote, unquote
 
 _FIELD_SPLIT = re.compile(rb"(?<=\n)(?![ \t])")
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
@@ -80,7 +81,8 @@ def _skip_comment(text: str, i: int) -> int:
 
 
 def _read_quoted(text: str, i: int) -> tuple[str, int]:
-    """Content of the quoted string starting at ``text[i] == '"'`` and the next index."""
+    """Content of the quoted string starting at ``text[i] == '"'`` and the next index
+    (``len(text) + 1`` when the closing quote is missing)."""
     out: list[str] = []
     i += 1
     while i < len(text):
@@ -93,7 +95,7 @@ def _read_quoted(text: str, i: int) -> tuple[str, int]:
             return "".join(out), i + 1
         out.append(ch)
         i += 1
-    return "".join(out), i
+    return "".join(out), i + 1
 
 
 def _segments(text: str) -> list[tuple[str, str | None]]:
@@ -111,6 +113,9 @@ def _segments(text: str) -> list[tuple[str, str | None]]:
             i = _skip_comment(text, i)
         elif ch == '"':
             content, i = _read_quoted(text, i)
+            if i > len(text):  # unterminated: the parameter is dropped (as Dovecot does)
+                buf, quoted = ["\x00"], None
+                break
             quoted = content if quoted is None else quoted + content
         elif ch == ";":
             segments.append(("".join(buf), quoted))
@@ -128,41 +133,40 @@ def _flat(segment: tuple[str, str | None]) -> str:
 
 
 def _raw_params(segments: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
-    """``name=value`` segments -> (lower-case name, value quoted for decode_params)."""
+    """``name=value`` segments -> (lower-case name, unquoted value)."""
     out: list[tuple[str, str]] = []
     for seg, quoted in segments:
         name, eq, value = seg.partition("=")
         name = name.strip().lower()
         if not eq or not name or not _TOKEN.fullmatch(name):
             continue
-        value = quoted if quoted is not None else value.strip()
-        out.append((name, f'"{quote(value)}"'))
+        out.append((name, quoted if quoted is not None else value.strip()))
     return out
 
 
-def _collapse(value: str | tuple[str | None, str | None, str]) -> str:
-    """An RFC 2231 ``(charset, language, "quoted")`` triple or a quoted value -> text."""
-    if isinstance(value, tuple):
-        value = (value[0], value[1], unquote(value[2]))
-    return collapse_rfc2231_value(value)
+_SECTION = re.compile(r"(.+?)\*(\d+)(\*?)")
 
 
 def decode_param_list(raw: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """RFC 2231: join continuations and decode ``name*`` charsets, keeping the order
-    in which each name first appears. A repeated name keeps one value; when both
-    ``name`` and ``name*`` are given (common for compatibility), the RFC 2231 one.
+    """RFC 2231 section 3: join ``name*0``, ``name*1``... in index order; the result is
+    called ``name*`` when a segment is extended (``*N*``, charset'language'%XX), else
+    ``name``. Values are not charset-decoded. Plain parameters keep their order and
+    come first, joined ones follow in order of first appearance (Dovecot's order).
     """
-    if not raw:
-        return []
-    try:
-        values = [(n, _collapse(v)) for n, v in decode_params([("", "")] + raw)[1:]]
-    except Exception:  # malformed RFC 2231: keep what was given, unquoted
-        values = [(name, unquote(value)) for name, value in raw]
-    order: dict[str, int] = {}
-    for index, (name, _) in enumerate(raw):
-        order.setdefault(name.split("*", 1)[0], index)
-    merged = dict(values)  # decode_params lists RFC 2231 values last: they win
-    return sorted(merged.items(), key=lambda item: order.get(item[0], len(raw)))
+    plain: list[tuple[str, str]] = []
+    joined: dict[str, list[tuple[int, bool, str]]] = {}
+    for name, value in raw:
+        m = _SECTION.fullmatch(name)
+        if m is None:
+            plain.append((name, value))
+        else:
+            joined.setdefault(m.group(1), []).append((int(m.group(2)), bool(m.group(3)), value))
+    out = list(plain)
+    for base, pieces in joined.items():
+        pieces.sort(key=lambda piece: piece[0])
+        extended = any(piece[1] for piece in pieces)
+        out.append((base + "*" if extended else base, "".join(p[2] for p in pieces)))
+    return out
 
 
 def parse_content_type(value: str) -> tuple[str, str, list[tuple[str, str]]] | None:

@@ -55,6 +55,7 @@ class _Hit:
     start: int
     lfs: int
     tail: bytes
+    keep_crlf: bool = False
 
 
 class _Reader:
@@ -102,8 +103,8 @@ class _Reader:
         self.remaining = 0
         self._bol_next = self.tail.endswith(b"\n")
 
-    def hit(self, level: int, close: bool) -> _Hit:
-        return _Hit(level, close, self.line_start, self.line_lfs, self.line_tail)
+    def hit(self, level: int, close: bool, keep_crlf: bool = False) -> _Hit:
+        return _Hit(level, close, self.line_start, self.line_lfs, self.line_tail, keep_crlf)
 
 
 def _match(line: bytes, stack: list[bytes]) -> tuple[int, bool] | None:
@@ -120,22 +121,31 @@ def _match(line: bytes, stack: list[bytes]) -> tuple[int, bool] | None:
 
 
 def _end_state(body_start: int, body_lfs: int, hit: _Hit | None, r: _Reader) -> tuple[int, int]:
-    """(end offset, line count) of a body that ends at ``hit`` or at the end of input."""
+    """(end offset, line count) of a body that ends at ``hit`` or at the end of input.
+
+    The line count is the number of line ends in the body, as Dovecot counts it (an
+    unterminated last line, such as the one before a boundary, does not count).
+    """
     if hit is None:
-        end, lfs, tail = r.pos, r.lfs, r.tail
+        end, lfs = r.pos, r.lfs
     else:
         end, lfs, tail = hit.start, hit.lfs, hit.tail
         term = 2 if tail.endswith(b"\r\n") else 1 if tail.endswith(b"\n") else 0
-        if end - term >= body_start:
+        if end - term >= body_start and not hit.keep_crlf:
             end -= term
             lfs -= 1 if term else 0
-            tail = tail[: len(tail) - term]
     if end <= body_start:
         return body_start, 0
-    lines = lfs - body_lfs
-    if not tail.endswith(b"\n"):
-        lines += 1
-    return end, lines
+    return end, lfs - body_lfs
+
+
+def _header_end(start: int, hit: _Hit) -> int:
+    """Where a header cut short by a boundary ends: before the CRLF that belongs to the
+    boundary delimiter (RFC 2046 5.1.1), so the part stays inside its parent."""
+    if hit.keep_crlf:
+        return hit.start
+    term = 2 if hit.tail.endswith(b"\r\n") else 1 if hit.tail.endswith(b"\n") else 0
+    return max(start, hit.start - term)
 
 
 class _Parser:
@@ -144,17 +154,26 @@ class _Parser:
         self.stack: list[bytes] = []
         self.parts = 0
 
-    def scan(self) -> _Hit | None:
-        """Skip lines until a boundary of the stack (returned) or the end (None)."""
+    def scan(self, epilogue: bool = False) -> _Hit | None:
+        """Skip lines until a boundary of the stack (returned) or the end (None).
+
+        ``epilogue``: this scan starts right after a close delimiter. When an outer
+        boundary follows at once (empty epilogue), the CRLF ending the close-delimiter
+        line is left in the enclosing part, as Dovecot does: RFC 2046 5.1.1's grammar
+        (``close-delimiter transport-padding [CRLF epilogue]``) can read that one CRLF
+        either way, and clients are tuned to Dovecot's sizes.
+        """
         r, stack = self.r, self.stack
         if not stack:
             r.skip_rest()
             return None
+        first = epilogue
         while line := r.readline():
             if r.at_bol and line.startswith(b"--"):
                 found = _match(line, stack)
                 if found is not None:
-                    return r.hit(*found)
+                    return r.hit(*found, keep_crlf=first)
+            first = False
         return None
 
     def header(self) -> tuple[bytes, _Hit | None]:
@@ -180,7 +199,7 @@ class _Parser:
         self.parts += 1
         raw, hit = self.header()
         fields = parse_fields(raw)
-        body_start = hit.start if hit is not None else self.r.pos
+        body_start = self.r.pos if hit is None else _header_end(start, hit)
         part = Part(header_start=start, body_start=body_start, end=body_start)
         _apply_fields(part, fields, default)
         if is_message:
@@ -194,7 +213,7 @@ class _Parser:
     def body(self, part: Part, depth: int) -> _Hit | None:
         """Read the body of ``part`` by its type; returns the boundary that ended it."""
         deep = depth >= MAX_DEPTH or self.parts >= MAX_PARTS
-        if part.maintype == "multipart" and not deep:
+        if part.maintype == "multipart" and not deep and part.param("boundary"):
             return self.multipart(part, depth)
         if (part.maintype, part.subtype) == ("message", "rfc822") and not deep and (
             part.encoding.lower() in _NESTABLE_ENCODINGS
@@ -219,7 +238,7 @@ class _Parser:
                 part.children.append(child)
             if hit is not None and hit.level == level:  # close delimiter: skip epilogue
                 self.stack.pop()
-                return self.scan()
+                return self.scan(epilogue=True)
             return hit
         finally:
             del self.stack[level:]
@@ -227,9 +246,9 @@ class _Parser:
 
 def _apply_fields(part: Part, fields: dict[str, str], default: tuple[str, str]) -> None:
     """Fill the MIME fields of ``part`` from its header (RFC 2045 sections 5-8)."""
+    # A multipart without a boundary stays a multipart without parts (Dovecot's guide:
+    # clients then show an empty part rather than the raw MIME text).
     ctype = parse_content_type(fields["content-type"]) if "content-type" in fields else None
-    if ctype is not None and ctype[0] == "multipart" and not dict(ctype[2]).get("boundary"):
-        ctype = None  # RFC 2046 5.1.1: boundary is required; invalid -> the default
     if ctype is None:
         part.maintype, part.subtype = default
     else:

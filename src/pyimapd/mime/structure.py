@@ -7,8 +7,8 @@ are not UTF-8, ``int`` as a number.
 Case: type, subtype, parameter names and the disposition type are upper-cased, as in
 the RFC 3501 examples (``("TEXT" "PLAIN" ("CHARSET" "US-ASCII") ...)``); parameter
 values, the transfer encoding and all other values are sent as given. A text part
-without parameters gets ``("CHARSET" "US-ASCII")``, its RFC 2046 section 4.1.2
-default. Extension data (``extensible=True``) is always sent in full.
+without a charset parameter gets ``"CHARSET" "US-ASCII"``, its RFC 2046 section
+4.1.2 default. Extension data (``extensible=True``) is always sent in full.
 """
 
 from __future__ import annotations
@@ -75,8 +75,10 @@ def _params(params: list[tuple[str, str]]) -> tuple[Value, ...] | None:
 
 
 def _part_params(part: Part) -> tuple[Value, ...] | None:
-    if part.maintype == "text" and not part.params:
-        return ("CHARSET", "US-ASCII")
+    """A text part without a charset gets ``CHARSET US-ASCII`` after its other
+    parameters: its RFC 2046 section 4.1.2 default, made explicit as Dovecot does."""
+    if part.maintype == "text" and part.param("charset") is None:
+        return _params([*part.params, ("charset", "US-ASCII")])
     return _params(part.params)
 
 
@@ -86,9 +88,8 @@ def _extension(part: Part, first: Value) -> tuple[Value, ...]:
     if part.disposition is not None:
         dsp = (wire(part.disposition[0].upper()), _params(part.disposition[1]))
     lang: Value = None
-    if part.language:
-        lang = wire(part.language[0]) if len(part.language) == 1 else tuple(
-            wire(t) for t in part.language)
+    if part.language:  # always a list, even of one tag, as Dovecot sends it
+        lang = tuple(wire(t) for t in part.language)
     return (first, dsp, lang, wire(part.location))
 
 

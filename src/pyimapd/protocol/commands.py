@@ -124,13 +124,34 @@ class Authenticate(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Qresync:
+    """The QRESYNC select parameter (RFC 7162 section 3.2.5): what the client knew.
+
+    ``known_uids`` is None when omitted (then 1:<UIDNEXT-1>). ``seq_match`` is the
+    optional (known sequence set, their UIDs) hint of section 3.2.5.2.
+    """
+
+    uidvalidity: int
+    modseq: int
+    known_uids: SequenceSet | None = None
+    seq_match: tuple[SequenceSet, SequenceSet] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Select(Command):
+    """``condstore`` and ``qresync`` are RFC 7162's select parameters (sections 3.1.8,
+    3.2.5)."""
+
     mailbox: str
+    condstore: bool = False
+    qresync: Qresync | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Examine(Command):
     mailbox: str
+    condstore: bool = False
+    qresync: Qresync | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +236,15 @@ class Close(Command):
 
 @dataclass(frozen=True, slots=True)
 class Expunge(Command):
-    pass
+    """EXPUNGE, or UIDPLUS's ``UID EXPUNGE sequence-set`` (RFC 4315 section 2.1) when
+    ``uid`` is true: then only the \\Deleted messages among those UIDs go."""
+
+    sequence: SequenceSet | None = None
+    uid: bool = False
+
+    def __post_init__(self) -> None:
+        if self.uid != (self.sequence is not None):
+            raise CommandError("UID EXPUNGE takes a UID set, EXPUNGE none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +268,7 @@ FETCH_ATTRS = frozenset(
         "RFC822",
         "RFC822.HEADER",
         "RFC822.TEXT",
+        "MODSEQ",
     }
 )
 
@@ -300,20 +330,33 @@ FetchItem = FetchAttr | FetchSection
 
 @dataclass(frozen=True, slots=True)
 class Fetch(Command):
+    """``changedsince`` and ``vanished`` are RFC 7162's fetch modifiers (sections
+    3.1.4.1 and 3.2.6); VANISHED needs UID FETCH and CHANGEDSINCE."""
+
     sequence: SequenceSet
     items: tuple[FetchItem, ...]
     uid: bool = False
+    changedsince: int | None = None
+    vanished: bool = False
+
+    def __post_init__(self) -> None:
+        if self.vanished and not self.uid:
+            raise CommandError("VANISHED is only allowed with UID FETCH")
+        if self.vanished and self.changedsince is None:
+            raise CommandError("VANISHED needs CHANGEDSINCE")
 
 
 @dataclass(frozen=True, slots=True)
 class Store(Command):
-    """``mode`` is ``""`` (replace), ``"+"`` (add) or ``"-"`` (remove)."""
+    """``mode`` is ``""`` (replace), ``"+"`` (add) or ``"-"`` (remove).
+    ``unchangedsince`` is RFC 7162's store modifier (section 3.1.3)."""
 
     sequence: SequenceSet
     mode: str
     silent: bool
     flags: tuple[str, ...]
     uid: bool = False
+    unchangedsince: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("", "+", "-"):
@@ -327,9 +370,66 @@ class Copy(Command):
     uid: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Move(Command):
+    """MOVE and UID MOVE (RFC 6851 section 3): COPY, then expunge the originals, atomically."""
+
+    sequence: SequenceSet
+    mailbox: str
+    uid: bool = False
+
+
 # --- extensions built on the same machinery ---------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Idle(Command):
     """RFC 2177. The session then asks the protocol for a raw ``DONE`` line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unselect(Command):
+    """RFC 3691: leave the selected state without expunging."""
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace(Command):
+    """RFC 2342."""
+
+
+ID_MAX_PAIRS = 30
+ID_MAX_FIELD = 30
+ID_MAX_VALUE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Id(Command):
+    """RFC 2971 section 3.3: ``params`` is None for NIL, else (field, value-or-None) pairs.
+
+    The limits of section 3.3 (30 pairs, fields of 30 octets, values of 1024) are checked
+    here, so a client breaking them gets BAD.
+    """
+
+    params: tuple[tuple[str, str | None], ...] | None
+
+    def __post_init__(self) -> None:
+        if self.params is None:
+            return
+        if len(self.params) > ID_MAX_PAIRS:
+            raise CommandError(f"more than {ID_MAX_PAIRS} ID field-value pairs")
+        for name, value in self.params:
+            if len(name.encode()) > ID_MAX_FIELD:
+                raise CommandError(f"ID field longer than {ID_MAX_FIELD} octets")
+            if value is not None and len(value.encode()) > ID_MAX_VALUE:
+                raise CommandError(f"ID value longer than {ID_MAX_VALUE} octets")
+
+
+@dataclass(frozen=True, slots=True)
+class Enable(Command):
+    """RFC 5161: ``capabilities`` are upper-cased, in the order given."""
+
+    capabilities: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.capabilities:
+            raise CommandError("ENABLE needs at least one capability")

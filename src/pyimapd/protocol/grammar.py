@@ -20,6 +20,8 @@ from pyimapd.protocol.commands import STAR, SequenceSet
 from pyimapd.protocol.utf7 import decode_mailbox_name
 
 MAX_NUMBER = 2**32 - 1
+MAX_MODSEQ = 2**63 - 1
+"""RFC 7162 section 3.1: mod-sequences are unsigned 63-bit values."""
 """``number = 1*DIGIT ; Unsigned 32-bit integer (0 <= n < 4,294,967,296)``."""
 
 HIERARCHY_DELIMITER = "/"
@@ -199,6 +201,20 @@ class Reader:
         if m is None:
             raise self._missing(what)
         return check_number(m.group(), what, nonzero)
+
+    def mod_sequence(self, what: str, zero: bool = False) -> int:
+        """``mod-sequence-value = 1*DIGIT`` of RFC 7162 section 7: a positive 63-bit
+        number; ``mod-sequence-valzer`` (``zero=True``) also allows 0."""
+        m = self.match(_NUMBER)
+        if m is None:
+            raise self._missing(what)
+        digits = m.group()
+        if len(digits) > 19 or int(digits) > MAX_MODSEQ:
+            raise ParseFailure(f"Number too large in {what}")
+        value = int(digits)
+        if value == 0 and not zero:
+            raise ParseFailure(f"Zero is not allowed in {what}")
+        return value
 
     def sequence_set(self) -> SequenceSet:
         """``sequence-set``, or RFC 5182's ``"$"`` (the saved search result)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import binascii
 import re
 from base64 import b64decode
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -198,8 +198,81 @@ def _authenticate(r: Reader, tag: str, uid: bool) -> c.Command:
 # --- authenticated ---------------------------------------------------------------------
 
 
-def _one_mailbox(cls: type[c.Select | c.Examine | c.Create | c.Delete | c.Subscribe
-                           | c.Unsubscribe], name: str) -> _Handler:
+def _select(cls: type[c.Select | c.Examine], name: str) -> _Handler:
+    """``select = "SELECT" SP mailbox [select-params]`` (RFC 4466 section 2.1) with the
+    CONDSTORE and QRESYNC parameters of RFC 7162 section 7."""
+
+    def handler(r: Reader, tag: str, uid: bool) -> c.Command:
+        r.sp("mailbox name")
+        mailbox = r.mailbox()
+        condstore, qresync = False, None
+        if not r.at_end():
+            r.sp("select parameters")
+            r.char(b"(", "select parameters")
+            while True:
+                param = r.atom("select parameter").decode("ascii").upper()
+                if param == "CONDSTORE" and not condstore:
+                    condstore = True
+                elif param == "QRESYNC" and qresync is None:
+                    r.sp("QRESYNC parameters")
+                    qresync = _qresync(r)
+                else:
+                    raise ParseFailure(f"Unknown or repeated select parameter {param}")
+                if r.peek() != 0x20:
+                    break
+                r.pos += 1
+            r.char(b")", "select parameters")
+        r.end(name)
+        return cls(tag, mailbox, condstore, qresync)
+
+    return handler
+
+
+def _qresync(r: Reader) -> c.Qresync:
+    """``"(" uidvalidity SP mod-sequence-value [SP known-uids]
+    [SP seq-match-data] ")"``; ``seq-match-data = "(" known-sequence-set SP
+    known-uid-set ")"`` (RFC 7162 section 7)."""
+    r.char(b"(", "QRESYNC parameters")
+    uidvalidity = r.number("UIDVALIDITY", nonzero=True)
+    r.sp("mod-sequence")
+    modseq = r.mod_sequence("mod-sequence")
+    known: c.SequenceSet | None = None
+    match: tuple[c.SequenceSet, c.SequenceSet] | None = None
+    if r.peek() == 0x20:
+        r.pos += 1
+        if r.peek() != 0x28:
+            known = _uid_set(r)
+            if r.peek() == 0x20:
+                r.pos += 1
+                match = _seq_match(r)
+        else:
+            match = _seq_match(r)
+    r.char(b")", "QRESYNC parameters")
+    return c.Qresync(uidvalidity, modseq, known, match)
+
+
+def _uid_set(r: Reader) -> c.SequenceSet:
+    """``known-uids = sequence-set`` with no ``*`` and no ``$``: UIDs the client holds."""
+    sequence = r.sequence_set()
+    if sequence.saved or any(c.STAR in pair for pair in sequence.ranges):
+        raise ParseFailure("Invalid UID set")
+    return sequence
+
+
+def _seq_match(r: Reader) -> tuple[c.SequenceSet, c.SequenceSet]:
+    r.char(b"(", "sequence match data")
+    seqs = _uid_set(r)
+    r.sp("sequence match data")
+    uids = _uid_set(r)
+    r.char(b")", "sequence match data")
+    if sum(hi - lo + 1 for lo, hi in seqs.resolve(0)) != sum(
+            hi - lo + 1 for lo, hi in uids.resolve(0)):
+        raise ParseFailure("Sequence match data sets differ in size")
+    return seqs, uids
+
+
+def _one_mailbox(cls: type[c.Create | c.Delete | c.Subscribe | c.Unsubscribe],
+                 name: str) -> _Handler:
     """``select = "SELECT" SP mailbox`` and the other one-mailbox commands."""
 
     def handler(r: Reader, tag: str, uid: bool) -> c.Command:
@@ -277,10 +350,33 @@ def _fetch(r: Reader, tag: str, uid: bool) -> c.Command:
     sequence = r.sequence_set()
     r.sp("FETCH attributes")
     items = parse_fetch_items(r)
+    changedsince, vanished = None, False
+    for name in () if r.at_end() else _modifiers(r, "FETCH"):
+        if name == "CHANGEDSINCE" and changedsince is None:
+            r.sp("mod-sequence")
+            changedsince = r.mod_sequence("mod-sequence")
+        elif name == "VANISHED" and not vanished:
+            vanished = True
+        else:
+            raise ParseFailure(f"Unknown or repeated FETCH modifier {name}")
     r.end("FETCH")
-    return c.Fetch(tag, sequence, items, uid)
+    return c.Fetch(tag, sequence, items, uid, changedsince, vanished)
 
 
+def _modifiers(r: Reader, command: str) -> Iterator[str]:
+    """``SP "(" modifier *(SP modifier) ")"`` of RFC 4466 sections 2.4 and 2.5: yields
+    each upper-cased modifier name, the caller reading its value."""
+    r.sp(f"{command} modifiers")
+    r.char(b"(", f"{command} modifiers")
+    while True:
+        yield r.atom(f"{command} modifier").decode("ascii").upper()
+        if r.peek() != 0x20:
+            break
+        r.pos += 1
+    r.char(b")", f"{command} modifiers")
+
+
+_MODIFIERS_START = re.compile(rb" (?=\()")
 _STORE_ATT = re.compile(rb"([+-]?)FLAGS(\.SILENT)?(?![^ ])", re.IGNORECASE)
 
 
@@ -290,6 +386,14 @@ def _store(r: Reader, tag: str, uid: bool) -> c.Command:
     """
     r.sp("sequence set")
     sequence = r.sequence_set()
+    unchangedsince = None
+    if r.match(_MODIFIERS_START) is not None:
+        r.pos -= 1  # give the SP back to _modifiers
+        for name in _modifiers(r, "STORE"):
+            if name != "UNCHANGEDSINCE" or unchangedsince is not None:
+                raise ParseFailure(f"Unknown or repeated STORE modifier {name}")
+            r.sp("mod-sequence")
+            unchangedsince = r.mod_sequence("mod-sequence", zero=True)
     r.sp("STORE item")
     m = r.match(_STORE_ATT)
     if m is None:
@@ -305,7 +409,7 @@ def _store(r: Reader, tag: str, uid: bool) -> c.Command:
         flags = tuple(names)
     r.end("STORE")
     mode = m.group(1).decode("ascii")
-    return c.Store(tag, sequence, mode, m.group(2) is not None, flags, uid)
+    return c.Store(tag, sequence, mode, m.group(2) is not None, flags, uid, unchangedsince)
 
 
 def _copy(r: Reader, tag: str, uid: bool) -> c.Command:
@@ -318,16 +422,74 @@ def _copy(r: Reader, tag: str, uid: bool) -> c.Command:
     return c.Copy(tag, sequence, mailbox, uid)
 
 
+def _move(r: Reader, tag: str, uid: bool) -> c.Command:
+    """``move = "MOVE" SP sequence-set SP mailbox`` (RFC 6851 section 5)."""
+    r.sp("sequence set")
+    sequence = r.sequence_set()
+    r.sp("mailbox name")
+    mailbox = r.mailbox()
+    r.end("MOVE")
+    return c.Move(tag, sequence, mailbox, uid)
+
+
+def _uid_expunge(r: Reader, tag: str, uid: bool) -> c.Command:
+    """``uid-expunge = "UID" SP "EXPUNGE" SP sequence-set`` (RFC 4315 section 4)."""
+    r.sp("UID set")
+    sequence = r.sequence_set()
+    r.end("UID EXPUNGE")
+    return c.Expunge(tag, sequence, uid=True)
+
+
 _UID_COMMANDS: dict[str, _Handler] = {
     "COPY": _copy,
+    "MOVE": _move,
+    "EXPUNGE": _uid_expunge,
     "FETCH": _fetch,
     "STORE": _store,
     "SEARCH": _search,
 }
 
 
+def _id(r: Reader, tag: str, uid: bool) -> c.Command:
+    """``id = "ID" SP id-params-list``;
+    ``id-params-list = "(" *(string SP nstring) ")" / nil`` (RFC 2971 section 4).
+    The grammar's ``*`` lets pairs follow each other with SP between them."""
+    r.sp("ID parameters")
+    if r.match(_NIL) is not None:
+        r.end("ID")
+        return c.Id(tag, None)
+    r.char(b"(", "ID parameters")
+    pairs: list[tuple[str, str | None]] = []
+    while r.peek() != 0x29:
+        if pairs:
+            r.sp("ID field")
+        name = r.string("ID field").decode("utf-8", "replace")
+        r.sp("ID value")
+        value = None if r.match(_NIL) is not None else r.string("ID value").decode(
+            "utf-8", "replace")
+        pairs.append((name, value))
+    r.char(b")", "ID parameters")
+    r.end("ID")
+    return c.Id(tag, tuple(pairs))
+
+
+_NIL = re.compile(rb"NIL(?![^ )])", re.IGNORECASE)
+
+
+def _enable(r: Reader, tag: str, uid: bool) -> c.Command:
+    """``enable = "ENABLE" 1*(SP capability)`` (RFC 5161 section 4)."""
+    names: list[str] = []
+    while not r.at_end():
+        r.sp("capability")
+        names.append(r.atom("capability").decode("ascii").upper())
+    if not names:
+        raise ParseFailure("Missing capability")
+    return c.Enable(tag, tuple(names))
+
+
 def _uid(r: Reader, tag: str, uid: bool) -> c.Command:
-    """``uid = "UID" SP (copy / fetch / search / store)``."""
+    """``uid = "UID" SP (copy / fetch / search / store)``, plus UIDPLUS's EXPUNGE
+    (RFC 4315) and MOVE (RFC 6851)."""
     r.sp("UID command")
     name = r.atom("UID command").upper().decode("ascii")
     handler = _UID_COMMANDS.get(name)
@@ -343,8 +505,8 @@ _COMMANDS: dict[str, _Handler] = {
     "STARTTLS": _no_args(c.StartTLS, "STARTTLS"),
     "LOGIN": _login,
     "AUTHENTICATE": _authenticate,
-    "SELECT": _one_mailbox(c.Select, "SELECT"),
-    "EXAMINE": _one_mailbox(c.Examine, "EXAMINE"),
+    "SELECT": _select(c.Select, "SELECT"),
+    "EXAMINE": _select(c.Examine, "EXAMINE"),
     "CREATE": _one_mailbox(c.Create, "CREATE"),
     "DELETE": _one_mailbox(c.Delete, "DELETE"),
     "RENAME": _rename,
@@ -363,5 +525,10 @@ _COMMANDS: dict[str, _Handler] = {
     "COPY": _copy,
     "UID": _uid,
     "IDLE": _no_args(c.Idle, "IDLE"),
+    "MOVE": _move,
+    "UNSELECT": _no_args(c.Unselect, "UNSELECT"),
+    "NAMESPACE": _no_args(c.Namespace, "NAMESPACE"),
+    "ID": _id,
+    "ENABLE": _enable,
 }
 """Command name (upper-cased) to the function reading its arguments."""

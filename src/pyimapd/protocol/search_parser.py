@@ -166,12 +166,32 @@ def _argument_key(sr: _SearchReader, name: str) -> ast.SearchKey:
     if name == "UID":
         r.sp("UID set")
         return ast.UidSet(r.sequence_set())
+    if name == "MODSEQ":
+        return _modseq_key(r)
     if name == "NOT":
         r.sp("search key after NOT")
         return ast.Not(sr.nested(lambda: _search_key(sr)))
     if name == "OR":
         return sr.nested(lambda: _or_key(sr))
     raise ParseFailure(f"Unknown search key {name}")
+
+
+_ENTRY_TYPES = frozenset({b"PRIV", b"SHARED", b"ALL"})
+
+
+def _modseq_key(r: Reader) -> ast.SearchKey:
+    """``"MODSEQ" [search-modsequence-ext] SP mod-sequence-valzer``;
+    ``search-modsequence-ext = SP entry-name SP entry-type-req`` (RFC 7162 section 7).
+    The entry is checked and then ignored, as section 3.1.5 asks of a server with one
+    mod-sequence per message."""
+    r.sp("MODSEQ value")
+    if r.peek() == 0x22:
+        r.quoted("MODSEQ entry name")
+        r.sp("MODSEQ entry type")
+        if r.atom("MODSEQ entry type").upper() not in _ENTRY_TYPES:
+            raise ParseFailure("Invalid MODSEQ entry type: expected priv, shared or all")
+        r.sp("MODSEQ value")
+    return ast.Modseq(r.mod_sequence("MODSEQ value", zero=True))
 
 
 def _or_key(sr: _SearchReader) -> ast.SearchKey:

@@ -105,6 +105,15 @@ class Text:
 
 
 @dataclass(frozen=True, slots=True)
+class Modseq:
+    """MODSEQ (RFC 7162 section 3.1.5): the message's mod-sequence is at least ``value``.
+    The optional entry name and type are dropped by the parser: the store keeps one
+    mod-sequence per message, so section 3.1.5 says to ignore them."""
+
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     key: SearchKey
 
@@ -122,5 +131,5 @@ class And:
 
 SearchKey = (
     All | Flag | Recent | SeqSet | UidSet | UidIn | Size | InternalDate | SentDate | Header
-    | Body | Text | Not | Or | And
+    | Body | Text | Modseq | Not | Or | And
 )

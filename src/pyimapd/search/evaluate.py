@@ -29,6 +29,7 @@ from pyimapd.search.ast import (
     Flag,
     Header,
     InternalDate,
+    Modseq,
     Not,
     Or,
     SearchKey,
@@ -51,6 +52,7 @@ class SearchableMessage:
     sent_date: datetime | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     text: str = ""
+    modseq: int = 0
 
 
 def fold(text: str) -> str:
@@ -124,6 +126,8 @@ def matches(key: SearchKey, msg: SearchableMessage) -> bool:
             return fold(value) in fold(msg.text)
         case Text():
             return _match_text(key, msg)
+        case Modseq(value=value):
+            return msg.modseq >= value
         case Not(key=inner):
             return not matches(inner, msg)
         case Or(left=left, right=right):

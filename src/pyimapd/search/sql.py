@@ -22,8 +22,10 @@ Every leaf yields 0 or 1, never NULL, so NOT behaves as in the reference evaluat
 are matched with ``instr`` on text casefolded in Python on both sides, which avoids
 LIKE's escaping and its ASCII-only case folding. UID ranges are inlined as integer
 literals (after ``int()``), so a long UID list cannot exceed SQLite's parameter limit.
-The SQL is plain enough to run on PostgreSQL with ``strpos`` for ``instr`` and a
-dialect-specific day expression (see :data:`DAY_SQL`).
+Constants are ``TRUE``/``FALSE`` (SQLite 3.23+ knows them, PostgreSQL needs them). The
+PostgreSQL backend runs the same SQL: its schema defines ``instr(text, text)`` and
+``date(bigint, text)`` to mean what SQLite's built-ins mean here, and it numbers the
+``?`` placeholders (see :mod:`pyimapd.storage.postgres.search`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pyimapd.search.ast import (
     Flag,
     Header,
     InternalDate,
+    Modseq,
     Not,
     Or,
     SearchKey,
@@ -61,7 +64,7 @@ def compile_search(key: SearchKey) -> Compiled:
     resolve (SeqSet, UidSet, Recent)."""
     match key:
         case All():
-            return "1", []
+            return "TRUE", []
         case Flag():
             return _flag(key)
         case UidIn(ranges=ranges):
@@ -79,13 +82,15 @@ def compile_search(key: SearchKey) -> Compiled:
             return "(instr(c.search_text, ?) > 0)", [fold(value)]
         case Text(value=value):
             return _text(fold(value))
+        case Modseq(value=value):
+            return "(m.modseq >= ?)", [int(value)]
         case Not(key=inner):
             sql, params = compile_search(inner)
             return f"(NOT {sql})", params
         case Or(left=left, right=right):
-            return _join("OR", (left, right), "0")
+            return _join("OR", (left, right), "FALSE")
         case And(keys=keys):
-            return _join("AND", keys, "1")
+            return _join("AND", keys, "TRUE")
     raise ValueError(f"search key {key!r} must be resolved by the session first")
 
 
@@ -99,7 +104,7 @@ def _flag(key: Flag) -> Compiled:
     if bit is not None:
         sql = f"((m.sysflags & {bit}) != 0)"
     elif flag.lower() == "\\recent":
-        sql = "0"
+        sql = "FALSE"
     else:
         sql = "(instr(' ' || lower(m.keywords) || ' ', ?) > 0)"
         params = [f" {flag.lower()} "]
@@ -108,7 +113,7 @@ def _flag(key: Flag) -> Compiled:
 
 def _uids(ranges: tuple[tuple[int, int], ...]) -> Compiled:
     if not ranges:
-        return "0", []
+        return "FALSE", []
     terms = []
     for lo, hi in ranges:
         lo, hi = int(lo), int(hi)

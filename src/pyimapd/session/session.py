@@ -14,10 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyimapd.auth.cache import LoginCache
 from pyimapd.auth.passwords import Passwords
+from pyimapd.auth.throttle import LoginThrottle
 from pyimapd.config import Config
 from pyimapd.protocol.commands import Command
 from pyimapd.protocol.connection import ServerConnection
@@ -38,13 +42,24 @@ class ConnectionClosed(Exception):
 
 @dataclass
 class ServerContext:
-    """What every session of a server shares."""
+    """What every session of a server shares: the login cache and the failed-login
+    throttle are per process (see docs/security.md)."""
 
     config: Config
     backend: Backend
     passwords: Passwords
     capabilities_extra: tuple[str, ...] = ()
     sessions: set[Session] = field(default_factory=set)
+    login_cache: LoginCache | None = None
+    throttle: LoginThrottle | None = None
+    sasl_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+
+    def __post_init__(self) -> None:
+        auth = self.config.auth
+        if self.login_cache is None:
+            self.login_cache = LoginCache(ttl=auth.login_cache_ttl)
+        if self.throttle is None:
+            self.throttle = LoginThrottle(auth.failure_delay, auth.failure_delay_max)
 
 
 class Session:
@@ -57,6 +72,10 @@ class Session:
         self.store: MailStore | None = None
         self.view: SelectedView | None = None
         self.bad_commands = 0
+        self.after_response: Callable[[], Awaitable[None]] | None = None
+        """Run once the tagged response is flushed (STARTTLS's handshake)."""
+        self.connected_at = time.monotonic()
+        self.enabled: set[str] = set()  # RFC 5161 ENABLE: CONDSTORE, QRESYNC
         self.id = secrets.token_hex(4)
         self.log = logging.LoggerAdapter(log, {"session": self.id, "peer": channel.peer})
 
@@ -74,7 +93,13 @@ class Session:
                 await self.dispatch(event)
                 await self.io.drain()
         except TimeoutError:
-            self.write(untagged_status("BYE", "Autologout; idle for too long"))
+            if self.state is State.NOT_AUTHENTICATED:
+                self.log.info("no login within %ss; disconnecting",
+                              self.ctx.config.timeouts.unauthenticated)
+                self.write(untagged_status("BYE", "Autologout; too slow to log in"))
+            else:
+                self.log.info("autologout after %ss idle", self.ctx.config.timeouts.autologout)
+                self.write(untagged_status("BYE", "Autologout; idle for too long"))
         except (ConnectionClosed, ConnectionError):
             pass
         finally:
@@ -92,8 +117,12 @@ class Session:
         await self.io.close()
 
     def read_timeout(self) -> float:
+        """Before login the whole not-authenticated phase is bounded, not each read, so
+        a client dribbling a byte at a time (slowloris) is cut off all the same."""
         t = self.ctx.config.timeouts
-        return t.unauthenticated if self.state is State.NOT_AUTHENTICATED else t.autologout
+        if self.state is State.NOT_AUTHENTICATED:
+            return max(0.0, self.connected_at + t.unauthenticated - time.monotonic())
+        return t.autologout
 
     async def next_event(self) -> Any:
         """The next event from the parser, reading from the client as needed."""
@@ -133,6 +162,10 @@ class Session:
         self.write(tagged(event.tag, result.status, result.text, result.code))
         if result.status == "BAD":
             await self.count_bad()
+        if self.after_response is not None:
+            hook, self.after_response = self.after_response, None
+            await self.io.drain()
+            await hook()
 
     async def run_handler(self, handler: Any, command: Command) -> Result:
         try:

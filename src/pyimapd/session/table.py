@@ -10,7 +10,7 @@ from typing import Any
 
 from pyimapd.protocol import commands as c
 from pyimapd.session.handlers import any as any_
-from pyimapd.session.handlers import append, auth, fetch, idle, mailbox, message, search
+from pyimapd.session.handlers import append, auth, fetch, idle, info, mailbox, message, search
 from pyimapd.session.state import ANY, AUTH, NOT_AUTH, SELECTED, Result, State
 
 Handler = Callable[[Any, Any], Awaitable[Result]]
@@ -54,13 +54,25 @@ TABLE: dict[type[c.Command], CommandSpec] = {
     c.AppendStart: CommandSpec(append.append, AUTH),
     c.Check: CommandSpec(message.check, SELECTED),
     c.Close: CommandSpec(message.close, SELECTED),
-    c.Expunge: CommandSpec(message.expunge, SELECTED),
+    c.Expunge: CommandSpec(message.expunge, SELECTED, capability="UIDPLUS"),
     c.Search: CommandSpec(search.search, SELECTED, allows_expunge=_uid_only),
     c.Fetch: CommandSpec(fetch.fetch, SELECTED, allows_expunge=_uid_only),
     c.Store: CommandSpec(message.store, SELECTED, allows_expunge=_uid_only),
     c.Copy: CommandSpec(message.copy, SELECTED),
     c.Idle: CommandSpec(idle.idle, AUTH, capability="IDLE"),
+    c.Namespace: CommandSpec(info.namespace, AUTH, capability="NAMESPACE"),
+    c.Unselect: CommandSpec(message.unselect, SELECTED, capability="UNSELECT"),
+    c.Move: CommandSpec(message.move, SELECTED, capability="MOVE"),
+    c.Id: CommandSpec(info.id_, ANY, capability="ID"),
+    c.Enable: CommandSpec(info.enable, AUTH, capability="ENABLE"),
 }
+
+EXTENSIONS: tuple[str, ...] = ("LITERAL+", "CONDSTORE", "QRESYNC", "STATUS=SIZE")
+"""Capabilities that change how existing commands behave rather than add a command.
+LITERAL+ (RFC 7888): the parser takes ``{n+}`` anywhere, up to the same limits as
+``{n}``; LITERAL- is not advertised with it (section 5 forbids both). CONDSTORE and
+QRESYNC (RFC 7162) extend SELECT, FETCH, STORE, SEARCH, STATUS and EXPUNGE; STATUS=SIZE
+(RFC 8438) adds the SIZE status item."""
 
 _NAMES = {c.AppendStart: "APPEND", c.Lsub: "LSUB", c.StartTLS: "STARTTLS"}
 
@@ -73,4 +85,5 @@ def command_name(command: c.Command) -> str:
 
 def capabilities() -> list[str]:
     """The capabilities the table's commands bring, in table order."""
-    return [spec.capability for spec in TABLE.values() if spec.capability]
+    names = [spec.capability for spec in TABLE.values() if spec.capability]
+    return [*dict.fromkeys([*names, *EXTENSIONS])]

@@ -21,6 +21,7 @@ from pyimapd.protocol.commands import SequenceSet
 from pyimapd.protocol.responses import Atom, ResponseCode, untagged, untagged_status
 from pyimapd.storage.interface import (
     SYSTEM_FLAGS,
+    FlagUpdate,
     SelectedMailbox,
     SelectResult,
     Subscription,
@@ -36,6 +37,28 @@ def flag_atoms(flags: frozenset[str], recent: bool) -> list[Atom]:
     system = [Atom(f) for f in SYSTEM_FLAGS if f in flags]
     keywords = sorted(Atom(f) for f in flags if f not in SYSTEM_FLAGS)
     return system + keywords + ([Atom("\\Recent")] if recent else [])
+
+
+def uid_set_text(uids: Sequence[int]) -> str:
+    """A ``uid-set`` (RFC 4315) in the given order, runs compressed to ranges."""
+    parts: list[str] = []
+    start = prev = None
+    for u in uids:
+        if prev is not None and u == prev + 1:
+            prev = u
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}:{prev}")
+        start = prev = u
+    if start is not None:
+        parts.append(str(start) if start == prev else f"{start}:{prev}")
+    return ",".join(parts)
+
+
+def vanished_line(uids: Sequence[int], earlier: bool) -> bytes:
+    """``VANISHED [(EARLIER)] known-uids`` (RFC 7162 section 3.2.10); ``uids`` ascending."""
+    head = [Atom("VANISHED")] + ([[Atom("EARLIER")]] if earlier else [])
+    return untagged(*head, Atom(uid_set_text(uids)))
 
 
 class SelectedView:
@@ -56,6 +79,10 @@ class SelectedView:
         self.pending_expunge: set[int] = set()
         self.own_changes: dict[int, int] = {}
         self._dirty = False
+        self.condstore = False
+        """RFC 7162 section 3.1: unsolicited FETCH carries UID and MODSEQ (3.2.4)."""
+        self.qresync = False
+        """RFC 7162 section 3.2.10.2: VANISHED instead of EXPUNGE."""
 
     # --- numbering ------------------------------------------------------------------
 
@@ -114,17 +141,31 @@ class SelectedView:
 
     def remove_expunged(self, uids: Sequence[int]) -> list[bytes]:
         """Drops UIDs this session expunged itself and returns their EXPUNGE responses,
-        highest sequence number first so every number is valid when it is sent."""
+        in ascending UID order, each numbered after the ones before it are gone (as in
+        the example of RFC 4315 section 2.1: ``* 3 EXPUNGE`` three times)."""
         out = []
-        for uid in sorted(uids, reverse=True):
+        gone: list[int] = []
+        for uid in sorted(uids):
             msn = self.msn_of(uid)
             if msn is None:
                 continue
             del self.uids[msn - 1]
             self.recent.discard(uid)
             self.pending_expunge.discard(uid)
+            gone.append(uid)
             out.append(untagged(msn, Atom("EXPUNGE")))
+        if self.qresync:
+            return [vanished_line(gone, earlier=False)] if gone else []
         return out
+
+    def flags_fetch(self, msn: int, update: FlagUpdate) -> bytes:
+        """An unsolicited FETCH for a flag change: FLAGS, plus UID and MODSEQ once
+        CONDSTORE is on (RFC 7162 sections 3.1.4.2 and 3.2.4)."""
+        flags = flag_atoms(update.flags, update.uid in self.recent)
+        if not self.condstore:
+            return untagged(msn, Atom("FETCH"), [Atom("FLAGS"), flags])
+        items = [Atom("UID"), update.uid, Atom("FLAGS"), flags, Atom("MODSEQ"), [update.modseq]]
+        return untagged(msn, Atom("FETCH"), items)
 
     async def refresh(self, allow_expunge: bool) -> list[bytes]:
         """Untagged responses for everything that changed since the last refresh."""
@@ -139,16 +180,16 @@ class SelectedView:
         for uid in changes.expunged:
             if self.msn_of(uid) is not None:
                 self.pending_expunge.add(uid)
+        if allow_expunge and self.pending_expunge:
+            # First, so that the FETCH responses below use the numbers after them.
+            out.extend(self.remove_expunged(sorted(self.pending_expunge)))
         for update in changes.flags:
             if self.own_changes.get(update.uid) == update.modseq:
                 continue
             msn = self.msn_of(update.uid)
             if msn is not None and update.uid not in self.pending_expunge:
-                flags = flag_atoms(update.flags, update.uid in self.recent)
-                out.append(untagged(msn, Atom("FETCH"), [Atom("FLAGS"), flags]))
+                out.append(self.flags_fetch(msn, update))
         self.own_changes.clear()
-        if allow_expunge and self.pending_expunge:
-            out[:0] = self.remove_expunged(sorted(self.pending_expunge))
         if changes.keywords != self.keywords:
             self.keywords = changes.keywords
             out.extend(self.flags_responses())

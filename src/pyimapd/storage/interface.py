@@ -24,7 +24,7 @@ delimiter and ``INBOX`` normalised (see :mod:`pyimapd.storage.names`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol
@@ -83,8 +83,12 @@ class Unavailable(StorageError):
 
 @dataclass(frozen=True, slots=True)
 class UserRecord:
+    """``secrets`` holds what the challenge-response SASL mechanisms need, keyed by
+    mechanism name (see pyimapd.auth.stored); never the clear password."""
+
     name: str
     password_hash: str = field(repr=False)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,9 @@ class CopyResult:
     uidvalidity: int
     source_uids: tuple[int, ...]
     dest_uids: tuple[int, ...]
+    source_modseq: int = 0
+    """For :meth:`SelectedMailbox.move`: the MODSEQ the source mailbox took when the
+    originals were removed (RFC 6851 section 4.4), 0 when nothing moved or for COPY."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,10 +233,16 @@ class MessageRecord:
 
 class UserStore(Protocol):
     async def get_user(self, name: str) -> UserRecord | None: ...
-    async def add_user(self, name: str, password_hash: str) -> None:
+    async def add_user(
+        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
+    ) -> None:
         """Creates the account with its INBOX. Raises StorageError if it exists."""
 
-    async def set_password(self, name: str, password_hash: str) -> None: ...
+    async def set_password(
+        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
+    ) -> None:
+        """Replaces the hash and *all* SASL secrets (None clears them: secrets derived
+        from an old password must not keep working). Raises NoSuchUser."""
     async def delete_user(self, name: str) -> None:
         """Removes the account and all its mail. Raises NoSuchUser."""
 
@@ -267,8 +280,25 @@ class SelectedMailbox(Protocol):
         whose flags actually changed (each with its new MODSEQ). ``\\Recent`` is never
         stored."""
 
+    async def store_unchanged_since(
+        self, uids: Sequence[int], mode: str, flags: frozenset[str], unchangedsince: int
+    ) -> tuple[list[FlagUpdate], list[int]]:
+        """STORE with UNCHANGEDSINCE (RFC 7162 section 3.1.3), atomically: messages whose
+        MODSEQ is above ``unchangedsince`` are left alone and returned second (UIDs
+        ascending); the others are stored as by :meth:`store`, whose updates come first."""
+
+    async def vanished(self, since_modseq: int, uids: Sequence[tuple[int, int]]) -> list[int]:
+        """UIDs in the inclusive ranges that were expunged with a MODSEQ above
+        ``since_modseq``, ascending (QRESYNC's VANISHED (EARLIER), RFC 7162 3.2.6)."""
+
     async def copy(self, uids: Sequence[int], dest: str) -> CopyResult:
         """Raises NoSuchMailbox when ``dest`` does not exist (the session adds TRYCREATE)."""
+
+    async def move(self, uids: Sequence[int], dest: str) -> CopyResult:
+        """MOVE (RFC 6851): copies the messages to ``dest`` and removes them from this
+        mailbox (recorded as expunged, with one new MODSEQ) in one atomic step, whatever
+        their flags; ``dest`` may be this mailbox. Raises NoSuchMailbox like copy and
+        NotAllowed on a read-only mailbox."""
 
     async def expunge(self, uids: Sequence[int] | None = None) -> list[int]:
         """Removes the messages flagged ``\\Deleted`` (only among ``uids`` when given).

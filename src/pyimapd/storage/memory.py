@@ -12,7 +12,7 @@ is meant for fast tests, not for mail.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -87,6 +87,7 @@ class _Mailbox:
 @dataclass(slots=True)
 class _Account:
     password_hash: str
+    secrets: dict[str, str] = field(default_factory=dict)
     mailboxes: dict[str, _Mailbox] = field(default_factory=dict)
     subscriptions: set[str] = field(default_factory=set)
 
@@ -177,21 +178,28 @@ class MemoryUserStore:
 
     async def get_user(self, name: str) -> UserRecord | None:
         account = self._state.accounts.get(name)
-        return None if account is None else UserRecord(name, account.password_hash)
+        if account is None:
+            return None
+        return UserRecord(name, account.password_hash, dict(account.secrets))
 
-    async def add_user(self, name: str, password_hash: str) -> None:
+    async def add_user(
+        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
+    ) -> None:
         if not name:
             raise StorageError("User name is empty")
         if name in self._state.accounts:
             raise StorageError(f"User {name} already exists")
-        account = _Account(password_hash)
+        account = _Account(password_hash, dict(secrets or {}))
         account.mailboxes[names.INBOX] = _Mailbox(names.INBOX, self._state.new_uidvalidity())
         self._state.accounts[name] = account
 
-    async def set_password(self, name: str, password_hash: str) -> None:
+    async def set_password(
+        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
+    ) -> None:
         if name not in self._state.accounts:
             raise NoSuchUser(f"No user {name}")
         self._state.accounts[name].password_hash = password_hash
+        self._state.accounts[name].secrets = dict(secrets or {})
 
     async def delete_user(self, name: str) -> None:
         account = self._state.accounts.pop(name, None)
@@ -489,6 +497,26 @@ class MemorySelected:
         self._notify()
         return [FlagUpdate(m.uid, m.flags, m.modseq) for m, _ in changed]
 
+    async def store_unchanged_since(
+        self, uids: Sequence[int], mode: str, flags: frozenset[str], unchangedsince: int
+    ) -> tuple[list[FlagUpdate], list[int]]:
+        """No await between the test and the store, so the pair is atomic."""
+        mailbox = self._writable()
+        wanted = sorted(set(uids))
+        modified = [u for u in wanted if u in mailbox.messages
+                    and mailbox.messages[u].modseq > unchangedsince]
+        failed = set(modified)
+        passed = [u for u in wanted if u not in failed]
+        return await self.store(passed, mode, flags), modified
+
+    async def vanished(self, since_modseq: int, uids: Sequence[tuple[int, int]]) -> list[int]:
+        mailbox = self._live()
+        ranges = merge_ranges(uids)
+        return sorted(
+            uid for uid, modseq in mailbox.expunged.items()
+            if modseq > since_modseq and any(lo <= uid <= hi for lo, hi in ranges)
+        )
+
     async def copy(self, uids: Sequence[int], dest: str) -> CopyResult:
         source = self._live()
         target = self._store._selectable(dest, NoSuchMailbox)
@@ -505,6 +533,21 @@ class MemorySelected:
         ]
         self._store._changes.notify(self._store.user, target.name)
         return CopyResult(target.uidvalidity, tuple(m.uid for m in msgs), tuple(new_uids))
+
+    async def move(self, uids: Sequence[int], dest: str) -> CopyResult:
+        """Copy and removal happen between two awaits, so atomically."""
+        source = self._writable()
+        copied = await self.copy(uids, dest)
+        if not copied.source_uids:
+            return copied
+        source.highestmodseq += 1
+        for uid in copied.source_uids:
+            msg = source.messages.pop(uid)
+            source.expunged[uid] = source.highestmodseq
+            self._state.release(msg.content)
+        self._notify()
+        return CopyResult(copied.uidvalidity, copied.source_uids, copied.dest_uids,
+                          source.highestmodseq)
 
     async def expunge(self, uids: Sequence[int] | None = None) -> list[int]:
         mailbox = self._writable()
@@ -531,6 +574,7 @@ class MemorySelected:
             searchable = SearchableMessage(
                 uid=msg.uid, flags=msg.flags, size=msg.size, internaldate=msg.internaldate,
                 sent_date=msg.sent_date, headers=content.headers, text=content.text,
+                modseq=msg.modseq,
             )
             if matches(key, searchable):
                 result.append(msg.uid)

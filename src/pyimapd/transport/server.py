@@ -3,16 +3,26 @@
 Each connection gets a :class:`StreamChannel` (the session's view of the socket) and a
 :class:`~pyimapd.session.session.Session` that runs until the client logs out or goes
 away. Shutdown closes the listeners first, then tells every session BYE.
+
+Plain listeners offer STARTTLS when a certificate is configured; implicit-TLS listeners
+(``listen_tls``) handshake before the greeting. Both count against the same connection
+limits (:class:`ConnectionLimiter`): over the total or the per-IP limit a client gets
+``* BYE`` and is closed, before any session or TLS work is spent on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import ssl
+from collections import Counter
 
+from pyimapd.config import ConnectionLimits
 from pyimapd.protocol.responses import untagged_status
 from pyimapd.session.session import ServerContext, Session
+from pyimapd.transport.tls import TlsContexts
 
 log = logging.getLogger("pyimapd.transport")
 
@@ -20,14 +30,36 @@ READ_CHUNK = 64 * 1024
 WRITE_HIGH_WATER = 256 * 1024
 
 
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
 class StreamChannel:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        tls: TlsContexts | None = None,
+        handshake_timeout: float = 30.0,
+    ) -> None:
         self._reader = reader
         self._writer = writer
+        self._tls = tls
+        self._handshake_timeout = handshake_timeout
         peer = writer.get_extra_info("peername")
+        self.peer_host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.loopback = is_loopback(self.peer_host) or not isinstance(peer, tuple)
         self.secure = writer.get_extra_info("sslcontext") is not None
         writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+
+    @property
+    def tls_available(self) -> bool:
+        """STARTTLS can be offered: a certificate is configured and TLS is not up yet."""
+        return self._tls is not None and not self.secure
 
     async def read(self) -> bytes:
         return await self._reader.read(READ_CHUNK)
@@ -40,12 +72,33 @@ class StreamChannel:
         if not self._writer.is_closing():
             await self._writer.drain()
 
+    def hold_input(self) -> int:
+        """Stops reading plaintext and drops what was read but not consumed; returns its
+        size. Called by STARTTLS before its OK: whatever the client sends from now on is
+        read by the TLS layer as handshake data, so plaintext pipelined behind STARTTLS
+        can never be taken for a command sent under TLS (RFC 3207 section 4.2 style
+        injection). StreamReader has no public way to drop its buffer."""
+        self._writer.transport.pause_reading()
+        buffer: bytearray = self._reader._buffer  # type: ignore[attr-defined]
+        dropped = len(buffer)
+        buffer.clear()
+        return dropped
+
+    async def start_tls(self) -> None:
+        """Server-side TLS handshake on this connection (STARTTLS, RFC 3501 6.2.1)."""
+        if self._tls is None:
+            raise RuntimeError("TLS is not configured")
+        await self._writer.start_tls(
+            self._tls.front, ssl_handshake_timeout=self._handshake_timeout
+        )
+        self.secure = True
+
     async def close(self) -> None:
         if self._writer.is_closing():
             return
         self._writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self._writer.wait_closed()
+        with contextlib.suppress(ConnectionError, OSError, ssl.SSLError, TimeoutError):
+            await asyncio.wait_for(self._writer.wait_closed(), 10.0)
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -56,24 +109,85 @@ def parse_address(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+class ConnectionLimiter:
+    """Counts open connections, in total and per client IP."""
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self.limits = limits
+        self.total = 0
+        self.per_ip: Counter[str] = Counter()
+
+    def admit(self, ip: str) -> str | None:
+        """Takes a slot for ``ip``, or returns why not (the BYE text)."""
+        if self.total >= self.limits.max_connections:
+            return "Too many connections; try again later"
+        if self.per_ip[ip] >= self.limits.max_connections_per_ip:
+            return "Too many connections from your address"
+        self.total += 1
+        self.per_ip[ip] += 1
+        return None
+
+    def release(self, ip: str) -> None:
+        self.total -= 1
+        self.per_ip[ip] -= 1
+        if self.per_ip[ip] <= 0:
+            del self.per_ip[ip]
+
+
 class Listener:
-    def __init__(self, ctx: ServerContext, addresses: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        ctx: ServerContext,
+        addresses: tuple[str, ...],
+        tls: TlsContexts | None = None,
+        tls_addresses: tuple[str, ...] = (),
+    ) -> None:
         self.ctx = ctx
         self.addresses = [parse_address(a) for a in addresses]
+        self.tls_addresses = [parse_address(a) for a in tls_addresses]
+        if self.tls_addresses and tls is None:
+            raise ValueError("implicit-TLS listeners need a certificate and key")
+        self.tls = tls
+        self.limiter = ConnectionLimiter(ctx.config.connections)
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        for host, port in self.addresses:
+        for (host, port), implicit in [(a, False) for a in self.addresses] + [
+            (a, True) for a in self.tls_addresses
+        ]:
             server = await asyncio.start_server(
-                self._connected, host, port, reuse_address=True, limit=READ_CHUNK
+                self._connected, host, port, reuse_address=True, reuse_port=True,
+                limit=READ_CHUNK,
+                ssl=self.tls.front if implicit and self.tls else None,
+                ssl_handshake_timeout=self.ctx.config.tls.handshake_timeout if implicit else None,
             )
             self._servers.append(server)
             for sock in server.sockets:
-                log.info("listening for IMAP on %s", sock.getsockname()[:2])
+                kind = "IMAP over TLS" if implicit else "IMAP"
+                log.info("listening for %s on %s", kind, sock.getsockname()[:2])
+
+    def reload_tls(self) -> None:
+        """SIGHUP: re-read the certificate and key."""
+        if self.tls is not None:
+            self.tls.reload()
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        channel = StreamChannel(reader, writer)
+        channel = StreamChannel(reader, writer, self.tls, self.ctx.config.tls.handshake_timeout)
+        refusal = self.limiter.admit(channel.peer_host)
+        if refusal is not None:
+            log.warning("refusing connection from %s: %s", channel.peer, refusal)
+            channel.write(untagged_status("BYE", refusal))
+            with contextlib.suppress(ConnectionError, OSError, ssl.SSLError):
+                await channel.drain()
+            await channel.close()
+            return
+        try:
+            await self._serve(channel)
+        finally:
+            self.limiter.release(channel.peer_host)
+
+    async def _serve(self, channel: StreamChannel) -> None:
         session = Session(self.ctx, channel)
         self.ctx.sessions.add(session)
         task = asyncio.current_task()

@@ -14,12 +14,17 @@ if TYPE_CHECKING:
 
 def capability_list(session: Session) -> list[str]:
     """IMAP4rev1 first, then what the command table and the SASL mechanisms bring."""
-    from pyimapd.auth.sasl import MECHANISMS
+    from pyimapd.session.handlers.auth import advertised_mechanisms, plaintext_allowed
     from pyimapd.session.table import capabilities
 
     caps = ["IMAP4rev1"]
     if session.state is State.NOT_AUTHENTICATED:
-        caps += [f"AUTH={m}" for m in MECHANISMS]
+        if session.io.tls_available:
+            caps.append("STARTTLS")
+        if not plaintext_allowed(session):
+            caps.append("LOGINDISABLED")  # RFC 3501 section 6.2.3
+        caps += [f"AUTH={m}" for m in advertised_mechanisms(session)]
+        caps.append("SASL-IR")  # RFC 4959
     caps += capabilities()
     caps += list(session.ctx.capabilities_extra)
     return caps

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 from pyimapd import mime
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.responses import ResponseCode, encode_value
+from pyimapd.session.handlers.condstore import enable_condstore
+from pyimapd.session.handlers.message import command_verb
 from pyimapd.session.state import Result, bad, no, ok
-from pyimapd.session.view import InvalidSequence, SelectedView, flag_atoms
+from pyimapd.session.view import InvalidSequence, SelectedView, flag_atoms, vanished_line
 from pyimapd.storage.interface import MessageRecord
 
 if TYPE_CHECKING:
@@ -74,6 +76,15 @@ async def fetch(session: Session, command: c.Fetch) -> Result:
     items = list(command.items)
     if command.uid and c.FetchAttr("UID") not in items:
         items.insert(0, c.FetchAttr("UID"))
+    since = command.changedsince
+    if since is not None or _MODSEQ in items:
+        enable_condstore(session)  # RFC 7162 section 3.1's enabling commands
+        if _MODSEQ not in items:
+            items.append(_MODSEQ)
+    if command.vanished:
+        if "QRESYNC" not in session.enabled:
+            return bad("VANISHED needs ENABLE QRESYNC first")
+        await _vanished(session, view, command.sequence, since or 0)
     newly_seen: set[int] = set()
     if not view.readonly and any(_sets_seen(i) for i in items):
         # \Seen is set before the data goes out, so the FETCH reports it (section 6.4.5).
@@ -81,18 +92,47 @@ async def fetch(session: Session, command: c.Fetch) -> Result:
             view.note_own_change(update.uid, update.modseq)
             newly_seen.add(update.uid)
     structure = any(_needs_structure(i) for i in items)
-    sent = 0
+    found = 0
     async for record in view.mailbox.fetch(view.uid_ranges(uids), structure):
         msn = view.msn_of(record.uid)
         if msn is None:
             continue
-        extra_flags = record.uid in newly_seen and c.FetchAttr("FLAGS") not in items
-        await _write_message(session, view, msn, record, items, extra_flags)
-        sent += 1
-    if sent < len(uids) and not command.uid:
+        found += 1
+        if since is not None and record.modseq <= since:
+            continue
+        extra = _implied(view, items) if record.uid in newly_seen else []
+        await _write_message(session, view, msn, record, [*items, *extra])
+    if found < len(uids) and not command.uid:
         text = "Some of the requested messages no longer exist"
         return no(text, ResponseCode("EXPUNGEISSUED"))
-    return ok("FETCH completed")
+    return ok(f"{command_verb(command)} completed")
+
+
+_MODSEQ = c.FetchAttr("MODSEQ")
+_FLAGS = c.FetchAttr("FLAGS")
+_UID = c.FetchAttr("UID")
+
+
+def _implied(view: SelectedView, items: list[c.FetchItem]) -> list[c.FetchItem]:
+    """A FETCH that sets \\Seen also reports the new FLAGS (RFC 3501 section 6.4.5),
+    with UID and MODSEQ once CONDSTORE is on (RFC 7162 section 3.2.4)."""
+    wanted = [_FLAGS, _UID, _MODSEQ] if view.condstore else [_FLAGS]
+    return [item for item in wanted if item not in items]
+
+
+async def _vanished(
+    session: Session, view: SelectedView, sequence: c.SequenceSet, since: int
+) -> None:
+    """UID FETCH (CHANGEDSINCE n VANISHED), RFC 7162 section 3.2.6: the UIDs of the set
+    expunged since n, as VANISHED (EARLIER) before any FETCH. UIDs this session still
+    shows are left for its ordinary VANISHED, so none is reported twice."""
+    if sequence.saved:
+        return
+    largest = max(view.uidnext - 1, view.uids[-1] if view.uids else 0)
+    gone = [u for u in await view.mailbox.vanished(since, sequence.resolve(largest))
+            if view.msn_of(u) is None]
+    if gone:
+        session.write(vanished_line(gone, earlier=True))
 
 
 async def _write_message(
@@ -100,12 +140,10 @@ async def _write_message(
     view: SelectedView,
     msn: int,
     record: MessageRecord,
-    items: list[c.FetchItem],
-    extra_flags: bool,
+    wanted: list[c.FetchItem],
 ) -> None:
     root = mime.loads(record.structure) if record.structure is not None else None
     out: list[bytes] = [b"* %d FETCH (" % msn]
-    wanted = [*items, c.FetchAttr("FLAGS")] if extra_flags else items
     for index, item in enumerate(wanted):
         if index:
             out.append(b" ")
@@ -133,6 +171,8 @@ def _simple(
         return b"INTERNALDATE " + format_internaldate(record)
     if name == "RFC822.SIZE":
         return b"RFC822.SIZE %d" % record.size
+    if name == "MODSEQ":
+        return b"MODSEQ (%d)" % record.modseq
     assert root is not None
     if name == "ENVELOPE":
         return b"ENVELOPE " + encode_value(mime.envelope_value(root))
@@ -177,7 +217,9 @@ async def _write_section(
         assert root is not None
         found = mime.locate(root, section.part, section.text)
     if found is None:
-        out.append(b"NIL")
+        # A section the message does not have: an empty string, as Dovecot sends; some
+        # clients cannot take NIL where they asked for body text (RFC 3501 allows both).
+        out.append(b'""')
         return
     if section.text.startswith("HEADER.FIELDS"):
         end = min(found.end, found.start + HEADER_READ_MAX)

@@ -13,6 +13,7 @@ from pyimapd.protocol.responses import (
     untagged,
     untagged_status,
 )
+from pyimapd.session.handlers.condstore import enable_condstore, highestmodseq_code, resync
 from pyimapd.session.state import Result, State, bad, no, ok
 from pyimapd.session.view import SelectedView
 from pyimapd.storage.interface import DELIMITER, MailboxRecord, NoSuchMailbox
@@ -23,17 +24,28 @@ if TYPE_CHECKING:
 
 
 async def select(session: Session, command: c.Select) -> Result:
-    return await _open(session, command.mailbox, readonly=False)
+    return await _open(session, command, readonly=False)
 
 
 async def examine(session: Session, command: c.Examine) -> Result:
-    return await _open(session, command.mailbox, readonly=True)
+    return await _open(session, command, readonly=True)
 
 
-async def _open(session: Session, name: str, readonly: bool) -> Result:
-    """RFC 3501 section 6.3.1: a failed SELECT leaves no mailbox selected."""
+async def _open(session: Session, command: c.Select | c.Examine, readonly: bool) -> Result:
+    """RFC 3501 section 6.3.1: a failed SELECT leaves no mailbox selected.
+
+    RFC 7162: ``[CLOSED]`` marks the end of the previous mailbox's responses (section
+    3.2.11); the CONDSTORE parameter is an enabling command and HIGHESTMODSEQ follows
+    UIDNEXT once CONDSTORE is on (3.1.2.1, 3.1.8); QRESYNC needs ENABLE QRESYNC first
+    (3.2.5) and reports what changed since the client's state after the usual data.
+    """
     verb = "EXAMINE" if readonly else "SELECT"
-    await session.unselect()
+    if command.qresync is not None and "QRESYNC" not in session.enabled:
+        return bad("The QRESYNC parameter needs ENABLE QRESYNC first")
+    name = command.mailbox
+    if session.view is not None:
+        await session.unselect()
+        session.write(untagged_status("OK", "Previous mailbox closed", ResponseCode("CLOSED")))
     store = session.require_store()
     subscription = session.ctx.backend.changes.subscribe(store.user, name)
     try:
@@ -42,6 +54,10 @@ async def _open(session: Session, name: str, readonly: bool) -> Result:
         subscription.close()
         raise
     view = SelectedView(mailbox, result, subscription)
+    if command.condstore:
+        session.enabled.add("CONDSTORE")
+    view.condstore = "CONDSTORE" in session.enabled
+    view.qresync = "QRESYNC" in session.enabled
     session.view = view
     session.state = State.SELECTED
     flags, permanent = view.flags_responses()
@@ -58,6 +74,10 @@ async def _open(session: Session, name: str, readonly: bool) -> Result:
     session.write(permanent)
     nxt = ResponseCode("UIDNEXT", str(view.uidnext))
     session.write(untagged_status("OK", "Predicted next UID", nxt))
+    if view.condstore:
+        session.write(untagged_status("OK", "Highest", highestmodseq_code(view)))
+    if command.qresync is not None:
+        await resync(session, view, command.qresync)
     mode = ResponseCode("READ-ONLY" if readonly else "READ-WRITE")
     return ok(f"{verb} completed", mode)
 
@@ -138,7 +158,10 @@ _STATUS_FIELDS = {
     "UIDNEXT": "uidnext",
     "UIDVALIDITY": "uidvalidity",
     "UNSEEN": "unseen",
+    "HIGHESTMODSEQ": "highestmodseq",
+    "SIZE": "size",
 }
+"""RFC 3501 items, RFC 7162's HIGHESTMODSEQ (section 3.1.7) and RFC 8438's SIZE."""
 
 
 async def status(session: Session, command: c.Status) -> Result:
@@ -146,6 +169,8 @@ async def status(session: Session, command: c.Status) -> Result:
     unknown = [i for i in command.items if i not in _STATUS_FIELDS]
     if unknown:
         return bad(f"Unknown STATUS item {unknown[0]}")
+    if "HIGHESTMODSEQ" in command.items:
+        enable_condstore(session)
     try:
         st = await session.require_store().status(command.mailbox)
     except NoSuchMailbox as exc:

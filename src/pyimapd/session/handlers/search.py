@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.responses import Atom, ResponseCode, untagged
 from pyimapd.search import ast
+from pyimapd.session.handlers.condstore import enable_condstore, uses_modseq
+from pyimapd.session.handlers.message import command_verb
 from pyimapd.session.state import Result, no, ok
 from pyimapd.session.view import SelectedView
 
@@ -45,16 +47,32 @@ def bind(key: ast.SearchKey, view: SelectedView) -> ast.SearchKey:
     return key
 
 
+async def highest_modseq(view: SelectedView, uids: list[int]) -> int:
+    """The highest MODSEQ among the found messages (RFC 7162 section 3.1.6)."""
+    top = 0
+    async for record in view.mailbox.fetch(view.uid_ranges(uids), False):
+        top = max(top, record.modseq)
+    return top
+
+
 async def search(session: Session, command: c.Search) -> Result:
     view = session.require_view()
     if command.charset is not None and command.charset.upper() not in CHARSETS:
         code = ResponseCode("BADCHARSET", f"({' '.join(CHARSETS)})")
         return no(f"Unsupported charset {command.charset}", code)
+    modseq = uses_modseq(command.key)
+    if modseq:
+        enable_condstore(session)
     uids = await view.mailbox.search(bind(command.key, view))
+    found: list[int] = []
     numbers: list[int] = []
     for uid in uids:
         msn = view.msn_of(uid)
         if msn is not None:  # not yet announced messages stay invisible
+            found.append(uid)
             numbers.append(uid if command.uid else msn)
-    session.write(untagged(Atom("SEARCH"), *numbers))
-    return ok("SEARCH completed")
+    extra: list[list[Atom | int]] = []
+    if modseq and found:
+        extra.append([Atom("MODSEQ"), await highest_modseq(view, found)])
+    session.write(untagged(Atom("SEARCH"), *numbers, *extra))
+    return ok(f"{command_verb(command)} completed")

@@ -15,7 +15,7 @@ has already raised it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -59,11 +59,15 @@ class SqliteUserStore:
     async def get_user(self, name: str) -> UserRecord | None:
         return await self._db.read(mb.get_user, name)
 
-    async def add_user(self, name: str, password_hash: str) -> None:
-        await self._db.write(mb.add_user, name, password_hash)
+    async def add_user(
+        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
+    ) -> None:
+        await self._db.write(mb.add_user, name, password_hash, dict(secrets or {}))
 
-    async def set_password(self, name: str, password_hash: str) -> None:
-        await self._db.write(mb.set_password, name, password_hash)
+    async def set_password(
+        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
+    ) -> None:
+        await self._db.write(mb.set_password, name, password_hash, dict(secrets or {}))
 
     async def delete_user(self, name: str) -> None:
         for mailbox in await self._db.write(mb.delete_user, name):
@@ -239,12 +243,39 @@ class SqliteSelected:
             self._changed(name)
         return updates
 
+    async def store_unchanged_since(
+        self, uids: Sequence[int], mode: str, flags: frozenset[str], unchangedsince: int
+    ) -> tuple[list[FlagUpdate], list[int]]:
+        self._check_writable()
+        updates, modified, name = await self._db.write(
+            msg.store_unchanged_since, self._id, self._uidvalidity, list(uids), mode, flags,
+            unchangedsince,
+        )
+        if updates:
+            self._changed(name)
+        return updates, modified
+
+    async def vanished(self, since_modseq: int, uids: Sequence[tuple[int, int]]) -> list[int]:
+        return await self._db.read(
+            msg.vanished, self._id, self._uidvalidity, since_modseq, merge_ranges(uids)
+        )
+
     async def copy(self, uids: Sequence[int], dest: str) -> CopyResult:
         result, name = await self._db.write(
             msg.copy, self._store.user, self._id, self._uidvalidity, list(uids), dest
         )
         if result.dest_uids:
             self._store._notify([name])
+        return result
+
+    async def move(self, uids: Sequence[int], dest: str) -> CopyResult:
+        self._check_writable()
+        result, target, name = await self._db.write(
+            msg.move, self._store.user, self._id, self._uidvalidity, list(uids), dest
+        )
+        if result.source_uids:
+            self._store._notify([target])
+            self._changed(name)
         return result
 
     async def expunge(self, uids: Sequence[int] | None = None) -> list[int]:

@@ -10,6 +10,7 @@ rename into the same name. Functions that change mailboxes return the names to n
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
@@ -37,26 +38,48 @@ def user_id(conn: sqlite3.Connection, user: str) -> int:
 
 
 def get_user(conn: sqlite3.Connection, name: str) -> UserRecord | None:
-    row = conn.execute("SELECT name, password_hash FROM users WHERE name = ?", (name,)).fetchone()
-    return None if row is None else UserRecord(row["name"], row["password_hash"])
+    row = conn.execute(
+        "SELECT name, password_hash, secrets FROM users WHERE name = ?", (name,)
+    ).fetchone()
+    if row is None:
+        return None
+    return UserRecord(row["name"], row["password_hash"], _secrets(row["secrets"]))
 
 
-def add_user(conn: sqlite3.Connection, name: str, password_hash: str) -> None:
+def _secrets(text: str) -> dict[str, str]:
+    """``users.secrets`` is a JSON object of mechanism name to secret; junk reads as {}."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def add_user(
+    conn: sqlite3.Connection, name: str, password_hash: str, secrets: dict[str, str] | None = None
+) -> None:
     """Creates the account and its INBOX in one transaction."""
     if not name:
         raise StorageError("User name is empty")
     try:
         cur = conn.execute(
-            "INSERT INTO users (name, password_hash, created) VALUES (?, ?, ?)",
-            (name, password_hash, int(time.time())),
+            "INSERT INTO users (name, password_hash, secrets, created) VALUES (?, ?, ?, ?)",
+            (name, password_hash, json.dumps(secrets or {}), int(time.time())),
         )
     except sqlite3.IntegrityError as exc:
         raise StorageError(f"User {name} already exists") from exc
     insert_mailbox(conn, int(cur.lastrowid or 0), names.INBOX)
 
 
-def set_password(conn: sqlite3.Connection, name: str, password_hash: str) -> None:
-    cur = conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
+def set_password(
+    conn: sqlite3.Connection, name: str, password_hash: str, secrets: dict[str, str] | None = None
+) -> None:
+    cur = conn.execute(
+        "UPDATE users SET password_hash = ?, secrets = ? WHERE name = ?",
+        (password_hash, json.dumps(secrets or {}), name),
+    )
     if cur.rowcount == 0:
         raise NoSuchUser(f"No user {name}")
 

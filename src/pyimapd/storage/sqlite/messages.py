@@ -298,6 +298,34 @@ def store(
     return [FlagUpdate(uid, after, modseq) for uid, after in changed], row["name"]
 
 
+def store_unchanged_since(
+    conn: sqlite3.Connection, mailbox_id: int, uidvalidity: int, uids: Sequence[int],
+    mode: str, flags: frozenset[str], unchangedsince: int,
+) -> tuple[list[FlagUpdate], list[int], str]:
+    """The UNCHANGEDSINCE test and the store in one write transaction (RFC 7162 3.1.3)."""
+    live_mailbox(conn, mailbox_id, uidvalidity)
+    modified = [r[0] for r in _select_uids(
+        conn, mailbox_id, uids, "m.uid", f" AND m.modseq > {int(unchangedsince)}")]
+    gone = set(modified)
+    updates, name = store(conn, mailbox_id, uidvalidity,
+                          [u for u in uids if u not in gone], mode, flags)
+    return updates, modified, name
+
+
+def vanished(
+    conn: sqlite3.Connection, mailbox_id: int, uidvalidity: int, since: int,
+    ranges: Sequence[tuple[int, int]],
+) -> list[int]:
+    """Expunged UIDs in the ranges with a MODSEQ above ``since`` (QRESYNC)."""
+    live_mailbox(conn, mailbox_id, uidvalidity)
+    out: list[int] = []
+    for lo, hi in ranges:
+        out.extend(r[0] for r in conn.execute(
+            "SELECT uid FROM expunged WHERE mailbox_id = ? AND uid BETWEEN ? AND ?"
+            " AND modseq > ? ORDER BY uid", (mailbox_id, lo, hi, since)))
+    return out
+
+
 def copy(
     conn: sqlite3.Connection, user: str, mailbox_id: int, uidvalidity: int,
     uids: Sequence[int], dest: str,
@@ -349,15 +377,37 @@ def expunge(
         gone = [r[0] for r in _select_uids(conn, mailbox_id, uids, "m.uid", deleted)]
     if not gone:
         return [], row["name"]
+    _remove(conn, mailbox_id, gone)
+    return gone, row["name"]
+
+
+def _remove(conn: sqlite3.Connection, mailbox_id: int, gone: Sequence[int]) -> int:
+    """Deletes the messages and records them as expunged under one new MODSEQ."""
     modseq = bump_modseq(conn, mailbox_id)
     conn.executemany(
         "DELETE FROM messages WHERE mailbox_id = ? AND uid = ?", [(mailbox_id, u) for u in gone]
     )
     conn.executemany(
-        "INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)",
+        "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)",
         [(mailbox_id, u, modseq) for u in gone],
     )
-    return gone, row["name"]
+    return modseq
+
+
+def move(
+    conn: sqlite3.Connection, user: str, mailbox_id: int, uidvalidity: int,
+    uids: Sequence[int], dest: str,
+) -> tuple[CopyResult, str, str]:
+    """MOVE (RFC 6851): :func:`copy` then the removal of the originals, in the caller's
+    one transaction, so a message is in exactly one of the mailboxes at any time.
+    Returns the result, the target's name and the source's."""
+    copied, target = copy(conn, user, mailbox_id, uidvalidity, uids, dest)
+    row = live_mailbox(conn, mailbox_id, uidvalidity)
+    if not copied.source_uids:
+        return copied, target, row["name"]
+    modseq = _remove(conn, mailbox_id, copied.source_uids)
+    result = CopyResult(copied.uidvalidity, copied.source_uids, copied.dest_uids, modseq)
+    return result, target, row["name"]
 
 
 # --- SEARCH --------------------------------------------------------------------------------

@@ -1,0 +1,66 @@
+"""ID, ENABLE and NAMESPACE: what client and server tell each other about themselves
+(RFC 2971, RFC 5161, RFC 2342)."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+from pyimapd.protocol import commands as c
+from pyimapd.protocol.responses import Atom, untagged
+from pyimapd.session.handlers.condstore import enable_condstore, enable_qresync
+from pyimapd.session.state import Result, ok
+from pyimapd.storage.interface import DELIMITER
+
+if TYPE_CHECKING:
+    from pyimapd.session.session import Session
+
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC"})
+"""Extensions ENABLE may turn on (RFC 5161 section 3.1); others are ignored."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("pyimapd")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+SERVER_ID = (("name", "pyimapd"), ("version", _version()))
+"""RFC 2971 section 3.3 field names; nothing that would help an attacker (section 7)."""
+
+
+async def id_(session: Session, command: c.Id) -> Result:
+    """RFC 2971 section 3.1: log what the client says, answer with the server's ID."""
+    if command.params is None:
+        session.log.info("client ID: NIL")
+    else:
+        shown = ", ".join(f"{k}={v!r}" for k, v in command.params)
+        session.log.info("client ID: %s", shown)
+    values = [v for pair in SERVER_ID for v in pair]
+    session.write(untagged(Atom("ID"), values))
+    return ok("ID completed")
+
+
+async def enable(session: Session, command: c.Enable) -> Result:
+    """RFC 5161 section 3.1: unknown names are ignored; ENABLED lists only what this
+    command turned on (section 3.2). QRESYNC implies CONDSTORE (RFC 7162 section 3.2.3)."""
+    newly: list[str] = []
+    for name in command.capabilities:
+        if name in ENABLEABLE and name not in session.enabled and name not in newly:
+            newly.append(name)
+    for name in newly:
+        if name == "QRESYNC":
+            enable_qresync(session)
+        else:
+            enable_condstore(session)
+    session.write(untagged(Atom("ENABLED"), *(Atom(n) for n in newly)))
+    return ok("ENABLE completed")
+
+
+async def namespace(session: Session, command: c.Namespace) -> Result:
+    """RFC 2342 section 5: one personal namespace with an empty prefix; the store has
+    no other users' or shared mailboxes, so those namespaces are NIL."""
+    session.require_store()
+    session.write(untagged(Atom("NAMESPACE"), [["", DELIMITER]], None, None))
+    return ok("NAMESPACE completed")

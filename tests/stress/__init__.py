@@ -1,0 +1,1 @@
+"""Model-based stress tests: many clients, one mailbox, every response checked."""

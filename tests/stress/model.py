@@ -1,0 +1,239 @@
+"""One client's model of a selected mailbox, built only from the responses it receives.
+
+How this works: :class:`MailboxModel` holds the client's message sequence numbers as a
+list of slots, each with the UID once the client has learnt it. Every untagged response
+is applied through :meth:`MailboxModel.apply`, which first checks that the response fits
+the model and raises :class:`Violation` when it does not:
+
+- EXISTS never goes below the current count (only EXPUNGE removes messages), RECENT
+  never exceeds it, and every message number (FETCH, EXPUNGE, SEARCH) is 1..count;
+- no EXPUNGE arrives while a FETCH, STORE or SEARCH is running (RFC 3501 section 7.4.1;
+  the UID forms may have them);
+- UIDs are strictly ascending in sequence order, a slot's UID never changes, and an
+  expunged UID never comes back;
+- flags: every client STOREs only its own keyword, so nobody else changes it; the model
+  knows, per UID, whether its keyword is set (from its own STOREs and APPENDs, or from the
+  first time it saw the message), and every FLAGS it receives must agree, as must the
+  results of SEARCH KEYWORD for the messages it knows.
+
+A model is per client and per mailbox; :mod:`stress.client` drives it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from stress.wire import Response, Token
+
+NO_EXPUNGE_COMMANDS = frozenset({"FETCH", "STORE", "SEARCH"})
+"""RFC 3501 section 7.4.1: EXPUNGE is not sent while these (by sequence number) run."""
+
+
+class Violation(AssertionError):
+    """A response that does not fit what this client knows."""
+
+
+@dataclass
+class Slot:
+    uid: int | None = None
+    keyword: bool | None = None
+    """Whether our keyword was on, seen before the UID was known."""
+
+
+def fetch_items(data: Token) -> dict[str, Token]:
+    """``(NAME value NAME value ...)`` as a dict with upper-cased names."""
+    if not isinstance(data, list) or len(data) % 2:
+        raise Violation(f"malformed FETCH data {data!r}")
+    out: dict[str, Token] = {}
+    for name, value in zip(data[::2], data[1::2], strict=True):
+        if not isinstance(name, str):
+            raise Violation(f"malformed FETCH item name {name!r}")
+        out[name.upper()] = value
+    return out
+
+
+class MailboxModel:
+    def __init__(self, mailbox: str, keyword: str) -> None:
+        self.mailbox = mailbox
+        self.keyword = keyword
+        self.slots: list[Slot] = []
+        self.mine: dict[int, bool] = {}
+        self.expunged: set[int] = set()
+        self.uidvalidity: int | None = None
+        self.command = ""
+        self.history: deque[str] = deque(maxlen=40)
+        self.counts = {"exists": 0, "expunge": 0, "fetch": 0, "flags_checked": 0}
+
+    # --- plumbing -------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        return len(self.slots)
+
+    def fail(self, message: str) -> Violation:
+        recent = "\n  ".join(self.history)
+        return Violation(
+            f"[{self.mailbox} {self.keyword}] {message}\n  during: {self.command}\n"
+            f"  last responses:\n  {recent}"
+        )
+
+    def begin(self, command: str) -> None:
+        """The command now running, e.g. ``UID FETCH 1:* (FLAGS)``."""
+        self.command = command
+        self.history.append(f"C: {command}")
+
+    def known_uids(self) -> list[int]:
+        return [s.uid for s in self.slots if s.uid is not None]
+
+    def msn_of(self, uid: int) -> int | None:
+        for i, slot in enumerate(self.slots):
+            if slot.uid == uid:
+                return i + 1
+        return None
+
+    # --- untagged responses -------------------------------------------------------------
+
+    def apply(self, resp: Response) -> None:
+        self.history.append(f"S: {resp.raw[:200]!r}")
+        tokens = resp.tokens
+        if len(tokens) >= 2 and isinstance(tokens[0], str) and tokens[0].isdigit():
+            number, what = int(tokens[0]), str(tokens[1]).upper()
+            if what == "EXISTS":
+                self._exists(number)
+            elif what == "RECENT":
+                if number > self.count:
+                    raise self.fail(f"RECENT {number} > EXISTS {self.count}")
+            elif what == "EXPUNGE":
+                self._expunge(number)
+            elif what == "FETCH":
+                self._fetch(number, tokens[2] if len(tokens) > 2 else None)
+            else:
+                raise self.fail(f"unknown numbered response {resp.raw!r}")
+        elif tokens and tokens[0] == "OK":
+            code = resp.code() or ""
+            if code.upper().startswith("UIDVALIDITY"):
+                value = int(code.split()[1])
+                if self.uidvalidity not in (None, value):
+                    raise self.fail(f"UIDVALIDITY changed {self.uidvalidity} -> {value}")
+                self.uidvalidity = value
+
+    def _exists(self, number: int) -> None:
+        self.counts["exists"] += 1
+        if number < self.count:
+            raise self.fail(f"EXISTS went backwards: {self.count} -> {number}")
+        self.slots.extend(Slot() for _ in range(number - self.count))
+
+    def _expunge(self, number: int) -> None:
+        self.counts["expunge"] += 1
+        verb = self.command.split(" ", 1)[0].upper()
+        if verb in NO_EXPUNGE_COMMANDS:
+            raise self.fail("EXPUNGE sent during " + verb + " (RFC 3501 section 7.4.1)")
+        self._check_msn(number)
+        slot = self.slots.pop(number - 1)
+        if slot.uid is not None:
+            self.expunged.add(slot.uid)
+            self.mine.pop(slot.uid, None)
+
+    def _fetch(self, number: int, data: Token) -> None:
+        self.counts["fetch"] += 1
+        self._check_msn(number)
+        items = fetch_items(data)
+        slot = self.slots[number - 1]
+        if "UID" in items:
+            self._set_uid(number, int(str(items["UID"])))
+        if "FLAGS" in items:
+            flags = items["FLAGS"]
+            if not isinstance(flags, list):
+                raise self.fail(f"FLAGS is not a list: {flags!r}")
+            present = self.keyword.lower() in {str(f).lower() for f in flags}
+            self._check_keyword(slot, present)
+
+    def _check_msn(self, number: int) -> None:
+        if not 1 <= number <= self.count:
+            raise self.fail(f"unknown message sequence number {number} (EXISTS {self.count})")
+
+    def _set_uid(self, msn: int, uid: int) -> None:
+        slot = self.slots[msn - 1]
+        if slot.uid is not None:
+            if slot.uid != uid:
+                raise self.fail(f"message {msn} changed UID {slot.uid} -> {uid}")
+            return
+        if uid in self.expunged:
+            raise self.fail(f"expunged UID {uid} came back as message {msn}")
+        if not self._fits(msn - 1, uid):
+            raise self.fail(f"UID {uid} at message {msn} breaks ascending order: "
+                            f"{[s.uid for s in self.slots]}")
+        slot.uid = uid
+        if slot.keyword is not None:
+            self._check_keyword(slot, slot.keyword)
+            slot.keyword = None
+
+    def _fits(self, index: int, uid: int) -> bool:
+        before = [s.uid for s in self.slots[:index] if s.uid is not None]
+        after = [s.uid for s in self.slots[index + 1 :] if s.uid is not None]
+        return (not before or before[-1] < uid) and (not after or uid < after[0])
+
+    def _check_keyword(self, slot: Slot, present: bool) -> None:
+        if slot.uid is None:
+            if slot.keyword is not None and slot.keyword != present:
+                raise self.fail(f"{self.keyword} flipped on a message nobody else STOREs")
+            slot.keyword = present
+            return
+        expected = self.mine.get(slot.uid)
+        self.counts["flags_checked"] += 1
+        if expected is None:
+            self.mine[slot.uid] = present
+        elif expected != present:
+            raise self.fail(
+                f"UID {slot.uid}: {self.keyword} is {'on' if present else 'off'} but this "
+                f"client's last STORE left it {'on' if expected else 'off'}"
+            )
+
+    # --- what the client itself did -----------------------------------------------------
+
+    def stored(self, uids: Iterable[int], present: bool) -> None:
+        """Our STORE of our keyword is under way: every FLAGS from now on must agree."""
+        for uid in uids:
+            self.mine[uid] = present
+
+    def appended(self, uid: int, present: bool) -> None:
+        """APPENDUID of our own APPEND: newer than every UID we know."""
+        known = self.known_uids()
+        if known and uid <= known[-1]:
+            raise self.fail(f"APPENDUID {uid} is not above the known UIDs {known[-3:]}")
+        self.mine[uid] = present
+
+    def check_search(self, results: Iterable[int], uid: bool, keyword: bool | None) -> None:
+        """SEARCH results: every number is a message we know; with ``keyword`` (the
+        search was KEYWORD / UNKEYWORD of our keyword) no result contradicts ``mine``.
+        A message we believe matches may be missing: another session may have expunged
+        it, and the server searches what is still there."""
+        for value in results:
+            if uid:
+                msn = self.msn_of(value)
+                if msn is None and not self._uid_could_be_unknown(value):
+                    raise self.fail(f"UID SEARCH returned UID {value}, not in this view")
+                slot_uid: int | None = value
+            else:
+                self._check_msn(value)
+                slot_uid = self.slots[value - 1].uid
+            if keyword is not None and slot_uid is not None:
+                expected = self.mine.get(slot_uid)
+                if expected is not None and expected != keyword:
+                    raise self.fail(f"SEARCH matched UID {slot_uid} whose keyword is "
+                                    f"{'on' if expected else 'off'}")
+
+    def _uid_could_be_unknown(self, uid: int) -> bool:
+        return any(s.uid is None and self._fits(i, uid) for i, s in enumerate(self.slots))
+
+    def check_final(self, listing: list[tuple[int, bool]]) -> None:
+        """A final ``UID FETCH 1:* (FLAGS)`` after NOOP must match the model exactly."""
+        uids = [u for u, _ in listing]
+        if uids != [s.uid for s in self.slots]:
+            raise self.fail(f"final listing {uids[:20]}... differs from the model "
+                            f"{[s.uid for s in self.slots][:20]}...")
+        for uid, present in listing:
+            if self.mine.get(uid, present) != present:
+                raise self.fail(f"final flags of UID {uid} contradict the last STORE")
