@@ -96,6 +96,28 @@ CONNECTION_LIMIT_KEYS = frozenset({"max_connections", "max_connections_per_ip"})
 
 
 @dataclass(frozen=True, slots=True)
+class LmtpConfig:
+    """``[lmtp]``: delivery over LMTP (docs/lmtp.md). ``detail_delimiter`` splits
+    ``user+tag`` (empty: no details); ``detail_mailbox`` delivers ``user+tag`` into the
+    user's mailbox ``tag`` when it exists; ``quota_tempfail`` answers a full mailbox with
+    452 4.2.2 (retry) instead of 552 5.2.2 (bounce). ``max_message_size`` 0 means the
+    APPEND limit (``[limits] max_append``). ``hostname`` (default: the FQDN) is what the
+    greeting says."""
+
+    detail_delimiter: str = "+"
+    detail_mailbox: bool = True
+    quota_tempfail: bool = False
+    max_message_size: int = 0
+    hostname: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.detail_delimiter) > 1:
+            raise ValueError("detail_delimiter is one character or empty")
+        if self.max_message_size < 0:
+            raise ValueError("max_message_size must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     data_dir: Path = Path("./data")
     listen: tuple[str, ...] = DEFAULT_LISTEN
@@ -107,12 +129,23 @@ class Config:
     max_bad_commands: int = 20
     max_bad_commands_unauthenticated: int = 5
     workers: int = 0
+    """Worker processes for ``serve``; 0 means one per core (see pyimapd.server)."""
     listen_tls: tuple[str, ...] = ()
     """Implicit-TLS addresses (port 993 by convention); needs ``[tls]`` cert and key."""
     tls: TlsConfig = field(default_factory=TlsConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
-    """Worker processes for ``serve``; 0 means one per core (see pyimapd.server)."""
+    listen_lmtp: tuple[str, ...] = ()
+    """LMTP addresses, ``HOST:PORT`` or ``unix:PATH`` (docs/lmtp.md)."""
+    lmtp: LmtpConfig = field(default_factory=LmtpConfig)
+    metrics_listen: str = ""
+    """``HOST:PORT`` of the Prometheus endpoint (``/metrics``); empty: none."""
+    log_format: str = "text"
+    """``text`` or ``json`` (one object per line)."""
+
+    def __post_init__(self) -> None:
+        if self.log_format not in ("text", "json"):
+            raise ValueError("log_format must be text or json")
 
 
 def _section(cls: type, data: dict[str, Any], where: str) -> Any:
@@ -152,13 +185,14 @@ def load_config(path: Path | None) -> Config:
         "timeouts": (Timeouts, raw.pop("timeouts", {})),
         "tls": (TlsConfig, tls),
         "auth": (AuthConfig, auth),
+        "lmtp": (LmtpConfig, raw.pop("lmtp", {})),
     }
     if raw:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(raw))}")
     built = {name: _section(cls, data, name) for name, (cls, data) in sections.items()}
     if "data_dir" in server:
         server["data_dir"] = Path(server["data_dir"])
-    for key in ("listen", "listen_tls"):
+    for key in ("listen", "listen_tls", "listen_lmtp"):
         if key in server:
             server[key] = tuple(server[key])
     return _section(Config, {**server, **built}, "server")

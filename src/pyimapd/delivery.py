@@ -1,20 +1,39 @@
-"""Turning raw message bytes into a :class:`PreparedMessage`: one path for APPEND, LMTP
-delivery and the importers.
+"""Turning raw message bytes into a :class:`PreparedMessage`, and storing it for its
+recipients: one path for APPEND, LMTP delivery and the importers.
 
 Bytes are normalised to CRLF line endings as they arrive (IMAP sends CRLF, and sizes and
 offsets must agree with what FETCH returns), spooled to a temporary file that stays in
 memory while small, then parsed once into the MIME part tree. Nothing holds a large
 message in memory.
+
+:class:`Delivery` then stores one prepared message for any number of recipients and
+returns one :class:`DeliveryResult` per recipient, with the SMTP reply code and enhanced
+status code (RFC 3463) that LMTP sends for it (RFC 2033 section 4.2) and that the
+importers report. Addresses map to accounts as described in :func:`address_candidates`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pyimapd import mime
-from pyimapd.storage.interface import PreparedMessage
+from pyimapd.storage.interface import (
+    Backend,
+    MailStore,
+    NoSuchMailbox,
+    NoSuchUser,
+    OverQuota,
+    PreparedMessage,
+    StorageError,
+)
+
+log = logging.getLogger("pyimapd.delivery")
 
 SPOOL_IN_MEMORY = 256 * 1024
 """Messages up to this size are spooled in memory; larger ones go to a temporary file."""
@@ -66,3 +85,210 @@ async def prepare_bytes(data: bytes, tmp_dir: Path | None = None) -> tuple[Spool
     spool = Spool(tmp_dir)
     spool.feed(data)
     return spool, await spool.finish()
+
+
+# --- delivery to recipients ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How addresses map to accounts and how store refusals are reported.
+
+    ``detail_delimiter`` separates a user from a detail (``user+tag@domain``; empty turns
+    details off). With ``detail_mailbox``, a message for ``user+tag`` goes into the
+    user's mailbox named ``tag`` when it exists, else into INBOX. ``quota_tempfail``
+    makes a full mailbox a temporary failure (452 4.2.2, the MTA retries) instead of a
+    permanent one (552 5.2.2, the sender gets a bounce).
+    """
+
+    detail_delimiter: str = "+"
+    detail_mailbox: bool = True
+    quota_tempfail: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one recipient's copy goes: an account and a mailbox in it. ``detail`` is the
+    address's ``+detail`` (the mailbox is chosen from it at delivery time)."""
+
+    address: str
+    user: str
+    mailbox: str = "INBOX"
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """The outcome for one recipient: an SMTP reply code, an enhanced status code and a
+    text, plus the UID and mailbox of the stored copy on success."""
+
+    address: str
+    code: int
+    status: str
+    text: str
+    mailbox: str | None = None
+    uid: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.code < 300
+
+    @property
+    def temporary(self) -> bool:
+        return 400 <= self.code < 500
+
+
+def unknown_user(address: str) -> DeliveryResult:
+    return DeliveryResult(address, 550, "5.1.1", f"<{address}> No such user here")
+
+
+def result_for_error(address: str, exc: BaseException, policy: DeliveryPolicy) -> DeliveryResult:
+    """The one mapping of store failures to SMTP replies (RFC 3463 codes)."""
+    if isinstance(exc, NoSuchUser):
+        return unknown_user(address)
+    if isinstance(exc, OverQuota):
+        if policy.quota_tempfail:
+            return DeliveryResult(address, 452, "4.2.2", f"<{address}> Mailbox full: {exc.text}")
+        return DeliveryResult(address, 552, "5.2.2", f"<{address}> Mailbox full: {exc.text}")
+    text = exc.text if isinstance(exc, StorageError) else "local error"
+    return DeliveryResult(address, 451, "4.3.0", f"<{address}> Temporary failure: {text}")
+
+
+def address_candidates(address: str, delimiter: str) -> list[tuple[str, str | None]]:
+    """Account names to try for an address, most specific first, with the detail each
+    implies: the address itself (accounts may be named ``user@domain``), the address
+    without its detail, the local part, the local part without its detail. Each is
+    tried as given and lower-cased (local parts are case-sensitive in RFC 5321 section
+    2.4, but nobody relies on it)."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        local, domain = address, ""
+    base, detail = local, None
+    if delimiter and delimiter in local:
+        base, _, detail = local.partition(delimiter)
+    forms: list[tuple[str, str | None]] = [(address, None)]
+    if detail is not None and at:
+        forms.append((f"{base}@{domain}", detail))
+    if at:
+        forms.append((local, None))
+    if detail is not None:
+        forms.append((base, detail))
+    out: dict[str, str | None] = {}
+    for name, tag in forms:
+        for variant in (name, name.lower()):
+            if variant and variant not in out:
+                out[variant] = tag
+    return list(out.items())
+
+
+class Delivery:
+    """Stores prepared messages for recipients; one result per recipient.
+
+    With ``keep_open`` the per-user stores stay open between calls (the importers store
+    thousands of messages for one user) until :meth:`close`. ``observe`` is called with
+    each result (metrics).
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        policy: DeliveryPolicy | None = None,
+        keep_open: bool = False,
+        observe: Callable[[DeliveryResult], None] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.policy = policy or DeliveryPolicy()
+        self.keep_open = keep_open
+        self.observe = observe
+        self._stores: dict[str, MailStore] = {}
+
+    async def resolve(self, address: str) -> Target | DeliveryResult:
+        """The account for an address (RCPT time), or a 550 5.1.1 result."""
+        try:
+            for user, detail in address_candidates(address, self.policy.detail_delimiter):
+                if await self.backend.users.get_user(user) is not None:
+                    return Target(address, user, "INBOX", detail)
+        except Exception as exc:  # the store is down: the MTA should retry
+            log.warning("looking up %s failed: %s", address, exc)
+            return result_for_error(address, exc, self.policy)
+        return unknown_user(address)
+
+    async def deliver(
+        self,
+        prepared: PreparedMessage,
+        targets: Sequence[Target],
+        flags: frozenset[str] = frozenset(),
+        internaldate: datetime | None = None,
+    ) -> list[DeliveryResult]:
+        """Stores ``prepared`` once per target, in order; a failure for one recipient
+        never stops the others (RFC 2033 section 4.2). Each append is durable before its
+        result says 250."""
+        when = internaldate or datetime.now(UTC).astimezone()
+        results = []
+        for target in targets:
+            result = await self._deliver_one(prepared, target, flags, when)
+            if self.observe is not None:
+                self.observe(result)
+            results.append(result)
+        if not self.keep_open:
+            await self.close()
+        return results
+
+    async def _deliver_one(
+        self, prepared: PreparedMessage, target: Target, flags: frozenset[str], when: datetime
+    ) -> DeliveryResult:
+        try:
+            store = await self._store(target.user)
+            mailbox = await self._mailbox(store, target)
+            try:
+                appended = await store.append(mailbox, prepared, flags, when)
+            except NoSuchMailbox:
+                if mailbox == "INBOX" or target.mailbox != "INBOX":
+                    raise
+                mailbox = "INBOX"  # the detail folder went away meanwhile
+                appended = await store.append(mailbox, prepared, flags, when)
+        except Exception as exc:
+            if not isinstance(exc, StorageError):
+                log.exception("delivery to %s failed", target.address)
+            else:
+                log.info("delivery to %s refused: %s", target.address, exc.text)
+            await self._drop(target.user)
+            return result_for_error(target.address, exc, self.policy)
+        return DeliveryResult(
+            target.address, 250, "2.0.0", f"<{target.address}> Delivered",
+            mailbox=mailbox, uid=appended.uid,
+        )
+
+    async def _store(self, user: str) -> MailStore:
+        store = self._stores.get(user)
+        if store is None:
+            store = await self.backend.open(user)
+            self._stores[user] = store
+        return store
+
+    async def _drop(self, user: str) -> None:
+        store = self._stores.pop(user, None)
+        if store is not None:
+            try:
+                await store.close()
+            except Exception:
+                log.debug("closing the store of %s failed", user, exc_info=True)
+
+    async def _mailbox(self, store: MailStore, target: Target) -> str:
+        """The detail's mailbox when it exists and may hold messages, else the target's
+        (exact name first, then case-insensitively)."""
+        if not (target.detail and self.policy.detail_mailbox):
+            return target.mailbox
+        boxes = [m for m in await store.list_mailboxes() if not m.noselect]
+        for match in (
+            lambda name: name == target.detail,
+            lambda name: name.lower() == str(target.detail).lower(),
+        ):
+            for box in boxes:
+                if match(box.name):
+                    return box.name
+        return target.mailbox
+
+    async def close(self) -> None:
+        for user in list(self._stores):
+            await self._drop(user)

@@ -16,11 +16,13 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
 from pyimapd.auth.passwords import Passwords
 from pyimapd.config import Config
+from pyimapd.services import Services, before_fork, worker_exited
 from pyimapd.session.session import ServerContext
 from pyimapd.storage.feed import PeerChangeFeed, socket_path
 from pyimapd.storage.interface import Backend, ChangeFeed
@@ -89,14 +91,23 @@ def worker_count(config: Config) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-async def serve(config: Config, on_ready: Callable[[], None] | None = None) -> None:
-    """One worker: serves until SIGTERM or SIGINT, then says BYE to every session."""
+async def serve(
+    config: Config,
+    on_ready: Callable[[], None] | None = None,
+    lmtp_sockets: list[socket.socket] | None = None,
+) -> None:
+    """One worker: serves until SIGTERM or SIGINT, then says BYE to every session.
+    ``lmtp_sockets`` are the LMTP sockets the supervisor bound (pyimapd.services)."""
     tls = load_tls(config.tls, bool(config.listen_tls))  # a bad certificate fails early
     prepare_data_dir(config)
     feed = peer_feed(config)
     backend = open_backend(config, feed)
     await backend.start()
-    ctx = ServerContext(config=config, backend=backend, passwords=Passwords(config.argon2))
+    services = await Services.start(config, backend, lmtp_sockets)
+    ctx = ServerContext(
+        config=config, backend=backend, passwords=Passwords(config.argon2),
+        metrics=services.metrics,
+    )
     listener = Listener(ctx, config.listen, tls=tls, tls_addresses=config.listen_tls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -114,6 +125,7 @@ async def serve(config: Config, on_ready: Callable[[], None] | None = None) -> N
         log.info("shutting down")
     finally:
         await listener.stop()
+        await services.stop()
         if feed is not None:
             feed.close()
         await backend.close()
@@ -128,12 +140,14 @@ def run(config: Config) -> int:
     from pyimapd.transport.workers import Supervisor
 
     prepare_data_dir(config)
+    shared = before_fork(config)  # LMTP sockets and metrics, shared by the workers
 
     def worker(index: int, ready: Callable[[], None]) -> int:
-        asyncio.run(serve(config, on_ready=ready))
+        asyncio.run(serve(config, on_ready=ready, lmtp_sockets=shared))
         return 0
 
     def remove_socket(pid: int) -> None:
+        worker_exited(config, pid)
         with contextlib.suppress(FileNotFoundError):
             socket_path(run_dir(config), pid).unlink()
 

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from imapwire import Atom
+from differential.imapwire import Atom
 
 CORPUS = Path(__file__).resolve().parent.parent / "mime" / "corpus"
 
 FLAG_CYCLE = (
     "", "\\Seen", "\\Seen \\Answered", "\\Flagged", "\\Deleted \\Seen", "\\Draft",
-    "$Important", "\\Seen $Important Work", "work", "\\Flagged \\Seen $Junk",
+    "$Important", "\\Seen $Important Work", "\\Answered Work", "\\Flagged \\Seen $Junk",
 )
 ZONES = ("+0000", "-0500", "+0200", "+0930", "-0300", "+0100")
 

@@ -81,11 +81,12 @@ class Dovecot:
     """``with Dovecot(users) as d:`` -> ``d.port``. ``fast`` turns on PEERS.md's fast
     mode (login and imap processes reused), for fair benchmarks."""
 
-    def __init__(self, users: dict[str, str], fast: bool = False) -> None:
+    def __init__(self, users: dict[str, str], fast: bool = False, extra: str = "") -> None:
         if shutil.which("dovecot") is None or shutil.which("doveadm") is None:
             raise DovecotMissing("dovecot is not installed (apt-get install dovecot-imapd)")
         self.users = users
         self.fast = fast
+        self.extra = extra  # more settings, e.g. "mail_fsync = never" for bulk loads
         self.base = Path(tempfile.mkdtemp(prefix="pyimapd-diff-dovecot-"))
         self.conf = self.base / "dovecot.conf"
         self.port = _free_port()
@@ -108,7 +109,7 @@ class Dovecot:
         fast_login = "  service_count = 0\n  process_min_avail = 2\n" if self.fast else ""
         fast_imap = "  service_count = 0\n" if self.fast else ""
         self.conf.write_text(CONF.format(base=base, port=self.port, fast_login=fast_login,
-                                         fast_imap=fast_imap))
+                                         fast_imap=fast_imap) + self.extra)
         with open(base / "stdout.log", "wb") as out:
             subprocess.run(["dovecot", "-c", str(self.conf)], stdout=out,
                            stderr=subprocess.STDOUT, check=True, timeout=30)

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compare import (
+from differential.compare import (
     SIMPLE_ITEMS,
     Message,
     normalise,
     response_key,
     section_items,
 )
-from imapwire import Conn, Reply
+from differential.imapwire import Conn, Reply
 
 MAILBOX = "differential"
 BATCH = 40
@@ -38,7 +38,8 @@ class Difference:
         def cut(v: object) -> str:
             text = repr(v)
             return text if len(text) < 600 else text[:600] + "..."
-        return f"{self.where} {self.item}:\n   pyimapd: {cut(self.ours)}\n   dovecot: {cut(self.theirs)}"
+        return (f"{self.where} {self.item}:\n   pyimapd: {cut(self.ours)}\n"
+                f"   dovecot: {cut(self.theirs)}")
 
 
 class Pair:

@@ -7,10 +7,11 @@ import base64
 import random
 
 MB = 1024 * 1024
-_WORDS = (
-    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
-    "november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
-).split()
+_WORDS = [
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+    "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
+    "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu",
+]
 
 
 def _text(rng: random.Random, size: int, marker: str) -> bytes:
@@ -29,11 +30,11 @@ def big_text(seed: int = 10, size: int = 10 * MB + 12345) -> bytes:
     """A single text/plain message larger than ``size`` bytes."""
     rng = random.Random(seed)
     head = (
-        "From: Big Sender <big@example.org>\r\nTo: reader@example.net\r\n"
-        "Subject: A very large plain text message\r\n"
-        "Date: Mon, 2 May 2022 12:00:00 +0000\r\nMessage-ID: <big-text@example.org>\r\n"
-        "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
-    ).encode()
+        b"From: Big Sender <big@example.org>\r\nTo: reader@example.net\r\n"
+        b"Subject: A very large plain text message\r\n"
+        b"Date: Mon, 2 May 2022 12:00:00 +0000\r\nMessage-ID: <big-text@example.org>\r\n"
+        b"Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+    )
     return head + _text(rng, size, "GIGANTOSAURUS")
 
 
@@ -46,13 +47,14 @@ def big_attachment(seed: int = 11, size: int = 10 * MB + 54321) -> bytes:
     return (
         b"From: Archive <archive@example.org>\r\nTo: reader@example.net\r\n"
         b"Subject: Large attachment\r\nDate: Tue, 3 May 2022 12:00:00 +0200\r\n"
-        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"big-boundary\"\r\n\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="big-boundary"\r\n\r\n'
         b"--big-boundary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
         b"The attachment follows: MASTODON.\r\n"
-        b"--big-boundary\r\nContent-Type: application/octet-stream; name=\"blob.bin\"\r\n"
+        b'--big-boundary\r\nContent-Type: application/octet-stream; name="blob.bin"\r\n'
         b"Content-Transfer-Encoding: base64\r\n"
-        b"Content-Disposition: attachment; filename=\"blob.bin\"\r\n\r\n"
-        + lines + b"\r\n--big-boundary--\r\n"
+        b'Content-Disposition: attachment; filename="blob.bin"\r\n\r\n'
+        + lines
+        + b"\r\n--big-boundary--\r\n"
     )
 
 

@@ -128,15 +128,19 @@ def test_outer_boundary_closes_inner_multipart() -> None:
     assert data[second.body_start : second.end] == b"outer two"
 
 
-def test_boundary_needs_exact_match_or_close() -> None:
-    """``--ab`` is not the delimiter of boundary ``a``; ``--a  `` (padding) is."""
+def test_boundary_matches_as_a_line_prefix() -> None:
+    """RFC 2046 5.1.1: "it is sufficient that the boundary appear in its entirety
+    following the CRLF", so ``--ab`` is a delimiter of boundary ``a`` (as in Dovecot),
+    ``--a  `` (padding) too, and ``--a--x`` closes; `` --a`` (not at the line start)
+    is text."""
     data = (
         b"Content-Type: multipart/mixed; boundary=a\r\n\r\n"
-        b"--a \t\r\n\r\none\r\n--ab\r\nstill one\r\n--a--x\r\n"
+        b"--a \t\r\n\r\none\r\n --a\r\n--ab\r\n\r\ntwo\r\n--a--x\r\nepilogue\r\n"
     )
     root = parse_message(io.BytesIO(data), len(data))
-    (only,) = root.children
-    assert data[only.body_start : only.end] == b"one\r\n--ab\r\nstill one"
+    first, second = root.children
+    assert data[first.body_start : first.end] == b"one\r\n --a"
+    assert data[second.body_start : second.end] == b"two"
 
 
 def _write_big(path, size: int, multipart: bool, long_line: bool) -> int:

@@ -24,16 +24,24 @@ def test_fields_keep_order_folding_and_blank_line() -> None:
 
 def test_fields_not() -> None:
     assert filter_header_fields(HEADER, ["Subject", "Received"], exclude=True) == (
-        b"X-Thing: x\r\n\r\n")
+        b"X-Thing: x\r\nnot a field\r\n\r\n")
+
+
+def test_no_blank_line_when_the_message_has_none() -> None:
+    """RFC 3501 6.4.5: the blank line is included "except in the case of a message
+    which has no body and no blank line"."""
+    assert filter_header_fields(b"Subject: a\r\nFrom: b", ["subject"], False) == b"Subject: a\r\n"
+    assert filter_header_fields(b"Subject: a\r\nFrom: b", ["subject"], True) == b"From: b\r\n"
 
 
 def test_no_match_is_just_the_blank_line() -> None:
     assert filter_header_fields(HEADER, ["Cc"], exclude=False) == b"\r\n"
-    assert filter_header_fields(b"", ["Cc"], exclude=True) == b"\r\n"
+    assert filter_header_fields(b"\r\n", ["Cc"], exclude=True) == b"\r\n"
+    assert filter_header_fields(b"", ["Cc"], exclude=True) == b""  # no blank line at all
 
 
 def test_header_without_final_newline() -> None:
-    assert filter_header_fields(b"To: a@b", ["to"], exclude=False) == b"To: a@b\r\n\r\n"
+    assert filter_header_fields(b"To: a@b", ["to"], exclude=False) == b"To: a@b\r\n"
 
 
 def test_header_fields_range_comes_from_locate() -> None:

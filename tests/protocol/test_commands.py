@@ -145,7 +145,7 @@ def test_commands(line: bytes, command: c.Command) -> None:
         (b"a1 COPY -1 y", "Invalid sequence set"),
         (b"a1 COPY $,1 y", "Invalid sequence set"),
         (b"a1 UID", "Missing UID command"),
-        (b"a1 UID EXPUNGE 1", "Unknown UID command EXPUNGE"),
+        (b"a1 UID FROB 1", "Unknown UID command FROB"),
         (b"a1 UID NOOP", "Unknown UID command NOOP"),
     ],
 )

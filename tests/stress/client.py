@@ -69,11 +69,12 @@ class RandomClient:
     # --- plumbing -------------------------------------------------------------------
 
     async def command(
-        self, text: str, literal: bytes | None = None, allow_no: bool = False
+        self, text: str, literal: bytes | None = None, allow_no: bool = False,
+        search_keyword: bool | None = None,
     ) -> tuple[list[Response], Response]:
-        """Runs a command; every untagged response is applied to the model."""
+        """Runs a command; every untagged response is applied to the model, in order."""
         assert self.conn is not None
-        self.model.begin(text)
+        self.model.begin(text, search_keyword)
         untagged, tagged = await self.conn.command(text, literal)
         self.stats.commands += 1
         for resp in untagged:
@@ -118,7 +119,7 @@ class RandomClient:
         if self.conn is not None:
             try:
                 await self.conn.command("LOGOUT", timeout=10)
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError):
                 pass
             await self.conn.close()
 
@@ -204,11 +205,7 @@ class RandomClient:
             (f"UNKEYWORD {self.keyword}", False),
         ])
         uid = self.rng.random() < 0.5
-        untagged, _ = await self.command(f"{'UID ' if uid else ''}SEARCH {key}")
-        for resp in untagged:
-            if resp.tokens and str(resp.tokens[0]).upper() == "SEARCH":
-                numbers = [int(str(t)) for t in resp.tokens[1:]]
-                self.model.check_search(numbers, uid, keyword)
+        await self.command(f"{'UID ' if uid else ''}SEARCH {key}", search_keyword=keyword)
 
     async def op_noop(self) -> None:
         await self.command("NOOP")

@@ -12,7 +12,7 @@ import pytest
 from serverutil import ServerHandle, register_server, start_server
 from stress.procnet import children
 
-STRESS_SECONDS = float(os.environ.get("PYIMAPD_STRESS_SECONDS", "20"))
+STRESS_SECONDS = float(os.environ.get("PYIMAPD_STRESS_SECONDS", "12"))
 
 
 def wait_workers(handle: ServerHandle, count: int, timeout: float = 20.0) -> list[int]:

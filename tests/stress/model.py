@@ -63,6 +63,8 @@ class MailboxModel:
         self.expunged: set[int] = set()
         self.uidvalidity: int | None = None
         self.command = ""
+        self.search_keyword: bool | None = None
+        self.last_search: list[int] = []
         self.history: deque[str] = deque(maxlen=40)
         self.counts = {"exists": 0, "expunge": 0, "fetch": 0, "flags_checked": 0}
 
@@ -79,9 +81,12 @@ class MailboxModel:
             f"  last responses:\n  {recent}"
         )
 
-    def begin(self, command: str) -> None:
-        """The command now running, e.g. ``UID FETCH 1:* (FLAGS)``."""
+    def begin(self, command: str, search_keyword: bool | None = None) -> None:
+        """The command now running, e.g. ``UID FETCH 1:* (FLAGS)``; for a SEARCH of our
+        keyword, ``search_keyword`` says whether it was KEYWORD (True) or UNKEYWORD."""
         self.command = command
+        self.search_keyword = search_keyword
+        self.last_search: list[int] = []
         self.history.append(f"C: {command}")
 
     def known_uids(self) -> list[int]:
@@ -111,6 +116,12 @@ class MailboxModel:
                 self._fetch(number, tokens[2] if len(tokens) > 2 else None)
             else:
                 raise self.fail(f"unknown numbered response {resp.raw!r}")
+        elif tokens and str(tokens[0]).upper() == "SEARCH":
+            # Checked now: EXPUNGEs later in the same UID SEARCH change the numbering.
+            numbers = [int(str(t)) for t in tokens[1:]]
+            uid = self.command.upper().startswith("UID ")
+            self.check_search(numbers, uid, self.search_keyword)
+            self.last_search = numbers
         elif tokens and tokens[0] == "OK":
             code = resp.code() or ""
             if code.upper().startswith("UIDVALIDITY"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from pathlib import Path
 
 SOCKET_LINK = re.compile(r"socket:\[(\d+)\]")
@@ -27,9 +26,10 @@ def _inodes_by_local_port(port: int) -> set[int]:
     return found
 
 
-def owner_pid(client: socket.socket, candidates: list[int]) -> int | None:
-    """The pid among ``candidates`` holding the accepted end of ``client``."""
-    inodes = _inodes_by_local_port(client.getsockname()[1])
+def owner_pid(client_port: int, candidates: list[int]) -> int | None:
+    """The pid among ``candidates`` holding the accepted end of the connection whose
+    client side has local port ``client_port``."""
+    inodes = _inodes_by_local_port(client_port)
     for pid in candidates:
         try:
             fds = os.listdir(f"/proc/{pid}/fd")

@@ -118,7 +118,13 @@ class Connection:
             pass
 
 
-_TOKEN = re.compile(rb'\s*(?:(\()|(\))|"((?:[^"\\]|\\.)*)"|\{(\d+)\+?\}\r\n|(\[[^\]]*\])|([^\s()\[\]"]+(?:\[[^\]]*\](?:<[\d.]+>)?)?))')
+_TOKEN = re.compile(
+    rb"\s*(?:(\()|(\))"  # ( and )
+    rb'|"((?:[^"\\]|\\.)*)"'  # a quoted string
+    rb"|\{(\d+)\+?\}\r\n"  # a literal
+    rb"|(\[[^\]]*\])"  # a response code
+    rb'|([^\s()\[\]"]+(?:\[[^\]]*\](?:<[\d.]+>)?)?))'  # an atom, maybe BODY[...]<n>
+)
 
 
 def parse(data: bytes) -> list[Token]:

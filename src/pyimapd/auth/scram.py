@@ -21,6 +21,7 @@ from pyimapd.auth.sasl import Challenge, NeedSecret, Rejected, SaslError, Step, 
 from pyimapd.auth.stored import SCRAM_HASHES, SCRAM_ITERATIONS, ScramSecret
 
 _SASLNAME = re.compile(r"(?:[^,=]|=2C|=3D)+")
+_EXTENSION = re.compile(r"[A-Za-z]=.+", re.S)
 _PRINTABLE = re.compile(r"[\x21-\x2b\x2d-\x7e]+")
 _FIRST, _FINAL, _ACK, _DONE = range(4)
 
@@ -91,7 +92,9 @@ class ScramMechanism:
         self._gs2 = f"{flag},{authz},"
         if bare.startswith("m="):
             raise SaslError("SCRAM mandatory extensions are not supported")
-        user, nonce, _ = _attributes(bare, "nr")
+        user, nonce, extensions = _attributes(bare, "nr")
+        if extensions and not all(_EXTENSION.fullmatch(x) for x in extensions.split(",")):
+            raise SaslError("malformed SCRAM extension")
         if not _PRINTABLE.fullmatch(nonce):
             raise SaslError("malformed SCRAM nonce")
         self._user = _saslname(user)

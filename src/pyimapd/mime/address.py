@@ -102,15 +102,9 @@ def _phrase(toks: list[_Tok]) -> str | None:
 
 
 def _raw(toks: list[_Tok]) -> str:
-    """Local part or domain as written, minus comments and whitespace."""
-    parts: list[str] = []
-    for tok in toks:
-        if tok.kind == "quoted":
-            escaped = tok.text.replace("\\", "\\\\").replace('"', '\\"')
-            parts.append(f'"{escaped}"')
-        elif tok.kind != "comment":
-            parts.append(tok.text)
-    return "".join(parts)
+    """Local part or domain minus comments and whitespace, quoted strings unquoted
+    (``"john doe"@x`` -> ``john doe``), as Dovecot and UW-IMAP send the mailbox name."""
+    return "".join(tok.text for tok in toks if tok.kind != "comment")
 
 
 def _addr_spec(toks: list[_Tok]) -> tuple[str, str]:
@@ -142,7 +136,10 @@ def _mailbox(toks: list[_Tok]) -> Address | None:
     if lt >= 0:
         gt = next((i for i in range(lt + 1, len(toks)) if toks[i].kind == ">"), len(toks))
         return _angle(toks[lt + 1 : gt], toks[:lt])
-    comments = [t.text for t in toks if t.kind == "comment" and t.text]
+    # ``addr (Name)``: a comment after the address is taken as the name (Dovecot does
+    # the same); one before it is not.
+    last = max(i for i, t in enumerate(toks) if t.kind != "comment")
+    comments = [t.text for t in toks[last + 1 :] if t.kind == "comment" and t.text]
     mailbox, host = _addr_spec(toks)
     return (comments[-1] if comments else None, None, mailbox, host)
 

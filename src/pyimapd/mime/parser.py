@@ -26,11 +26,14 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from pyimapd.mime.headers import (
+    field_value,
     parse_content_type,
     parse_disposition,
     parse_fields,
     parse_language,
     simple_value,
+    split_fields,
+    to_text,
 )
 from pyimapd.mime.model import ENVELOPE_FIELDS, Envelope, Part
 
@@ -43,7 +46,6 @@ MAX_LINE = 64 * 1024
 MAX_HEADER = 512 * 1024
 """Header bytes kept for field parsing; the rest is skipped (offsets stay exact)."""
 _CHUNK = 256 * 1024
-_NESTABLE_ENCODINGS = frozenset({"", "7bit", "8bit", "binary"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +114,9 @@ def _match(line: bytes, stack: list[bytes]) -> tuple[int, bool] | None:
     for level in range(len(stack) - 1, -1, -1):
         delim = stack[level]
         if line.startswith(delim):
-            rest = line[len(delim) :]
-            if rest.startswith(b"--"):
-                return level, True
-            if not rest.strip(b" \t\r\n"):
-                return level, False
+            # RFC 2046 5.1.1: "it is sufficient that the boundary appear in its
+            # entirety following the CRLF"; whatever follows it on the line is ignored.
+            return level, line[len(delim) :].startswith(b"--")
     return None
 
 
@@ -140,10 +140,8 @@ def _end_state(body_start: int, body_lfs: int, hit: _Hit | None, r: _Reader) -> 
 
 
 def _header_end(start: int, hit: _Hit) -> int:
-    """Where a header cut short by a boundary ends: before the CRLF that belongs to the
-    boundary delimiter (RFC 2046 5.1.1), so the part stays inside its parent."""
-    if hit.keep_crlf:
-        return hit.start
+    """Where a header directly followed by a delimiter ends: before the CRLF that
+    belongs to the delimiter (RFC 2046 5.1.1), never before the part's start."""
     term = 2 if hit.tail.endswith(b"\r\n") else 1 if hit.tail.endswith(b"\n") else 0
     return max(start, hit.start - term)
 
@@ -186,8 +184,8 @@ class _Parser:
                     return b"".join(kept), None
                 if self.stack and line.startswith(b"--"):
                     found = _match(line, self.stack)
-                    if found is not None:
-                        return b"".join(kept), r.hit(*found)
+                    if found is not None:  # a header keeps its last CRLF (Dovecot)
+                        return b"".join(kept), r.hit(*found, keep_crlf=bool(kept))
             if size < MAX_HEADER:
                 kept.append(line)
                 size += len(line)
@@ -198,15 +196,24 @@ class _Parser:
         """Parse one entity (header + body) starting at offset ``start``."""
         self.parts += 1
         raw, hit = self.header()
-        fields = parse_fields(raw)
+        # A header cut short by a delimiter ends before the CRLF that belongs to the
+        # delimiter (RFC 2046 5.1.1); the enclosing parts still keep it (Dovecot).
         body_start = self.r.pos if hit is None else _header_end(start, hit)
         part = Part(header_start=start, body_start=body_start, end=body_start)
-        _apply_fields(part, fields, default)
+        _apply_fields(part, parse_fields(raw), default)
         if is_message:
-            part.envelope = _envelope(fields)
-        body_lfs = hit.lfs if hit is not None else self.r.lfs
-        if hit is None:
-            hit = self.body(part, depth)
+            part.envelope = _envelope(raw)
+        if hit is not None:
+            return part, hit  # the header was cut short: no body
+        body_lfs = self.r.lfs
+        hit = self.body(part, depth)
+        if hit is not None and hit.start == body_start and not hit.keep_crlf:
+            # Empty body right before a delimiter: the CRLF of the blank line is the
+            # delimiter's (RFC 2046 5.1.1), so the header ends before it.
+            part.body_start = part.end = _header_end(start, hit)
+            for inner in part.walk()[1:]:  # an empty encapsulated message moves along
+                inner.header_start = inner.body_start = inner.end = part.end
+            return part, hit
         part.end, part.lines = _end_state(body_start, body_lfs, hit, self.r)
         return part, hit
 
@@ -215,9 +222,9 @@ class _Parser:
         deep = depth >= MAX_DEPTH or self.parts >= MAX_PARTS
         if part.maintype == "multipart" and not deep and part.param("boundary"):
             return self.multipart(part, depth)
-        if (part.maintype, part.subtype) == ("message", "rfc822") and not deep and (
-            part.encoding.lower() in _NESTABLE_ENCODINGS
-        ):
+        # An encoded message/rfc822 (RFC 2046 5.2.1 forbids it) is still parsed in
+        # place, as Dovecot does: its text then reads as a header without fields.
+        if (part.maintype, part.subtype) == ("message", "rfc822") and not deep:
             child, hit = self.entity(part.body_start, ("text", "plain"), depth + 1, True)
             part.children.append(child)
             return hit
@@ -264,11 +271,25 @@ def _apply_fields(part: Part, fields: dict[str, str], default: tuple[str, str]) 
     part.location = fields.get("content-location")
 
 
-def _envelope(fields: dict[str, str]) -> Envelope:
+_ADDRESS_FIELDS = frozenset({"from", "sender", "reply-to", "to", "cc", "bcc"})
+
+
+def _envelope(header: bytes) -> Envelope:
+    """RFC 5322 3.6 allows each envelope field once. When one is repeated anyway, the
+    address lists are joined and the last of the other fields wins, as in Dovecot."""
     env = Envelope()
-    for name, attr in ENVELOPE_FIELDS.items():
-        if name in fields:
-            setattr(env, attr, fields[name])
+    for name, raw in split_fields(header):
+        key = name.decode("ascii", "replace") if name is not None else ""
+        attr = ENVELOPE_FIELDS.get(key)
+        if attr is None:
+            continue
+        value = to_text(field_value(raw))
+        old = getattr(env, attr)
+        if key in _ADDRESS_FIELDS and old and value:
+            value = f"{old}, {value}"
+        elif key in _ADDRESS_FIELDS and old:
+            value = old
+        setattr(env, attr, value)
     return env
 
 

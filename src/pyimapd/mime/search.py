@@ -19,7 +19,19 @@ from pyimapd.mime.model import Part
 
 _CHUNK = 64 * 1024
 MAX_SEARCH_HEADER = 1 << 20
-"""Header bytes read for search values."""
+"""Header bytes read for search values (per header, and for all part headers)."""
+
+MAX_TEXT = 32 * 1024 * 1024
+"""Characters of decoded body text kept for BODY/TEXT. Dovecot searches whole bodies,
+so this is well above the 10 MB messages of the corpus; the text beyond it is not
+searchable (the price of keeping memory bounded at APPEND)."""
+
+PART_HEADERS = " parts"
+"""Key of :func:`search_fields`' header map under which the header lines of MIME parts
+and encapsulated messages are kept, as ``name: value`` lines. RFC 3501 6.4.4 TEXT
+matches "the header or body of the message", and these lines are in the body, so
+TEXT looks at them (as Dovecot does); BODY does not (only decoded text). No field is
+named this (RFC 5322 field names have no space), and HEADER never matches it."""
 
 
 def sent_date(root: Part) -> datetime | None:
@@ -51,6 +63,22 @@ def decode_words(raw: bytes) -> str:
 def _read(source: BinaryIO, start: int, end: int) -> bytes:
     source.seek(start)
     return source.read(max(0, end - start))
+
+
+def _part_header_lines(source: BinaryIO, root: Part) -> str:
+    """``name: value`` lines (decoded, lower-case) of every header below the top one."""
+    lines: list[str] = []
+    budget = MAX_SEARCH_HEADER
+    for part in root.walk()[1:]:
+        if budget <= 0:
+            break
+        end = min(part.body_start, part.header_start + budget)
+        budget -= end - part.header_start
+        for name, raw in split_fields(_read(source, part.header_start, end)):
+            if name is not None:
+                value = decode_words(field_value(raw)).lower()
+                lines.append(f"{name.decode('utf-8', 'replace')}: {value}".replace("\n", " "))
+    return "\n".join(lines)
 
 
 def _header_values(source: BinaryIO, root: Part) -> dict[str, str]:
@@ -102,7 +130,7 @@ def _decoder(part: Part) -> codecs.IncrementalDecoder:
         charset = "utf-8"  # a superset; mislabelled 8-bit text is usually UTF-8
     try:
         return codecs.getincrementaldecoder(charset)(errors="replace")
-    except (LookupError, TypeError):
+    except (LookupError, TypeError, ValueError):  # unknown or undecodable charset name
         return codecs.getincrementaldecoder("utf-8")(errors="replace")
 
 
@@ -129,23 +157,28 @@ def _part_text(source: BinaryIO, part: Part, budget: int) -> str:
 
 
 def search_fields(
-    source: BinaryIO, root: Part, max_text: int = 1_000_000
+    source: BinaryIO, root: Part, max_text: int = MAX_TEXT
 ) -> tuple[dict[str, str], str]:
     """(decoded lower-case header values by field, decoded body text) for SEARCH.
 
     Header values: unfolded, RFC 2047 decoded, lower-cased; several occurrences of a
-    field joined by "\\n". Text: the text/* parts (also inside encapsulated
-    messages), transfer-decoded and charset-converted (unknown charset: UTF-8 with
-    replacement), joined by "\\n" and truncated at ``max_text`` characters. The text
-    keeps its case.
+    field joined by "\\n"; the lines of the headers of parts and encapsulated
+    messages under :data:`PART_HEADERS`. Text: the text/* parts and the message/*
+    parts that are not parsed further (delivery-status, global...), also inside
+    encapsulated messages, transfer-decoded and charset-converted (unknown charset:
+    UTF-8 with replacement), joined by "\\n" and truncated at ``max_text``
+    characters; Dovecot searches the same parts. The text keeps its case.
     """
     headers = _header_values(source, root)
+    part_lines = _part_header_lines(source, root)
+    if part_lines:
+        headers[PART_HEADERS] = part_lines
     texts: list[str] = []
     budget = max_text
     for part in root.walk():
         if budget <= 0:
             break
-        if part.maintype != "text" or part.children:
+        if part.maintype not in ("text", "message") or part.children:
             continue
         chunk = _part_text(source, part, budget)
         texts.append(chunk)

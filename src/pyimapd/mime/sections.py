@@ -90,14 +90,16 @@ def filter_header_fields(header: bytes, fields: Sequence[str], exclude: bool) ->
 
     Keeps the complete fields whose name is (or, with ``exclude``, is not) in
     ``fields``, case-insensitively, raw with their folded lines and in their original
-    order, then the blank line, which RFC 3501 says the returned header includes.
-    Lines that are not fields (no colon) are never returned.
+    order, then the blank line, which RFC 3501 says is included "except in the case of
+    a message which has no body and no blank line". A line that is not a field (no
+    colon) has no name to match, so only HEADER.FIELDS.NOT returns it (as Dovecot).
     """
     wanted = {f.lower().encode("utf-8", "surrogateescape") for f in fields}
     out: list[bytes] = []
     for name, raw in split_fields(header):
-        if name is None or (name in wanted) == exclude:
-            continue
-        out.append(raw if raw.endswith(b"\n") else raw + b"\r\n")
-    out.append(b"\r\n")
+        if (name is not None and name in wanted) != exclude:
+            # RFC 5322 2.2: a field ends with CRLF, also the last line of a message
+            out.append(raw if raw.endswith(b"\n") else raw + b"\r\n")
+    if header == b"\r\n" or header.endswith(b"\n\r\n"):
+        out.append(b"\r\n")
     return b"".join(out)

@@ -206,9 +206,7 @@ def _select(cls: type[c.Select | c.Examine], name: str) -> _Handler:
         r.sp("mailbox name")
         mailbox = r.mailbox()
         condstore, qresync = False, None
-        if not r.at_end():
-            r.sp("select parameters")
-            r.char(b"(", "select parameters")
+        if r.match(_PARAMS_START) is not None:
             while True:
                 param = r.atom("select parameter").decode("ascii").upper()
                 if param == "CONDSTORE" and not condstore:
@@ -351,7 +349,10 @@ def _fetch(r: Reader, tag: str, uid: bool) -> c.Command:
     r.sp("FETCH attributes")
     items = parse_fetch_items(r)
     changedsince, vanished = None, False
-    for name in () if r.at_end() else _modifiers(r, "FETCH"):
+    has_modifiers = r.match(_MODIFIERS_START) is not None
+    if has_modifiers:
+        r.pos -= 1  # give the SP back to _modifiers
+    for name in _modifiers(r, "FETCH") if has_modifiers else ():
         if name == "CHANGEDSINCE" and changedsince is None:
             r.sp("mod-sequence")
             changedsince = r.mod_sequence("mod-sequence")
@@ -377,6 +378,7 @@ def _modifiers(r: Reader, command: str) -> Iterator[str]:
 
 
 _MODIFIERS_START = re.compile(rb" (?=\()")
+_PARAMS_START = re.compile(rb" \(")
 _STORE_ATT = re.compile(rb"([+-]?)FLAGS(\.SILENT)?(?![^ ])", re.IGNORECASE)
 
 

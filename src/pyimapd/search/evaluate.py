@@ -12,7 +12,9 @@ Semantics shared with :mod:`pyimapd.search.sql` (both are tested on one table of
   field (values come decoded from :class:`PreparedMessage.search_headers`, several
   occurrences joined by newlines); an empty string matches when the field is present;
 * BODY is a substring of the decoded body text; TEXT matches BODY or any header line
-  written ``name: value``;
+  written ``name: value``, including the header lines of MIME parts and encapsulated
+  messages (stored under :data:`~pyimapd.mime.search.PART_HEADERS`, already written
+  ``name: value``; HEADER never matches that key);
 * case-insensitivity is Unicode ``casefold`` on both sides.
 """
 
@@ -22,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from pyimapd.mime.search import PART_HEADERS
 from pyimapd.search.ast import (
     All,
     And,
@@ -94,14 +97,21 @@ def _match_flag(key: Flag, msg: SearchableMessage) -> bool:
 
 def _match_header(key: Header, msg: SearchableMessage) -> bool:
     name, needle = fold(key.name), fold(key.value)
+    if name == PART_HEADERS:
+        return False
     return any(n == name and needle in v for n, v in header_lines(msg.headers))
+
+
+def text_line(name: str, value: str) -> str:
+    """The line TEXT matches for one ``(folded name, folded value)`` header row."""
+    return value if name == PART_HEADERS else f"{name}: {value}"
 
 
 def _match_text(key: Text, msg: SearchableMessage) -> bool:
     needle = fold(key.value)
     if needle in fold(msg.text):
         return True
-    return any(needle in f"{n}: {v}" for n, v in header_lines(msg.headers))
+    return any(needle in text_line(n, v) for n, v in header_lines(msg.headers))
 
 
 def matches(key: SearchKey, msg: SearchableMessage) -> bool:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyimapd.mime.search import PART_HEADERS
 from pyimapd.search.ast import (
     All,
     And,
@@ -128,19 +129,24 @@ def _day(column: str, op: str) -> str:
 
 
 def _header(key: Header) -> Compiled:
+    name = fold(key.name)
+    if name == PART_HEADERS:  # not a field name a client can send (see evaluate)
+        return "0", []
     sql = (
         "EXISTS (SELECT 1 FROM content_headers AS h WHERE h.content_id = m.content_id"
         " AND h.name = ? AND instr(h.value, ?) > 0)"
     )
-    return sql, [fold(key.name), fold(key.value)]
+    return sql, [name, fold(key.value)]
 
 
 def _text(needle: str) -> Compiled:
+    """Body text, or a header row as ``name: value`` (part-header rows as they are)."""
     sql = (
         "(instr(c.search_text, ?) > 0 OR EXISTS (SELECT 1 FROM content_headers AS h"
-        " WHERE h.content_id = m.content_id AND instr(h.name || ': ' || h.value, ?) > 0))"
+        " WHERE h.content_id = m.content_id AND instr(CASE WHEN h.name = ? THEN h.value"
+        " ELSE h.name || ': ' || h.value END, ?) > 0))"
     )
-    return sql, [needle, needle]
+    return sql, [needle, PART_HEADERS, needle]
 
 
 def _join(op: str, keys: tuple[SearchKey, ...], empty: str) -> Compiled:

@@ -53,6 +53,8 @@ class ServerContext:
     login_cache: LoginCache | None = None
     throttle: LoginThrottle | None = None
     sasl_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    metrics: Any = None
+    """A :class:`pyimapd.metrics.Metrics` when ``metrics_listen`` is set."""
 
     def __post_init__(self) -> None:
         auth = self.config.auth
@@ -156,8 +158,9 @@ class Session:
         if self.state not in spec.states:
             await self.refuse_in_state(event, name)
             return
-        self.log.debug("command %s", name)
+        started = time.monotonic()
         result = await self.run_handler(spec.handler, event)
+        self.observe(name, result.status, time.monotonic() - started)
         await self.flush_updates(spec.allows_expunge(event))
         self.write(tagged(event.tag, result.status, result.text, result.code))
         if result.status == "BAD":
@@ -166,6 +169,15 @@ class Session:
             hook, self.after_response = self.after_response, None
             await self.io.drain()
             await hook()
+
+    def observe(self, name: str, status: str, seconds: float) -> None:
+        """One debug line per command (its name only: never arguments, so never a
+        password) and the metrics; see pyimapd.logs and pyimapd.metrics."""
+        ms = round(seconds * 1000, 2)
+        extra = {**(self.log.extra or {}), "command": name, "result": status, "ms": ms}
+        self.log.logger.debug("command %s %s in %.2f ms", name, status, ms, extra=extra)
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.command(name, status, seconds)
 
     async def run_handler(self, handler: Any, command: Command) -> Result:
         try:

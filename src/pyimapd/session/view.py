@@ -14,13 +14,16 @@ ends with ``NO [EXPUNGEISSUED]`` (RFC 2180 section 4.1.2; see docs/architecture.
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pyimapd.protocol.commands import SequenceSet
 from pyimapd.protocol.responses import Atom, ResponseCode, untagged, untagged_status
 from pyimapd.storage.interface import (
     SYSTEM_FLAGS,
+    Changes,
     FlagUpdate,
     SelectedMailbox,
     SelectResult,
@@ -59,6 +62,11 @@ def vanished_line(uids: Sequence[int], earlier: bool) -> bytes:
     """``VANISHED [(EARLIER)] known-uids`` (RFC 7162 section 3.2.10); ``uids`` ascending."""
     head = [Atom("VANISHED")] + ([[Atom("EARLIER")]] if earlier else [])
     return untagged(*head, Atom(uid_set_text(uids)))
+
+
+_POLLS: dict[tuple[object, ...], tuple[int, asyncio.Future[Changes]]] = {}
+"""Polls in flight in this process, by mailbox and starting point (see ``_poll``):
+transient, an entry lives only while its query runs."""
 
 
 class SelectedView:
@@ -173,7 +181,7 @@ class SelectedView:
         if not changed:
             return self.remove_expunged(sorted(self.pending_expunge)) if allow_expunge else []
         self._dirty = False
-        changes = await self.mailbox.poll(self.modseq, self.max_uid, not self.readonly)
+        changes = await self._poll()
         self.modseq = max(self.modseq, changes.highestmodseq)
         self.uidnext = changes.uidnext
         out: list[bytes] = []
@@ -200,6 +208,49 @@ class SelectedView:
             out.append(untagged(self.exists, Atom("EXISTS")))
             out.append(untagged(len(self.recent), Atom("RECENT")))
         return out
+
+    async def _poll(self) -> Changes:
+        r"""Reads the changes since ``modseq`` from the store, sharing the read with the
+        other sessions of this process that are at the same point of the same mailbox
+        (a new message wakes them all at once: one query instead of thousands).
+
+        A session joins a poll in flight only if it started after every signal this
+        session has consumed (``generation``), so it cannot miss a change; \Recent
+        stays with the session whose poll claimed it (RFC 3501 section 2.3.2)."""
+        claim = not self.readonly
+        identity = getattr(self.subscription, "identity", None)
+        if identity is None:
+            return await self.mailbox.poll(self.modseq, self.max_uid, claim)
+        seen = self.subscription.generation()  # type: ignore[attr-defined]
+        key = (identity, self.uidvalidity, self.modseq, self.max_uid, claim)
+        shared = _POLLS.get(key)
+        if shared is not None and shared[0] >= seen:
+            try:
+                changes = await asyncio.shield(shared[1])
+                return replace(changes, recent=frozenset()) if claim else changes
+            except asyncio.CancelledError:
+                if not shared[1].cancelled():
+                    raise  # this session was cancelled, not the one it waited for
+        return await self._lead_poll(key, seen, claim)
+
+    async def _lead_poll(self, key: tuple[object, ...], seen: int, claim: bool) -> Changes:
+        future: asyncio.Future[Changes] = asyncio.get_running_loop().create_future()
+        _POLLS[key] = (seen, future)
+        try:
+            changes = await self.mailbox.poll(self.modseq, self.max_uid, claim)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: followers re-raise it, nobody else must
+            raise
+        except BaseException:
+            future.cancel()  # the followers poll for themselves
+            raise
+        else:
+            future.set_result(changes)
+        finally:
+            if _POLLS.get(key, (0, None))[1] is future:
+                del _POLLS[key]
+        return changes
 
     def flags_responses(self) -> list[bytes]:
         """FLAGS and PERMANENTFLAGS (RFC 3501 section 6.3.1)."""

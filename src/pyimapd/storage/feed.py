@@ -71,6 +71,18 @@ class LocalSubscription:
             self.closed = True
             self._feed._remove(self._key, self)
 
+    @property
+    def identity(self) -> tuple[int, str, str]:
+        """Which mailbox of which feed this watches: subscriptions with the same identity
+        may share one poll of the store (see ``SelectedView``)."""
+        return (id(self._feed), *self._key)
+
+    def generation(self) -> int:
+        """How many signals the mailbox has had in this process. A poll that started
+        when the count was g has seen every change signalled up to g (signals are sent
+        after the commit), which is what lets a session reuse another's poll."""
+        return self._feed._generation.get(self._key, 0)
+
     def _signal(self) -> None:
         """Sets the event from any thread: asyncio primitives are not thread-safe, so a
         call from outside the subscription's loop goes through ``call_soon_threadsafe``."""
@@ -97,6 +109,7 @@ class LocalChangeFeed:
         self._publish = publish
         self._lock = threading.Lock()
         self._subscribers: dict[tuple[str, str], set[LocalSubscription]] = {}
+        self._generation: dict[tuple[str, str], int] = {}
 
     def subscribe(self, user: str, mailbox: str) -> LocalSubscription:
         key = (user, normalize(mailbox))
@@ -113,8 +126,11 @@ class LocalChangeFeed:
 
     def deliver_remote(self, user: str, mailbox: str) -> None:
         """Wakes local watchers only: the entry point for signals from other processes."""
+        key = (user, normalize(mailbox))
         with self._lock:
-            targets = list(self._subscribers.get((user, normalize(mailbox)), ()))
+            targets = list(self._subscribers.get(key, ()))
+            if targets:
+                self._generation[key] = self._generation.get(key, 0) + 1
         for subscription in targets:
             subscription._signal()
 
@@ -146,6 +162,7 @@ class LocalChangeFeed:
                 subs.discard(subscription)
                 if not subs:
                     del self._subscribers[key]
+                    self._generation.pop(key, None)
 
 
 SOCKET_PREFIX = "w"

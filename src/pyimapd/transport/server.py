@@ -28,6 +28,7 @@ log = logging.getLogger("pyimapd.transport")
 
 READ_CHUNK = 64 * 1024
 WRITE_HIGH_WATER = 256 * 1024
+CLOSE_TIMEOUT = 2.0
 
 
 def is_loopback(host: str) -> bool:
@@ -94,11 +95,17 @@ class StreamChannel:
         self.secure = True
 
     async def close(self) -> None:
+        """Closes the connection; a TLS peer that never answers our close_notify is
+        cut off after ``CLOSE_TIMEOUT`` instead of holding the session (and shutdown)."""
         if self._writer.is_closing():
             return
         self._writer.close()
-        with contextlib.suppress(ConnectionError, OSError, ssl.SSLError, TimeoutError):
-            await asyncio.wait_for(self._writer.wait_closed(), 10.0)
+        try:
+            await asyncio.wait_for(self._writer.wait_closed(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            self._writer.transport.abort()
+        except (ConnectionError, OSError):
+            pass
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -193,23 +200,31 @@ class Listener:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
-        log.debug("connection from %s (session %s)", channel.peer, session.id)
+        extra = {"session": session.id, "peer": channel.peer, "protocol": "imap"}
+        log.debug("connection from %s (session %s)", channel.peer, session.id, extra=extra)
+        metrics = self.ctx.metrics
+        if metrics is not None:
+            metrics.connection_opened("imap")
         try:
             await session.run()
         except Exception:
-            log.exception("session %s crashed", session.id)
+            log.exception("session %s crashed", session.id, extra=extra)
         finally:
             self.ctx.sessions.discard(session)
             if task is not None:
                 self._tasks.discard(task)
-            log.debug("connection from %s closed", channel.peer)
+            if metrics is not None:
+                metrics.connection_closed("imap")
+            log.debug("connection from %s closed", channel.peer, extra=extra)
 
     async def stop(self, grace: float = 5.0) -> None:
         for server in self._servers:
             server.close()
-        for session in list(self.ctx.sessions):
+        sessions = list(self.ctx.sessions)
+        for session in sessions:
             session.io.write(untagged_status("BYE", "Server shutting down"))
-            await session.io.close()
+        if sessions:
+            await asyncio.gather(*(s.io.close() for s in sessions), return_exceptions=True)
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=grace)
         for server in self._servers:

@@ -285,6 +285,20 @@ class PostgresSelected:
             msg.store, self._user, self._id, self._uidvalidity, list(uids), mode, flags
         )
 
+    async def store_unchanged_since(
+        self, uids: Sequence[int], mode: str, flags: frozenset[str], unchangedsince: int
+    ) -> tuple[list[FlagUpdate], list[int]]:
+        self._check_writable()
+        return await self._db.write(
+            msg.store_unchanged_since, self._user, self._id, self._uidvalidity, list(uids),
+            mode, flags, unchangedsince,
+        )
+
+    async def vanished(self, since_modseq: int, uids: Sequence[tuple[int, int]]) -> list[int]:
+        return await self._db.read(
+            msg.vanished, self._id, self._uidvalidity, since_modseq, merge_ranges(uids)
+        )
+
     async def copy(self, uids: Sequence[int], dest: str) -> CopyResult:
         return await self._db.write(
             msg.copy, self._user, self._id, self._uidvalidity, list(uids), dest

@@ -125,7 +125,7 @@ class Database:
     async def start(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(
-                self.dsn, min_size=1, max_size=self.pool_size,
+                self.dsn, min_size=0, max_size=self.pool_size,
                 command_timeout=self.command_timeout, server_settings=SERVER_SETTINGS,
             )
         except UNAVAILABLE_ERRORS as exc:

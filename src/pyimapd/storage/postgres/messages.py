@@ -301,6 +301,35 @@ async def store(
     return [FlagUpdate(uid, after, modseq) for uid, after in changed]
 
 
+async def store_unchanged_since(
+    tx: Tx, user: str, mailbox_id: int, uidvalidity: int, uids: Sequence[int], mode: str,
+    flags: frozenset[str], unchangedsince: int,
+) -> tuple[list[FlagUpdate], list[int]]:
+    """The UNCHANGEDSINCE test (RFC 7162 section 3.1.3) and the store in one transaction;
+    :func:`store` locks the mailbox row first, so the test cannot race another writer."""
+    await live_mailbox(tx, mailbox_id, uidvalidity, lock=True)
+    modified = [r["uid"] for r in await tx.fetch(
+        "SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])"
+        " AND modseq > $3 ORDER BY uid", mailbox_id, sorted(set(uids)), unchangedsince)]
+    failed = set(modified)
+    passed = [u for u in uids if u not in failed]
+    updates = await store(tx, user, mailbox_id, uidvalidity, passed, mode, flags)
+    return updates, modified
+
+
+async def vanished(
+    tx: Tx, mailbox_id: int, uidvalidity: int, since: int, ranges: Sequence[tuple[int, int]],
+) -> list[int]:
+    """Expunged UIDs in the ranges with a MODSEQ above ``since`` (QRESYNC)."""
+    await live_mailbox(tx, mailbox_id, uidvalidity)
+    out: list[int] = []
+    for lo, hi in ranges:
+        out.extend(r["uid"] for r in await tx.fetch(
+            "SELECT uid FROM expunged WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3"
+            " AND modseq > $4 ORDER BY uid", mailbox_id, lo, hi, since))
+    return out
+
+
 async def _lock_pair(
     tx: Tx, user: str, mailbox_id: int, uidvalidity: int, dest: str
 ) -> tuple[asyncpg.Record, asyncpg.Record]:

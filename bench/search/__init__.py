@@ -1,0 +1,1 @@
+"""SEARCH benchmark: pyimapd against Dovecot on one generated mailbox (see run.py)."""

@@ -1,0 +1,99 @@
+"""pyimapd against Dovecot on the MIME corpus: every FETCH item and a battery of SEARCH
+queries must agree, apart from PEERS.md's normalisations and the differences listed in
+``known_differences.md`` (``KNOWN`` below, item by item).
+
+Dovecot runs privately (see ``dovecot.py``). Without it the test fails; set
+``PYIMAPD_ALLOW_MISSING_CLIENTS=1`` to skip instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from differential.battery import queries
+from differential.compare import corpus_messages
+from differential.dovecot import Dovecot, DovecotMissing
+from differential.imapwire import Conn
+from differential.runner import Difference, Pair, fetch_differences, load, search_differences
+from mime.bigmail import big_messages
+from serverutil import register_server, start_server
+
+HERE = Path(__file__).parent
+USERS = {"diff": "diffpw"}
+
+_HF = "BODY[{}HEADER.FIELDS (FROM SUBJECT X-TAG CONTENT-TYPE)]"
+_HFN = "BODY[{}HEADER.FIELDS.NOT (RECEIVED FROM X-LONG-HEADER)]"
+KNOWN: dict[tuple[str, str], str] = {
+    ("17_header_no_blank", _HFN.format("")): "header-fields-without-blank-line",
+    **{("54_message_rfc822_attached_headers_only", t.format(p)):
+       "header-fields-without-blank-line" for t in (_HF, _HFN) for p in ("1.", "2.")},
+    ("50_folded_headers", "ENVELOPE"): "unfolding-whitespace",
+    ("60_empty_subject_and_addresses", "ENVELOPE"): "empty-address-list-elements",
+    ("SEARCH SENTBEFORE 01-Mar-2022", "result"): "sent-date-without-date-header",
+    ("SEARCH SENTBEFORE 01-Jan-1990", "result"): "sent-date-without-date-header",
+}
+"""(message or query, item) -> entry id in known_differences.md."""
+
+
+def test_known_differences_are_documented() -> None:
+    text = (HERE / "known_differences.md").read_text()
+    documented = set(re.findall(r"^## ([a-z-]+)$", text, re.M))
+    assert set(KNOWN.values()) <= documented
+
+
+@pytest.fixture(scope="module")
+def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[tuple[Pair, list]]:
+    try:
+        dovecot = Dovecot(USERS)
+    except DovecotMissing as exc:
+        if os.environ.get("PYIMAPD_ALLOW_MISSING_CLIENTS") == "1":
+            pytest.skip(str(exc))
+        pytest.fail(f"{exc}; CI's .ci/run installs it, or set PYIMAPD_ALLOW_MISSING_CLIENTS=1")
+    ours = start_server(tmp_path_factory.mktemp("differential"), USERS)
+    register_server(request.node, ours)
+    try:
+        with dovecot:
+            messages = corpus_messages(big_messages())
+            late = messages[:3]
+            a, b = Conn(ours.host, ours.port), Conn("127.0.0.1", dovecot.port)
+            a.login("diff", "diffpw")
+            b.login("diff", "diffpw")
+            conns = Pair(a, b)
+            load(conns, messages, late)
+            yield conns, messages + late
+            conns.close()
+    finally:
+        ours.stop()
+
+
+def _unexplained(diffs: list[Difference]) -> list[str]:
+    return [str(d) for d in diffs if (d.where, d.item) not in KNOWN]
+
+
+def test_corpus_is_large_enough(pair: tuple[Pair, list]) -> None:
+    _, messages = pair
+    assert len({m.name for m in messages}) >= 60
+    assert sum(len(m.data) >= 10 * 1024 * 1024 for m in messages) >= 2
+
+
+def test_fetch_items_agree(pair: tuple[Pair, list]) -> None:
+    conns, messages = pair
+    compared, diffs = fetch_differences(conns, messages)
+    assert compared > 2000
+    bad = _unexplained(diffs)
+    assert not bad, f"{len(bad)} of {compared} FETCH items differ:\n" + "\n".join(bad)
+
+
+def test_search_results_agree(pair: tuple[Pair, list]) -> None:
+    conns, _ = pair
+    battery = queries()
+    assert len(battery) >= 150
+    compared, diffs = search_differences(conns, battery)
+    bad = _unexplained(diffs)
+    assert not bad, f"{len(bad)} of {compared} SEARCH results differ:\n" + "\n".join(bad)

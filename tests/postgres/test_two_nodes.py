@@ -1,0 +1,133 @@
+"""Two ``pyimapd serve`` nodes on one PostgreSQL database (issue 9, acceptance 2).
+
+Clients on both nodes run the consistency checker of tests/stress against the same
+mailboxes, and IDLE latency across nodes is measured: the clock starts when a client on
+node A sends its STORE (so it includes the commit, the NOTIFY and node B's poll) and
+stops when an IDLE client on node B reads the unsolicited FETCH.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from serverutil import DEFAULT_USERS, ServerHandle, postgres_store, register_server, start_server
+from stress.client import RandomClient, run_stress
+from stress.wire import Connection
+
+SAMPLES = 60
+IDLERS = 3
+P99_LIMIT = 0.100
+STRESS_SECONDS = float(os.environ.get("PYIMAPD_STRESS_SECONDS", "10"))
+CLIENTS = 16
+
+
+@pytest.fixture
+def two_nodes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[ServerHandle]]:
+    url = postgres_store(DEFAULT_USERS)
+    nodes: list[ServerHandle] = []
+    try:
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            handle = start_server(tmp_path / name, DEFAULT_USERS, store=url)
+            register_server(request.node, handle)
+            nodes.append(handle)
+        yield nodes
+    finally:
+        for handle in nodes:
+            handle.stop()
+
+
+async def _logged_in(handle: ServerHandle, mailbox: str = "INBOX") -> Connection:
+    conn = await Connection.open(handle.host, handle.port)
+    for command in ("LOGIN demo demo", f"SELECT {mailbox}"):
+        _, tagged = await conn.command(command)
+        assert tagged.status() == "OK", tagged.raw
+    return conn
+
+
+async def _expect(conn: Connection, line: bytes) -> None:
+    """Reads untagged responses (e.g. ``* 0 RECENT``) until ``line`` comes."""
+    seen = []
+    while True:
+        resp = await conn.read_response(timeout=5)
+        if resp.raw.startswith(line):
+            return
+        assert resp.tag == "*", (line, seen, resp.raw)
+        seen.append(resp.raw)
+
+
+async def test_idle_latency_across_nodes(two_nodes: list[ServerHandle]) -> None:
+    a, b = two_nodes
+    writer = await _logged_in(a)
+    _, tagged = await writer.command("APPEND INBOX ()", literal=b"Subject: x\r\n\r\nbody\r\n")
+    assert tagged.status() == "OK"
+    await writer.command("NOOP")
+    idlers = [await _logged_in(b) for _ in range(IDLERS)]
+    for conn in idlers:
+        conn.send(b"i IDLE\r\n")
+        assert (await conn.read_response()).tag == "+"
+    latencies: list[float] = []
+    for n in range(SAMPLES):
+        sign = "+" if n % 2 == 0 else "-"
+        start = time.monotonic()
+        stored = asyncio.ensure_future(writer.command(f"STORE 1 {sign}FLAGS (\\Flagged)"))
+        for conn in idlers:
+            resp = await conn.read_response(timeout=5)
+            assert b"FETCH" in resp.raw and b"FLAGS" in resp.raw, resp.raw
+            latencies.append(time.monotonic() - start)
+        _, tagged = await stored
+        assert tagged.status() == "OK", tagged.raw
+    # An APPEND and an EXPUNGE on node A reach the IDLE sessions of node B too.
+    _, tagged = await writer.command("APPEND INBOX (\\Deleted)", literal=b"S: y\r\n\r\nz\r\n")
+    assert tagged.status() == "OK"
+    for conn in idlers:
+        await _expect(conn, b"* 2 EXISTS")
+    _, tagged = await writer.command("EXPUNGE")
+    assert tagged.status() == "OK"
+    for conn in idlers:
+        await _expect(conn, b"* 2 EXPUNGE")
+        conn.send(b"DONE\r\n")
+        assert (await conn.read_response()).status() == "OK"
+        await conn.close()
+    await writer.close()
+    latencies.sort()
+    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+    print(
+        f"IDLE latency across nodes: median {statistics.median(latencies) * 1000:.1f} ms, "
+        f"p99 {p99 * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms "
+        f"({len(latencies)} samples)"
+    )
+    assert p99 < P99_LIMIT, f"p99 {p99 * 1000:.1f} ms across nodes"
+
+
+def _client_on(ports: list[int]) -> type[RandomClient]:
+    """RandomClients spread over the nodes: clients ``2k`` and ``2k+1`` (one per mailbox)
+    go to node ``k mod len(ports)``, so every mailbox has clients on every node."""
+
+    class NodeClient(RandomClient):
+        def __init__(self, index: int, host: str, port: int, *args: object) -> None:
+            super().__init__(index, host, ports[(index // 2) % len(ports)], *args)  # type: ignore[arg-type]
+
+    return NodeClient
+
+
+async def test_consistency_checker_on_two_nodes(two_nodes: list[ServerHandle]) -> None:
+    a, b = two_nodes
+    seed = int(os.environ.get("PYIMAPD_STRESS_SEED", random.randrange(1 << 30)))
+    team = await run_stress(
+        a.host, a.port, "demo", "demo", CLIENTS, STRESS_SECONDS, seed,
+        client_class=_client_on([a.port, b.port]),
+    )
+    assert {c.port for c in team} == {a.port, b.port}
+    commands = sum(c.stats.commands for c in team)
+    expunges = sum(c.stats.counts.get("expunge", 0) for c in team)
+    print(f"seed {seed}: {commands} commands on two nodes, {expunges} EXPUNGEs seen")
+    assert commands > CLIENTS * 10 and expunges > 0
