@@ -47,12 +47,13 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerHan
     handle.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def module_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerHandle]:
-    """One server shared by a module's tests; each test should use its own mailboxes."""
-    handle = start_server(tmp_path_factory.mktemp("server"), DEFAULT_USERS)
+    """One server shared by a module's tests; each test should use its own mailboxes.
+    Every module runs once per store: SQLite, then PostgreSQL (tests/pgutil.py)."""
+    handle = start_server(tmp_path_factory.mktemp("server"), DEFAULT_USERS, store=request.param)
     register_server(request.node, handle)
     yield handle
     handle.stop()

@@ -101,16 +101,25 @@ def create_users(data_dir: Path, users: dict[str, str]) -> None:
         )
 
 
-def postgres_store(users: dict[str, str]) -> str:
-    """A fresh schema of the test PostgreSQL (tests/pgutil.py), migrated with ``pyimapd db
-    migrate`` and holding ``users``: the URL to pass as ``--store``."""
-    from pgutil import fresh_dsn
+_pg_templates: dict[tuple[tuple[str, str], ...], str] = {}
 
-    url = fresh_dsn()
+
+def postgres_store(users: dict[str, str]) -> str:
+    """A fresh database on the test PostgreSQL (tests/pgutil.py), migrated with ``pyimapd
+    db migrate`` and holding ``users``: the URL to pass as ``--store``. As for SQLite, the
+    first one per user set is kept as a template and later ones are copies of it
+    (``PYIMAPD_TEST_NO_TEMPLATE=1`` turns this off)."""
+    from pgutil import new_database
+
+    key = tuple(sorted(users.items()))
+    if os.environ.get("PYIMAPD_TEST_NO_TEMPLATE") != "1" and key in _pg_templates:
+        return new_database(template=_pg_templates[key])
+    url = new_database()
     run_cli("db", "migrate", "--store", url)
     for name, password in users.items():
         run_cli("user", "add", name, "--password-stdin", "--store", url, stdin=password)
-    return url
+    _pg_templates[key] = url.rsplit("/", 1)[1]
+    return new_database(template=_pg_templates[key])
 
 
 def _prepare_data_dir(data_dir: Path, users: dict[str, str]) -> None:

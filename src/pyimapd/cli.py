@@ -1,4 +1,6 @@
-"""The ``pyimapd`` command: ``serve`` and ``user add|passwd|del|list``.
+"""The ``pyimapd`` command: ``serve``, ``user add|passwd|del|list``, ``import``,
+``export``, ``mailbox list|create|delete`` and ``doctor`` (the last four in
+:mod:`pyimapd.admin`).
 
 These names and options are a contract with users and scripts (README, docs/cli.md).
 Every subcommand takes ``--config`` and ``--data-dir``; the command line wins over the file.
@@ -9,22 +11,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import re
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from pyimapd import migrate
+from pyimapd import admin, migrate
 from pyimapd.auth import stored
 from pyimapd.auth.passwords import Passwords
 from pyimapd.config import Config, ConfigError, TlsConfig, load_config, override
+from pyimapd.logs import setup_logging
 from pyimapd.server import open_backend, peer_feed, prepare_data_dir
 from pyimapd.server import run as run_server
 from pyimapd.storage.interface import StorageError
 
 USER_NAME = re.compile(r"^[A-Za-z0-9._@+-]{1,255}$")
+ADMIN_COMMANDS = {
+    "import": admin.import_command,
+    "export": admin.export_command,
+    "mailbox": admin.mailbox_command,
+    "doctor": admin.doctor_command,
+}
 
 
 def _store_arg(value: str) -> str:
@@ -62,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--listen-tls", action="append", metavar="HOST:PORT",
         help="implicit-TLS address (repeatable); with a certificate, plain ones offer STARTTLS",
     )
+    p_serve.add_argument(
+        "--listen-lmtp", action="append", metavar="HOST:PORT|unix:PATH",
+        help="also accept mail over LMTP here (repeatable; docs/lmtp.md)",
+    )
+    p_serve.add_argument(
+        "--metrics-listen", metavar="HOST:PORT", help="serve Prometheus metrics at /metrics"
+    )
+    p_serve.add_argument("--log-format", choices=("text", "json"), help="log line format")
     p_user = sub.add_parser("user", help="manage accounts")
     users = p_user.add_subparsers(dest="action", required=True)
     for action, text in (("add", "create an account"), ("passwd", "change a password")):
@@ -74,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_del.add_argument("name")
     p_list = users.add_parser("list", help="list accounts")
     _common(p_list)
+    _admin_parsers(sub)
     p_db = sub.add_parser("db", help="manage the store's schema")
     p_migrate = p_db.add_subparsers(dest="action", required=True).add_parser(
         "migrate", help="apply pending schema migrations (PostgreSQL: before starting nodes)"
@@ -90,6 +107,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p_import = sub.add_parser("import", help="import an mbox file or a Maildir(++) tree")
+    _common(p_import)
+    p_import.add_argument("user")
+    p_import.add_argument("path", help="mbox file, Maildir, or Maildir++ root")
+    p_import.add_argument("--mailbox", help="target of an mbox or of the INBOX (default INBOX)")
+    p_import.add_argument(
+        "--skip-existing", action="store_true", help="skip messages whose Message-ID is there"
+    )
+    p_import.add_argument("--quiet", action="store_true", help="no progress line")
+    p_export = sub.add_parser("export", help="write an account's mail as Maildir++")
+    _common(p_export)
+    p_export.add_argument("user")
+    p_export.add_argument("dir")
+    p_export.add_argument(
+        "--mailbox", action="append", dest="mailboxes", metavar="NAME",
+        help="export only this mailbox (repeatable)",
+    )
+    p_export.add_argument("--crlf", action="store_true", help="keep CRLF line endings")
+    p_export.add_argument("--quiet", action="store_true", help="no progress line")
+    p_mailbox = sub.add_parser("mailbox", help="list, create or delete a user's mailboxes")
+    boxes = p_mailbox.add_subparsers(dest="action", required=True)
+    for action, text in (("list", "list mailboxes with counts"), ("create", "create one"),
+                         ("delete", "delete one and its messages")):
+        p = boxes.add_parser(action, help=text)
+        _common(p)
+        p.add_argument("user")
+        if action != "list":
+            p.add_argument("name")
+    p_doctor = sub.add_parser("doctor", help="check the data dir and the store")
+    _common(p_doctor)
+
+
 def _config(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
     listen = tuple(args.listen) if getattr(args, "listen", None) else None
@@ -101,6 +151,9 @@ def _config(args: argparse.Namespace) -> Config:
         log_level=getattr(args, "log_level", None),
         workers=getattr(args, "workers", None),
         listen_tls=tuple(args.listen_tls) if getattr(args, "listen_tls", None) else None,
+        listen_lmtp=tuple(args.listen_lmtp) if getattr(args, "listen_lmtp", None) else None,
+        metrics_listen=getattr(args, "metrics_listen", None),
+        log_format=getattr(args, "log_format", None),
         tls=_tls_config(config, args),
     )
 
@@ -167,15 +220,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pyimapd: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=getattr(logging, config.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(config.log_level, config.log_format)
     try:
         if args.command == "serve":
             return run_server(config)
         if args.command == "db":
             return asyncio.run(migrate.db_command(config))
+        if args.command in ADMIN_COMMANDS:
+            return asyncio.run(ADMIN_COMMANDS[args.command](args, config))
         if args.command == "migrate-store":
             return asyncio.run(
                 migrate.migrate_store_command(config, args.src, args.dst, args.users)

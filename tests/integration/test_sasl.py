@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from scramp import ScramClient
-from security.tlsutil import read_until, write_config
 
+from security.tlsutil import read_until, write_config
 from serverutil import ServerHandle, register_server, run_cli, start_server
 
 USERS = {"demo": "demo", "mrc": "secret", "uni": "pässwörd-ü"}

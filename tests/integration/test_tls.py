@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from security.tlsutil import Certs, local_ip, make_certs, read_until, write_config
 
+from security.tlsutil import Certs, local_ip, make_certs, read_until, write_config
 from serverutil import (
     ServerHandle,
     free_port,

@@ -16,7 +16,8 @@ from transcripts.driver import parse, run_transcript
 
 HERE = Path(__file__).resolve().parent
 TRANSCRIPTS = sorted(HERE.glob("*.imap"))
-STORES = [s for s in os.environ.get("PYIMAPD_TRANSCRIPT_STORES", "sqlite,memory,postgres").split(",") if s]
+DEFAULT_STORES = "sqlite,memory,postgres"
+STORES = [s for s in os.environ.get("PYIMAPD_TRANSCRIPT_STORES", DEFAULT_STORES).split(",") if s]
 
 
 def test_transcripts_exist_and_parse() -> None:

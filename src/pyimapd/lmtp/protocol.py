@@ -318,17 +318,19 @@ class LmtpConnection:
         dot-stuffing, and stops at the line holding only ``.``."""
         out = bytearray()
         while True:
-            end = self._in.find(b"\n")
+            end = self._in.find(b"\n", 0, DATA_CHUNK)
             if end < 0:
-                if self._line_start and len(self._in) < 3 or not self._in:
-                    break  # could still become "." CRLF
-                if not self._line_start or len(self._in) >= DATA_CHUNK:
-                    piece = bytes(self._in)
-                    if self._line_start and piece.startswith(b"."):
-                        piece = piece[1:]
-                    out += piece
-                    self._in.clear()
-                    self._line_start = False
+                # No line end in reach. A line start is held until its line is complete
+                # (it may be the final dot) unless it is already long; within a line,
+                # what we have is passed on.
+                if not self._in or (self._line_start and len(self._in) < DATA_CHUNK):
+                    break
+                piece = bytes(self._in[:DATA_CHUNK])
+                del self._in[:DATA_CHUNK]
+                if self._line_start and piece.startswith(b"."):
+                    piece = piece[1:]
+                out += piece
+                self._line_start = False
                 break
             line = bytes(self._in[: end + 1])
             del self._in[: end + 1]

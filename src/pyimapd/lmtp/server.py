@@ -140,7 +140,8 @@ class LmtpServer:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
-        peer = writer.get_extra_info("peername") or "unix"
+        name = writer.get_extra_info("peername")
+        peer = f"{name[0]}:{name[1]}" if isinstance(name, tuple) else "unix"
         extra = {"session": secrets.token_hex(4), "peer": str(peer), "protocol": "lmtp"}
         slog = logging.LoggerAdapter(log, extra)
         slog.debug("LMTP connection from %s", peer)
@@ -172,11 +173,8 @@ class LmtpServer:
         tx = _Transaction(self, slog)
         try:
             while True:
-                out = conn.data_to_send()
-                if out:
-                    writer.write(out)
-                    await writer.drain()
                 event = conn.next_event()
+                await _send(conn, writer)  # what the event queued (354, 221, errors...)
                 if isinstance(event, p.Closed):
                     return
                 if isinstance(event, p.NeedData):
@@ -186,8 +184,16 @@ class LmtpServer:
                     conn.receive_data(data)
                     continue
                 await tx.on_event(conn, event)
+                await _send(conn, writer)  # the answer to RCPT or to the message
         finally:
             tx.discard()
+
+
+async def _send(conn: p.LmtpConnection, writer: asyncio.StreamWriter) -> None:
+    out = conn.data_to_send()
+    if out:
+        writer.write(out)
+        await writer.drain()
 
 
 class _Transaction:

@@ -119,7 +119,7 @@ def _uids(ranges: tuple[tuple[int, int], ...]) -> Compiled:
     for lo, hi in ranges:
         lo, hi = int(lo), int(hi)
         terms.append(f"m.uid = {lo}" if lo == hi else f"m.uid BETWEEN {lo} AND {hi}")
-    return "(" + " OR ".join(terms) + ")", []
+    return _balanced("OR", terms), []
 
 
 def _day(column: str, op: str) -> str:
@@ -157,4 +157,19 @@ def _join(op: str, keys: tuple[SearchKey, ...], empty: str) -> Compiled:
         sql, p = compile_search(k)
         parts.append(sql)
         params.extend(p)
-    return "(" + f" {op} ".join(parts) + ")", params
+    return _balanced(op, parts), params
+
+
+_FAN_OUT = 16
+
+
+def _balanced(op: str, parts: list[str]) -> str:
+    """``(a op b op ...)`` grouped 16 at a time: SQLite parses a flat chain as a tree as
+    deep as it is long and refuses past 1000 (``SEARCH 1 2 3 ... 5000`` did that), while
+    grouping keeps both the expression depth and the parentheses logarithmic."""
+    while len(parts) > _FAN_OUT:
+        parts = [
+            "(" + f" {op} ".join(parts[i : i + _FAN_OUT]) + ")"
+            for i in range(0, len(parts), _FAN_OUT)
+        ]
+    return "(" + f" {op} ".join(parts) + ")"

@@ -363,3 +363,11 @@ class Backend(Protocol):
     async def start(self) -> None: ...
     async def open(self, user: str) -> MailStore: ...
     async def close(self) -> None: ...
+
+
+class CheckableBackend(Protocol):
+    """Optional (``pyimapd doctor``): a backend that can check its own consistency."""
+
+    async def check(self) -> list[str]:
+        """Problems found, each a sentence an operator can act on; empty when healthy."""
+

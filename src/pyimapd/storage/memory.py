@@ -234,6 +234,26 @@ class MemoryBackend:
     async def close(self) -> None:
         pass
 
+    async def check(self) -> list[str]:
+        """The invariants of docs/storage.md, in words (``pyimapd doctor``)."""
+        problems = []
+        refs: dict[int, int] = {}
+        for user, account in self._state.accounts.items():
+            if names.INBOX not in account.mailboxes:
+                problems.append(f"account {user} has no INBOX")
+            for box in account.mailboxes.values():
+                for msg in box.messages.values():
+                    refs[msg.content] = refs.get(msg.content, 0) + 1
+                    if msg.uid >= box.uidnext or msg.modseq > box.highestmodseq:
+                        problems.append(f"{user}/{box.name}: UID {msg.uid} breaks the "
+                                        "UIDNEXT or HIGHESTMODSEQ invariant")
+                    if msg.content not in self._state.contents:
+                        problems.append(f"{user}/{box.name}: UID {msg.uid} lost its body")
+        orphans = [cid for cid in self._state.contents if cid not in refs]
+        if orphans:
+            problems.append(f"{len(orphans)} stored message bodies belong to no message")
+        return problems
+
 
 class MemoryMailStore:
     """One user's authenticated state (the :class:`MailStore` Protocol)."""

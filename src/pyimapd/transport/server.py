@@ -29,6 +29,9 @@ log = logging.getLogger("pyimapd.transport")
 READ_CHUNK = 64 * 1024
 WRITE_HIGH_WATER = 256 * 1024
 CLOSE_TIMEOUT = 2.0
+LISTEN_BACKLOG = 1024
+"""Pending connections the kernel queues before accept; asyncio's default of 100
+drops SYNs under a burst, and the clients then wait seconds for a retransmit."""
 
 
 def is_loopback(host: str) -> bool:
@@ -79,7 +82,9 @@ class StreamChannel:
         read by the TLS layer as handshake data, so plaintext pipelined behind STARTTLS
         can never be taken for a command sent under TLS (RFC 3207 section 4.2 style
         injection). StreamReader has no public way to drop its buffer."""
-        self._writer.transport.pause_reading()
+        transport = self._writer.transport
+        assert isinstance(transport, asyncio.ReadTransport)
+        transport.pause_reading()
         buffer: bytearray = self._reader._buffer  # type: ignore[attr-defined]
         dropped = len(buffer)
         buffer.clear()
@@ -165,7 +170,7 @@ class Listener:
         ]:
             server = await asyncio.start_server(
                 self._connected, host, port, reuse_address=True, reuse_port=True,
-                limit=READ_CHUNK,
+                limit=READ_CHUNK, backlog=LISTEN_BACKLOG,
                 ssl=self.tls.front if implicit and self.tls else None,
                 ssl_handshake_timeout=self.ctx.config.tls.handshake_timeout if implicit else None,
             )

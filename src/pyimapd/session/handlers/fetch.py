@@ -18,7 +18,7 @@ from pyimapd.session.handlers.condstore import enable_condstore
 from pyimapd.session.handlers.message import command_verb
 from pyimapd.session.state import Result, bad, no, ok
 from pyimapd.session.view import InvalidSequence, SelectedView, flag_atoms, vanished_line
-from pyimapd.storage.interface import MessageRecord
+from pyimapd.storage.interface import MessageRecord, StorageError
 
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
@@ -101,7 +101,13 @@ async def fetch(session: Session, command: c.Fetch) -> Result:
         if since is not None and record.modseq <= since:
             continue
         extra = _implied(view, items) if record.uid in newly_seen else []
-        await _write_message(session, view, msn, record, [*items, *extra])
+        try:
+            await _write_message(session, view, msn, record, [*items, *extra])
+        except StorageError:
+            # Expunged by another session between the listing and the read of its
+            # body, before anything of it was written: as if already gone (RFC 2180
+            # section 4.1.2), so FETCH ends NO [EXPUNGEISSUED] and UID FETCH omits it.
+            found -= 1
     if found < len(uids) and not command.uid:
         text = "Some of the requested messages no longer exist"
         return no(text, ResponseCode("EXPUNGEISSUED"))
@@ -237,9 +243,11 @@ async def _write_section(
         data = await _read(view, record, start, end)
         out.append(b"{%d}\r\n" % len(data) + data)
         return
+    chunks = aiter(view.mailbox.read(record.content, start, end - start))
+    first = await anext(chunks, b"")  # a vanished body fails here, before any output
     out.append(b"{%d}\r\n" % (end - start))
-    session.write(b"".join(out))
+    session.write(b"".join(out) + first)
     out.clear()
-    async for chunk in view.mailbox.read(record.content, start, end - start):
+    async for chunk in chunks:
         session.write(chunk)
         await session.io.drain()

@@ -103,6 +103,13 @@ class SqliteBackend:
     async def close(self) -> None:
         await self.db.close()
 
+    async def check(self) -> list[str]:
+        """Problems found by ``PRAGMA integrity_check`` and the invariant checks of
+        :mod:`.check`, in words (``pyimapd doctor``); empty when healthy."""
+        from pyimapd.storage.sqlite.check import check
+
+        return await self.db.read(check)
+
 
 class SqliteMailStore:
     """One user's authenticated state (the :class:`MailStore` Protocol)."""

@@ -1,0 +1,194 @@
+"""Administration commands: ``import``, ``export``, ``mailbox list|create|delete`` and
+``doctor``. :mod:`pyimapd.cli` parses the command line and calls these.
+
+They open the store the way ``pyimapd user`` does: with the feed that reaches running
+servers on the same data dir, so an IMAP session in IDLE sees imported messages and
+deleted mailboxes at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from pyimapd.config import Config
+from pyimapd.server import open_backend, peer_feed, prepare_data_dir, run_dir
+from pyimapd.storage.interface import Backend, MailboxExists, NotAllowed
+
+STALE_TMP = 24 * 3600.0
+"""Files older than this in DATA_DIR/tmp were left by a crash."""
+
+
+@asynccontextmanager
+async def opened(config: Config) -> AsyncIterator[Backend]:
+    prepare_data_dir(config)
+    feed = peer_feed(config)
+    backend = open_backend(config, feed)
+    await backend.start()
+    if feed is not None:
+        feed.start(listen=False)
+    try:
+        yield backend
+    finally:
+        if feed is not None:
+            feed.close()
+        await backend.close()
+
+
+def _progress_wanted(args: argparse.Namespace) -> bool:
+    return not getattr(args, "quiet", False)
+
+
+async def import_command(args: argparse.Namespace, config: Config) -> int:
+    from pyimapd.mailio.importer import Importer
+
+    path = Path(args.path)
+    if not path.exists():
+        raise SystemExit(f"pyimapd: {path} does not exist")
+    async with opened(config) as backend:
+        importer = Importer(
+            backend, args.user, skip_existing=args.skip_existing, mailbox=args.mailbox,
+            tmp_dir=config.data_dir / "tmp", progress=_progress_wanted(args),
+        )
+        stats = await importer.run(path)
+    for name, count in stats.per_mailbox.items():
+        print(f"{name}: {count} imported")
+    print(f"imported {stats.imported}, skipped {stats.skipped}, failed {stats.failed}")
+    for error in stats.errors[:20]:
+        print(f"  {error}", file=sys.stderr)
+    return 1 if stats.failed else 0
+
+
+async def export_command(args: argparse.Namespace, config: Config) -> int:
+    from pyimapd.mailio.exporter import Exporter
+
+    async with opened(config) as backend:
+        exporter = Exporter(
+            backend, args.user, Path(args.dir), crlf=args.crlf,
+            mailboxes=args.mailboxes, progress=_progress_wanted(args),
+        )
+        stats = await exporter.run()
+    for name, count in stats.per_mailbox.items():
+        print(f"{name}: {count} exported")
+    print(f"exported {stats.exported} messages to {args.dir}")
+    return 0
+
+
+async def mailbox_command(args: argparse.Namespace, config: Config) -> int:
+    async with opened(config) as backend:
+        store = await backend.open(args.user)
+        try:
+            if args.action == "list":
+                for box in await store.list_mailboxes():
+                    if box.noselect:
+                        print(f"{box.name}\t\\Noselect")
+                        continue
+                    st = await store.status(box.name)
+                    print(f"{box.name}\t{st.messages} messages\t{st.unseen} unseen\t"
+                          f"{st.size} bytes")
+            elif args.action == "create":
+                try:
+                    await store.create_mailbox(args.name)
+                except MailboxExists:
+                    raise SystemExit(f"pyimapd: mailbox {args.name!r} exists") from None
+            else:
+                await store.delete_mailbox(args.name)
+        except NotAllowed as exc:
+            raise SystemExit(f"pyimapd: {exc.text}") from None
+        finally:
+            await store.close()
+    return 0
+
+
+# --- doctor ------------------------------------------------------------------------------
+
+
+def _mode_problems(path: Path, want: int, what: str) -> list[str]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return []
+    problems = []
+    if stat.S_IMODE(st.st_mode) & ~want:
+        problems.append(
+            f"{what} {path} has mode {stat.S_IMODE(st.st_mode):04o}: others can read "
+            f"mail; run `chmod {want:04o} {path}`"
+        )
+    if st.st_uid != os.geteuid():
+        problems.append(f"{what} {path} belongs to uid {st.st_uid}, not to the user "
+                        f"running pyimapd (uid {os.geteuid()})")
+    return problems
+
+
+def _stale_files(config: Config) -> list[str]:
+    problems = []
+    tmp = config.data_dir / "tmp"
+    if tmp.is_dir():
+        old = [p for p in tmp.iterdir() if time.time() - p.lstat().st_mtime > STALE_TMP]
+        if old:
+            problems.append(f"{len(old)} files in {tmp} are over a day old (left by a "
+                            "crash); they can be deleted while pyimapd is stopped")
+    run = run_dir(config)
+    if run.is_dir():
+        dead = []
+        for sock in run.glob("w*.sock"):
+            pid = sock.stem[1:]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                dead.append(sock.name)
+        if dead:
+            problems.append(f"{len(dead)} sockets in {run} belong to workers that are "
+                            "gone; they are removed on the next notification, or by hand")
+    return problems
+
+
+def file_checks(config: Config) -> list[str]:
+    """Modes, ownership and leftovers; run before the store opens (which resets modes)."""
+    data = config.data_dir
+    if not data.is_dir():
+        return [f"the data directory {data} does not exist (create an account first: "
+                "`pyimapd user add NAME`)"]
+    problems = _mode_problems(data, 0o700, "the data directory")
+    if config.store == "sqlite":
+        db = data / "pyimapd.sqlite3"
+        if not db.exists():
+            problems.append(f"there is no database at {db}")
+        for suffix in ("", "-wal", "-shm"):
+            problems += _mode_problems(Path(f"{db}{suffix}"), 0o600, "the database file")
+    return problems + _stale_files(config)
+
+
+async def _store_checks(config: Config) -> list[str]:
+    async with opened(config) as backend:
+        users = await backend.users.list_users()
+        print(f"accounts: {len(users)}")
+        checker = getattr(backend, "check", None)
+        if checker is None:
+            print(f"note: the {config.store} store has no self-check")
+            return []
+        problems: list[str] = await checker()
+        return problems
+
+
+async def doctor_command(args: argparse.Namespace, config: Config) -> int:
+    problems = file_checks(config)
+    print(f"data directory: {config.data_dir.resolve()} (store: {config.store})")
+    no_db = not config.data_dir.is_dir() or (
+        config.store == "sqlite" and not (config.data_dir / "pyimapd.sqlite3").exists()
+    )
+    if not no_db:
+        try:
+            problems += await _store_checks(config)
+        except Exception as exc:  # a damaged file often fails before any check runs
+            problems.append(f"the store cannot be opened or read ({type(exc).__name__}: "
+                            f"{exc}); restore it from a backup")
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    if not problems:
+        print("everything looks fine")
+    return 1 if problems else 0
