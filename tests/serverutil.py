@@ -137,6 +137,32 @@ def _prepare_data_dir(data_dir: Path, users: dict[str, str]) -> None:
     shutil.copytree(template, data_dir, dirs_exist_ok=True)
 
 
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in a process group, read from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def wait_group_gone(pgid: int, timeout: float) -> list[int]:
+    """Poll until no process of the group is left; return those still there at the end."""
+    deadline = time.monotonic() + timeout
+    while (left := group_members(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling interval of an exit check
+    return left
+
+
 def read_greeting(host: str, port: int, timeout: float) -> bytes:
     """Connect once and return the first line the server sends."""
     with socket.create_connection((host, port), timeout=timeout) as sock:
@@ -200,6 +226,7 @@ class ServerHandle:
             stderr=subprocess.STDOUT,
             env=python_env(),
             cwd=REPO_ROOT,
+            start_new_session=True,  # its own process group: kill() reaches every worker
         )
         log.close()
         self.wait_ready()
@@ -224,7 +251,10 @@ class ServerHandle:
         raise self._fail(f"server not ready within {timeout}s (last error: {last_error!r})")
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int:
-        """SIGTERM and wait; a server that does not stop in time is killed and reported."""
+        """SIGTERM to the server, and wait for it and every process it started to exit.
+
+        A server that does not stop in time, or leaves workers behind, is killed and
+        reported."""
         if self.proc is None:
             return 0
         proc, self.proc = self.proc, None
@@ -233,19 +263,25 @@ class ServerHandle:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired as exc:
-                proc.kill()
+                kill_group(proc.pid)
                 proc.wait(5)
                 raise self._fail(f"server did not stop within {timeout}s of SIGTERM") from exc
+        left = wait_group_gone(proc.pid, 5.0)
+        if left:
+            kill_group(proc.pid)
+            raise self._fail(f"processes {left} outlived the server's SIGTERM shutdown")
         return int(proc.returncode)
 
     def kill(self) -> None:
-        """SIGKILL, as a crash would: nothing gets to flush."""
+        """SIGKILL to the server's whole process group, as a crash would: nothing flushes."""
         if self.proc is None:
             return
         proc, self.proc = self.proc, None
-        if proc.poll() is None:
-            proc.kill()
+        kill_group(proc.pid)
         proc.wait(5)
+        left = wait_group_gone(proc.pid, 5.0)
+        if left:
+            raise self._fail(f"processes {left} survived SIGKILL")
 
     def restart(self) -> None:
         if self.proc is not None:

@@ -279,15 +279,11 @@ class Delivery:
         (exact name first, then case-insensitively)."""
         if not (target.detail and self.policy.detail_mailbox):
             return target.mailbox
-        boxes = [m for m in await store.list_mailboxes() if not m.noselect]
-        for match in (
-            lambda name: name == target.detail,
-            lambda name: name.lower() == str(target.detail).lower(),
-        ):
-            for box in boxes:
-                if match(box.name):
-                    return box.name
-        return target.mailbox
+        names = [m.name for m in await store.list_mailboxes() if not m.noselect]
+        if target.detail in names:
+            return target.detail
+        folded = target.detail.lower()
+        return next((n for n in names if n.lower() == folded), target.mailbox)
 
     async def close(self) -> None:
         for user in list(self._stores):

@@ -102,7 +102,7 @@ class Dovecot:
         base = self.base
         base.chmod(0o755)
         nobody = pwd.getpwnam("nobody")
-        (base / "mail").mkdir()
+        (base / "mail").mkdir(exist_ok=True)
         os.chown(base / "mail", nobody.pw_uid, nobody.pw_gid)
         (base / "passwd").write_text(
             "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))

@@ -131,7 +131,8 @@ def test_store_and_expunge_acknowledged_before_sigkill_survive(server: ServerHan
         assert done.split()[1] == b"OK", done
         untagged, done = conn.command("EXPUNGE")
         assert done.split()[1] == b"OK", done
-        assert untagged.count(b"* 2 EXPUNGE") + untagged.count(b"* 3 EXPUNGE") == 2, untagged
+        expunged = [line for line in untagged if line.endswith(b" EXPUNGE")]
+        assert expunged in ([b"* 2 EXPUNGE", b"* 3 EXPUNGE"], [b"* 4 EXPUNGE", b"* 2 EXPUNGE"])
         _, done = conn.command("COPY 1:2 INBOX")
         assert done.split()[1] == b"OK", done
         server.kill()

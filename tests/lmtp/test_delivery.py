@@ -56,7 +56,8 @@ async def test_mapping_and_one_result_per_recipient(backend: MemoryBackend) -> N
     *targets, unknown = found
     assert isinstance(unknown, DeliveryResult) and (unknown.code, unknown.status) == (
         550, "5.1.1")
-    assert [t.user for t in targets if isinstance(t, Target)] == ["alice", "bob", "carol@example.org", "bob"]
+    users = [t.user for t in targets if isinstance(t, Target)]
+    assert users == ["alice", "bob", "carol@example.org", "bob"]
     _, prepared = await prepare_bytes(MESSAGE)
     results = await delivery.deliver(prepared, [t for t in targets if isinstance(t, Target)])
     assert [(r.code, r.mailbox) for r in results] == [

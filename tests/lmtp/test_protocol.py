@@ -148,3 +148,15 @@ def test_parse_path() -> None:
     assert p.parse_path("<@relay:user@x> BODY=8BITMIME") == ("user@x", {"BODY": "8BITMIME"})
     assert p.parse_path("<>") == ("", {})
     assert p.parse_path("user@x") is None
+
+
+def test_protocol_module_is_sans_io() -> None:
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(p.__file__).read_text())
+    names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+             for a in n.names}
+    names |= {n.module.split(".")[0] for n in ast.walk(tree)
+              if isinstance(n, ast.ImportFrom) and n.module}
+    assert not names & {"asyncio", "socket", "ssl", "selectors"}

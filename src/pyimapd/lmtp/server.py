@@ -118,6 +118,8 @@ class LmtpServer:
         self.metrics = metrics
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._idle: set[asyncio.Task[None] | None] = set()
+        """Connections waiting for a command outside a transaction: safe to cut."""
 
     async def start(self, sockets: list[socket.socket]) -> None:
         for sock in sockets:
@@ -129,8 +131,13 @@ class LmtpServer:
             log.info("listening for LMTP on %s", sock.getsockname())
 
     async def stop(self, grace: float = 5.0) -> None:
+        """Stops accepting; idle connections are closed at once, a transaction in
+        progress gets ``grace`` seconds to finish (the MTA retries what we cut)."""
         for server in self._servers:
             server.close()
+        for task in list(self._tasks):
+            if task in self._idle:
+                task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=grace)
         for task in list(self._tasks):
@@ -178,7 +185,14 @@ class LmtpServer:
                 if isinstance(event, p.Closed):
                     return
                 if isinstance(event, p.NeedData):
-                    data = await asyncio.wait_for(reader.read(READ_CHUNK), IDLE_TIMEOUT)
+                    idle = tx.sender is None
+                    task = asyncio.current_task()
+                    if idle:
+                        self._idle.add(task)
+                    try:
+                        data = await asyncio.wait_for(reader.read(READ_CHUNK), IDLE_TIMEOUT)
+                    finally:
+                        self._idle.discard(task)
                     if not data:
                         return
                     conn.receive_data(data)
@@ -202,7 +216,8 @@ class _Transaction:
     def __init__(self, server: LmtpServer, slog: logging.LoggerAdapter[logging.Logger]) -> None:
         self.server = server
         self.log = slog
-        self.sender = ""
+        self.sender: str | None = None
+        """The transaction's reverse-path; None outside a transaction."""
         self.targets: list[Target] = []
         self.spool: Spool | None = None
 
@@ -238,7 +253,7 @@ class _Transaction:
         if self.spool is None:
             self.spool = Spool(self.server.tmp_dir)
             # RFC 5321 section 4.4: final delivery records the reverse-path.
-            self.spool.feed(f"Return-Path: <{self.sender}>\r\n".encode())
+            self.spool.feed(f"Return-Path: <{self.sender or ''}>\r\n".encode())
         self.spool.feed(data)
 
     async def finish(self, end: p.MessageEnd) -> list[p.Reply]:
@@ -274,3 +289,4 @@ class _Transaction:
             self.spool.close()
             self.spool = None
         self.targets = []
+        self.sender = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,14 +94,15 @@ class Exporter:
         return self.stats
 
     async def _mailbox(
-        self, name: str, selected: SelectedMailbox, uids: object, keywords: frozenset[str]
+        self, name: str, selected: SelectedMailbox, uids: Sequence[int],
+        keywords: frozenset[str],
     ) -> None:
         folder = self.writer.create(name)
         table = _keyword_table(keywords, self.stats)
         if table:
             maildir.write_keywords(folder, table)
         self.stats.per_mailbox[name] = 0
-        uid_list = list(uids)  # type: ignore[call-overload]
+        uid_list = list(uids)
         progress = Progress(f"export {name}", len(uid_list), enabled=self.show_progress)
         if uid_list:
             async for record in selected.fetch([(1, max(uid_list))], with_structure=False):
