@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,8 +114,10 @@ def test_old_tls_versions_refused(tls_server: tuple[ServerHandle, int], certs: C
     old.verify_mode = ssl.CERT_NONE
     try:
         old.set_ciphers("DEFAULT:@SECLEVEL=0")
-        old.minimum_version = ssl.TLSVersion.TLSv1
-        old.maximum_version = ssl.TLSVersion.TLSv1_1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            old.minimum_version = ssl.TLSVersion.TLSv1
+            old.maximum_version = ssl.TLSVersion.TLSv1_1
     except (ValueError, ssl.SSLError):
         pytest.skip("this OpenSSL cannot even offer TLS 1.1")
     with socket.create_connection(("127.0.0.1", tls_port), timeout=10) as raw, \
