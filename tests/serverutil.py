@@ -412,6 +412,7 @@ def start_dovecot(tmp_path: Path, users: dict[str, str]) -> DovecotHandle:
     if shutil.which("dovecot") is None:
         raise ServerError("PYIMAPD_TEST_TARGET=dovecot but dovecot is not installed")
     base = Path(tempfile.mkdtemp(prefix="pyimapd-dovecot-"))
+    atexit.register(shutil.rmtree, base, True)
     base.chmod(0o755)
     nobody = pwd.getpwnam("nobody")
     (base / "mail").mkdir()

@@ -77,7 +77,6 @@ S = SequenceSet
          c.Store("a1", S(((1, 1), (3, 3))), "", True, ("\\Answered", "\\Draft", "foo"))),
         (b"a1 UID STORE 5:* +FLAGS \\Flagged",
          c.Store("a1", S(((5, STAR),)), "+", False, ("\\Flagged",), uid=True)),
-        (b"a1 STORE 1 FLAGS (\\X-Ext)", c.Store("a1", S(((1, 1),)), "", False, ("\\X-Ext",))),
         # COPY
         (b"a1 COPY 2:4 MEETING", c.Copy("a1", S(((2, 4),)), "MEETING")),
         (b'a1 uid copy 4827313:4828442 "inbox"',
@@ -130,6 +129,7 @@ def test_commands(line: bytes, command: c.Command) -> None:
         (b"a1 STORE 1 XFLAGS (\\Seen)", "Invalid STORE item: expected FLAGS, +FLAGS or -FLAGS"),
         (b"a1 STORE 1 FLAGSX (\\Seen)", "Invalid STORE item: expected FLAGS, +FLAGS or -FLAGS"),
         (b"a1 STORE 1 FLAGS (\\Recent)", "\\Recent cannot be set by the client"),
+        (b"a1 STORE 1 FLAGS (\\X-Ext)", "Unknown system flag \\X-Ext"),
         (b"a1 STORE 1 FLAGS (\\Seen", "Unterminated flag list"),
         (b"a1 STORE 1 FLAGS (\\Seen))", "Unexpected extra arguments to STORE"),
         (b"a1 STORE 1 FLAGS (a  b)", "Invalid flag"),

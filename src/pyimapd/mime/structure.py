@@ -17,6 +17,7 @@ from typing import Any
 
 from pyimapd.mime.address import parse_address_list
 from pyimapd.mime.model import Envelope, Part
+from pyimapd.protocol.responses import Adjacent
 
 Value = Any  # nested tuple of str | bytes | int | None
 
@@ -41,7 +42,7 @@ def _addresses(value: str | None) -> tuple[Value, ...] | None:
     parsed = parse_address_list(value)
     if parsed is None:
         return None
-    return tuple(tuple(wire(f) for f in addr) for addr in parsed)
+    return Adjacent(tuple(wire(f) for f in addr) for addr in parsed)
 
 
 def envelope_of(env: Envelope | None) -> tuple[Value, ...]:
@@ -114,7 +115,7 @@ def bodystructure_value(root: Part, extensible: bool) -> tuple[Value, ...]:
         out.append(wire(root.subtype.upper()))
         if extensible:
             out.extend(_extension(root, _params(root.params)))
-        return tuple(out)
+        return Adjacent(out)
     head: list[Value] = [wire(root.maintype.upper()), wire(root.subtype.upper())]
     head.extend(_body_fields(root))
     if (root.maintype, root.subtype) == ("message", "rfc822"):

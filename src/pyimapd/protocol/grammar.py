@@ -234,7 +234,11 @@ class Reader:
             lower = text.lower()
             if lower == "\\recent":
                 raise ParseFailure("\\Recent cannot be set by the client")
-            return SYSTEM_FLAGS.get(lower, text)
+            if lower not in SYSTEM_FLAGS:
+                # flag-extension: "Server implementations MUST NOT generate
+                # flag-extension flags except as defined by future standard[s]".
+                raise ParseFailure(f"Unknown system flag {text}")
+            return SYSTEM_FLAGS[lower]
         return text
 
     def flag_list(self) -> tuple[str, ...]:

@@ -31,6 +31,18 @@ class Atom(str):
     __slots__ = ()
 
 
+class Adjacent(tuple):  # type: ignore[type-arg]
+    """A parenthesized list whose leading sub-lists are written back to back.
+
+    RFC 3501 section 9 puts no space between the members of ``"(" 1*address ")"`` and
+    between the parts of ``body-type-mpart = 1*body SP media-subtype``; everywhere else
+    list members are separated by SP. Only the leading run of lists is joined, so the
+    multipart's extension data (params, disposition) keeps its spaces.
+    """
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Literal:
     """A string that must go out as a literal, whatever its content."""
@@ -84,7 +96,18 @@ def encode_value(value: Value) -> bytes:
         return b"{%d}\r\n" % len(value.data) + value.data
     if isinstance(value, Mailbox):
         return encode_astring(encode_mailbox_name(value.name))
+    if isinstance(value, Adjacent):
+        return _encode_adjacent(value)
     return b"(" + b" ".join(encode_value(v) for v in value) + b")"
+
+
+def _encode_adjacent(value: Adjacent) -> bytes:
+    lead = 0
+    while lead < len(value) and isinstance(value[lead], list | tuple):
+        lead += 1
+    head = b"".join(encode_value(v) for v in value[:lead])
+    tail = [encode_value(v) for v in value[lead:]]
+    return b"(" + b" ".join([head, *tail] if head else tail) + b")"
 
 
 def encode_values(values: Iterable[Value]) -> bytes:

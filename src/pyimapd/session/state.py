@@ -48,3 +48,7 @@ class CommandFailed(Exception):
     def __init__(self, result: Result) -> None:
         super().__init__(result.text)
         self.result = result
+
+
+class ConnectionClosed(Exception):
+    """The client went away, or the session decided to end the connection."""

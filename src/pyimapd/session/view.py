@@ -35,9 +35,14 @@ class InvalidSequence(ValueError):
     """A message sequence number beyond the mailbox (RFC 3501 section 9, seq-number)."""
 
 
+_FETCH_ORDER = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
+"""Message flags go out \\Seen first, as in the RFC 3501 section 8 sample
+(``FLAGS (\\Seen \\Deleted)``); any order is valid."""
+
+
 def flag_atoms(flags: frozenset[str], recent: bool) -> list[Atom]:
     """FLAGS as sent: system flags first in a stable order, then keywords sorted."""
-    system = [Atom(f) for f in SYSTEM_FLAGS if f in flags]
+    system = [Atom(f) for f in _FETCH_ORDER if f in flags]
     keywords = sorted(Atom(f) for f in flags if f not in SYSTEM_FLAGS)
     return system + keywords + ([Atom("\\Recent")] if recent else [])
 

@@ -16,7 +16,7 @@ from pyimapd.protocol import commands as c
 from pyimapd.protocol.responses import ResponseCode, encode_value
 from pyimapd.session.handlers.condstore import enable_condstore
 from pyimapd.session.handlers.message import command_verb
-from pyimapd.session.state import Result, bad, no, ok
+from pyimapd.session.state import ConnectionClosed, Result, bad, no, ok
 from pyimapd.session.view import InvalidSequence, SelectedView, flag_atoms, vanished_line
 from pyimapd.storage.interface import MessageRecord, StorageError
 
@@ -149,7 +149,34 @@ async def _write_message(
     wanted: list[c.FetchItem],
 ) -> None:
     root = mime.loads(record.structure) if record.structure is not None else None
-    out: list[bytes] = [b"* %d FETCH (" % msn]
+    out = _Out([b"* %d FETCH (" % msn])
+    try:
+        await _fill(session, view, record, root, wanted, out)
+    except StorageError as exc:
+        if out.flushed:
+            # Part of this FETCH response, maybe half a literal, is on the wire: no
+            # response can follow it, so the connection ends (the client reconnects).
+            session.log.warning("message %d vanished while streaming: %s", record.uid, exc)
+            raise ConnectionClosed() from exc
+        raise
+    out.append(b")\r\n")
+    session.write(b"".join(out))
+
+
+class _Out(list[bytes]):
+    """The FETCH response being built; ``flushed`` once part of it was written."""
+
+    flushed = False
+
+
+async def _fill(
+    session: Session,
+    view: SelectedView,
+    record: MessageRecord,
+    root: mime.Part | None,
+    wanted: list[c.FetchItem],
+    out: _Out,
+) -> None:
     for index, item in enumerate(wanted):
         if index:
             out.append(b" ")
@@ -162,8 +189,6 @@ async def _write_message(
             label, section = _section_label(item), item
         out.append(label + b" ")
         await _write_section(session, view, record, root, section, out)
-    out.append(b")\r\n")
-    session.write(b"".join(out))
 
 
 def _simple(
@@ -214,7 +239,7 @@ async def _write_section(
     record: MessageRecord,
     root: mime.Part | None,
     section: c.FetchSection,
-    out: list[bytes],
+    out: _Out,
 ) -> None:
     """Appends the section's literal to ``out``, or streams it when it is large."""
     if not section.part and not section.text:
@@ -248,6 +273,7 @@ async def _write_section(
     out.append(b"{%d}\r\n" % (end - start))
     session.write(b"".join(out) + first)
     out.clear()
+    out.flushed = True
     async for chunk in chunks:
         session.write(chunk)
         await session.io.drain()

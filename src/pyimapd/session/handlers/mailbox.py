@@ -140,15 +140,27 @@ async def list_(session: Session, command: c.List) -> Result:
 
 
 async def lsub(session: Session, command: c.Lsub) -> Result:
-    """Section 6.3.9: subscribed names, existing or not, matching the pattern."""
+    """Section 6.3.9: subscribed names, existing or not, matching the pattern. When a
+    subscribed name lies below what ``%`` can reach, its unsubscribed superior that
+    matches is returned with ``\\Noselect`` ("foo" for a subscribed "foo/bar")."""
     store = session.require_store()
     matches = list_matcher(command.reference, command.pattern)
     existing = {r.name: r for r in await store.list_mailboxes()}
-    for name in sorted(await store.list_subscriptions(), key=_order):
+    subscribed = set(await store.list_subscriptions())
+    found: dict[str, list[str]] = {}
+    for name in subscribed:
         if matches(name):
             record = existing.get(name)
-            attrs = ["\\Noselect"] if record is None or record.noselect else []
-            session.write(_list_line("LSUB", name, attrs))
+            noselect = record is None or record.noselect
+            found[name] = ["\\Noselect"] if noselect else []
+            continue
+        parts = name.split(DELIMITER)
+        for depth in range(1, len(parts)):
+            superior = DELIMITER.join(parts[:depth])
+            if superior not in subscribed and matches(superior):
+                found[superior] = ["\\Noselect"]
+    for name in sorted(found, key=_order):
+        session.write(_list_line("LSUB", name, found[name]))
     return ok("LSUB completed")
 
 
