@@ -20,6 +20,7 @@ configuration error, and the supervisor stops everything and exits with status 1
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import selectors
@@ -70,12 +71,13 @@ class Supervisor:
         self.stopping_since: float | None = None
         self.all_ready = False
         self.status = 0
+        self.supervisor_pid = os.getpid()
 
     # --- the loop -------------------------------------------------------------------
 
     def run(self) -> int:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        old_handlers = {sig: signal.signal(sig, _noop) for sig in STOP_SIGNALS}
+        old_handlers = {sig: signal.signal(sig, _noop) for sig in (*STOP_SIGNALS, signal.SIGHUP)}
         old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         self.selector.register(wake_r, selectors.EVENT_READ, "signal")
         self._wake_fds = (wake_r, wake_w)
@@ -108,7 +110,10 @@ class Supervisor:
         if data == "signal":
             with contextlib.suppress(BlockingIOError):
                 for signum in os.read(fd, 64):
-                    self.stop(signal.Signals(signum))
+                    if signum == signal.SIGHUP:
+                        self._forward(signal.SIGHUP)
+                    else:
+                        self.stop(signal.Signals(signum))
             return
         kind, index = data  # type: ignore[misc]
         worker = self.workers.get(index)
@@ -120,6 +125,13 @@ class Supervisor:
             self._reap(worker)
 
     # --- starting and stopping --------------------------------------------------------
+
+    def _forward(self, signum: signal.Signals) -> None:
+        """SIGHUP (reload the TLS certificate) goes to every worker; the supervisor
+        itself has nothing to reload."""
+        for worker in self.workers.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signum)
 
     def _spawn(self, index: int) -> None:
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
@@ -140,8 +152,9 @@ class Supervisor:
         run the target, and leave with ``os._exit`` so nothing of the parent's runs."""
         status = 1
         try:
+            _die_with_parent(self.supervisor_pid)
             signal.set_wakeup_fd(-1)
-            for sig in STOP_SIGNALS:
+            for sig in (*STOP_SIGNALS, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
             self.selector.close()
             for fd in self._wake_fds:
@@ -239,6 +252,21 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.pid, signal.SIGKILL)
         self.stopping_since = time.monotonic() + 3600  # wait for the pidfds now
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive a supervisor killed with SIGKILL: it would keep serving
+    the shared port on its own. Linux's PR_SET_PDEATHSIG sends it SIGTERM then."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the supervisor died before prctl took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _noop(signum: int, frame: object) -> None:
