@@ -76,10 +76,11 @@ def prepare_data_dir(config: Config) -> None:
 
 def worker_count(config: Config) -> int:
     """``workers = 0`` (the default) means one per core the process may run on; a store
-    that lives in one process (``memory``) always gets one."""
+    that lives in one process (``memory``) always gets one. With PostgreSQL each worker
+    is one more node, with its own pool and LISTEN connection."""
     if config.workers < 0:
         raise ValueError("workers must be 0 (one per core) or more")
-    if config.store not in SHARED_STORES:
+    if config.store not in SHARED_STORES and not config.store.startswith("postgresql://"):
         if config.workers > 1:
             raise ValueError(f"the {config.store} store cannot be shared: use --workers 1")
         return 1
