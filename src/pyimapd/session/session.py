@@ -28,7 +28,7 @@ from pyimapd.protocol.connection import ServerConnection
 from pyimapd.protocol.events import NeedData, ParseError
 from pyimapd.protocol.responses import ResponseCode, tagged, untagged_status
 from pyimapd.session.io import Channel
-from pyimapd.session.state import ConnectionClosed, CommandFailed, Result, State, bad, no
+from pyimapd.session.state import CommandFailed, ConnectionClosed, Result, State, bad, no
 from pyimapd.session.table import TABLE, command_name
 from pyimapd.session.view import SelectedView
 from pyimapd.storage.interface import Backend, MailStore, NoSuchMailbox, StorageError
