@@ -81,12 +81,14 @@ class Dovecot:
     """``with Dovecot(users) as d:`` -> ``d.port``. ``fast`` turns on PEERS.md's fast
     mode (login and imap processes reused), for fair benchmarks."""
 
-    def __init__(self, users: dict[str, str], fast: bool = False, extra: str = "") -> None:
+    def __init__(self, users: dict[str, str], fast: bool = False, extra: str = "",
+                 schemed: bool = False) -> None:
         if shutil.which("dovecot") is None or shutil.which("doveadm") is None:
             raise DovecotMissing("dovecot is not installed (apt-get install dovecot-imapd)")
         self.users = users
         self.fast = fast
         self.extra = extra  # more settings, e.g. "mail_fsync = never" for bulk loads
+        self.schemed = schemed  # passwords already "{SCHEME}hash" (bench: {ARGON2ID})
         self.base = Path(tempfile.mkdtemp(prefix="pyimapd-diff-dovecot-"))
         self.conf = self.base / "dovecot.conf"
         self.port = _free_port()
@@ -105,7 +107,8 @@ class Dovecot:
         (base / "mail").mkdir(exist_ok=True)
         os.chown(base / "mail", nobody.pw_uid, nobody.pw_gid)
         (base / "passwd").write_text(
-            "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))
+            "".join(f"{u}:{p if self.schemed else '{PLAIN}' + p}::::::\n"
+                    for u, p in self.users.items()))
         fast_login = "  service_count = 0\n  process_min_avail = 2\n" if self.fast else ""
         fast_imap = "  service_count = 0\n" if self.fast else ""
         self.conf.write_text(CONF.format(base=base, port=self.port, fast_login=fast_login,
