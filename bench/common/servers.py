@@ -129,8 +129,7 @@ def load_pyimapd(work: Path, trees: dict[str, Path], password: str) -> Path:
         subprocess.run([str(PYIMAPD_PY), "-m", "pyimapd", "user", "add", user,
                         "--password-stdin", "--config", str(conf), "--data-dir", str(data)],
                        input=password.encode(), check=True, capture_output=True)
-    subprocess.run([str(PYIMAPD_PY), "-m", "bench.common.servers", "import", str(data)]
-                   + [f"{u}={p}" for u, p in trees.items()], check=True, cwd=ROOT)
+    asyncio.run(_bulk_import(data, list(trees.items())))
     return data
 
 
@@ -217,10 +216,11 @@ def start_pymap(work: Path, trees: dict[str, Path], password: str) -> Server:
 
 
 def main() -> None:
-    """``python -m bench.common.servers import DATA USER=TREE...`` (run by load_pyimapd)."""
-    if len(sys.argv) > 2 and sys.argv[1] == "import":
-        pairs = [(a.split("=", 1)[0], Path(a.split("=", 1)[1])) for a in sys.argv[3:]]
-        asyncio.run(_bulk_import(Path(sys.argv[2]), pairs))
+    """``python -m bench.common.servers load WORK PASSWORD USER=TREE...``: load_pyimapd in
+    a process of its own, so that it runs while the other servers warm up."""
+    if len(sys.argv) > 3 and sys.argv[1] == "load":
+        trees = {a.split("=", 1)[0]: Path(a.split("=", 1)[1]) for a in sys.argv[4:]}
+        load_pyimapd(Path(sys.argv[2]), trees, sys.argv[3])
 
 
 if __name__ == "__main__":
