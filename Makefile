@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 DATA   ?= ./data
 LISTEN ?= 127.0.0.1:1143
 
-.PHONY: run test lint venv clean
+.PHONY: run test lint venv clean bench bench-quick bench-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,20 @@ run: $(VENV)/.installed
 ## make test: install the test extras and run the whole suite.
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
+
+## make bench / bench-quick: pyimapd side by side with Dovecot and pymap (bench/compare).
+PYMAP_VENV := bench/.venvs/pymap
+bench-deps: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[bench]'
+	command -v dovecot >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y dovecot-imapd
+	test -x $(PYMAP_VENV)/bin/pymap || ($(PYTHON) -m venv $(PYMAP_VENV) && \
+		$(PYMAP_VENV)/bin/pip install -q pymap==0.36.7 'passlib~=1.7' argon2-cffi)
+
+bench: bench-deps
+	$(PY) -m bench.compare
+
+bench-quick: bench-deps
+	$(PY) -m bench.compare --quick
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests

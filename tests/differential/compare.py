@@ -184,7 +184,16 @@ def response_key(item: str) -> str:
 
 Normaliser = Callable[[object], object]
 
+def norm_flags(value: object) -> object:
+    """FLAGS is a set: RFC 3501 gives no order (pyimapd sends \\Seen first, as the
+    section 8 sample does; Dovecot sends its bit order)."""
+    if isinstance(value, list):
+        return sorted(str(v).lower() for v in value)
+    return value
+
+
 NORMALISE: dict[str, Normaliser] = {
+    "FLAGS": norm_flags,
     "BODY": norm_body,
     "BODYSTRUCTURE": norm_body,
     "INTERNALDATE": lambda v: parse_internaldate(v) if isinstance(v, bytes) else v,

@@ -154,8 +154,11 @@ class Supervisor:
         try:
             _die_with_parent(self.supervisor_pid)
             signal.set_wakeup_fd(-1)
-            for sig in (*STOP_SIGNALS, signal.SIGHUP):
+            for sig in STOP_SIGNALS:
                 signal.signal(sig, signal.SIG_DFL)
+            # Ignored until the worker's own handler (TLS reload) is installed: a
+            # SIGHUP forwarded during start-up must not kill it.
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
             self.selector.close()
             for fd in self._wake_fds:
                 os.close(fd)
