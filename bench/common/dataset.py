@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-WORDS = (
+WORDS = (  # noqa: SIM905
     "the of and to in is for on that with this be are from at as your all have new more an "
     "was we will can us about if my has but our one other do no time they he up may what "
     "which their out use any there see only so his when contact here business who web also "

@@ -26,6 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from bench.common.proc import cpu_seconds, rss_kib  # noqa: E402
 
 from serverutil import ServerHandle, run_cli, start_dovecot, start_server  # noqa: E402
 
@@ -66,38 +69,6 @@ def raise_nofile() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
-
-
-def tree(pid: int) -> list[int]:
-    out = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            out.extend(tree(int(child)))
-    return out
-
-
-def rss_kib(pid: int) -> int:
-    total = 0
-    for p in tree(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            continue
-    return total
-
-
-def cpu_seconds(pid: int) -> float:
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for p in tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += sum(int(f) for f in fields[11:15])
-    return total / tick
 
 
 class Idler:

@@ -1,4 +1,4 @@
-"""The ``pyimapd`` command: ``serve``, ``user add|passwd|del|list``, ``import``,
+"""The ``pyimapd`` command: ``serve``, ``user add|passwd|del|list|quota``, ``import``,
 ``export``, ``mailbox list|create|delete`` and ``doctor`` (the last four in
 :mod:`pyimapd.admin`).
 
@@ -24,7 +24,7 @@ from pyimapd.config import Config, ConfigError, TlsConfig, load_config, override
 from pyimapd.logs import setup_logging
 from pyimapd.server import open_backend, peer_feed, prepare_data_dir
 from pyimapd.server import run as run_server
-from pyimapd.storage.interface import StorageError
+from pyimapd.storage.interface import QuotaLimits, StorageError, UserStore
 
 USER_NAME = re.compile(r"^[A-Za-z0-9._@+-]{1,255}$")
 ADMIN_COMMANDS = {
@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_del.add_argument("name")
     p_list = users.add_parser("list", help="list accounts")
     _common(p_list)
+    p_quota = users.add_parser("quota", help="show or set an account's quota (RFC 9208)")
+    _common(p_quota)
+    p_quota.add_argument("name")
+    p_quota.add_argument("--storage", type=_quota_arg, metavar="KIB|none", default=_UNCHANGED,
+                         help="limit on the size of all messages, in KiB; none: unlimited")
+    p_quota.add_argument("--messages", type=_quota_arg, metavar="N|none", default=_UNCHANGED,
+                         help="limit on the number of messages; none: unlimited")
     _admin_parsers(sub)
     p_db = sub.add_parser("db", help="manage the store's schema")
     p_migrate = p_db.add_subparsers(dest="action", required=True).add_parser(
@@ -181,6 +188,35 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
+_UNCHANGED = -1
+
+
+def _quota_arg(value: str) -> int | None:
+    """``none`` (unlimited) or a non-negative integer."""
+    if value.lower() == "none":
+        return None
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', not {value!r}")
+    return int(value)
+
+
+async def _quota_command(users: UserStore, args: argparse.Namespace) -> int:
+    """``pyimapd user quota NAME [--storage KIB|none] [--messages N|none]``: sets the
+    limits given, keeps the others, and prints the result."""
+    limits = await users.get_quota(args.name)  # NoSuchUser: main() says so, exit 1
+    storage, messages = args.storage, args.messages
+    if storage != _UNCHANGED or messages != _UNCHANGED:
+        limits = QuotaLimits(
+            limits.storage_kib if storage == _UNCHANGED else storage,
+            limits.messages if messages == _UNCHANGED else messages,
+        )
+        await users.set_quota(args.name, limits)
+    for label, value in (("storage", limits.storage_kib), ("messages", limits.messages)):
+        unit = " KiB" if label == "storage" and value is not None else ""
+        print(f"{label}: {'none' if value is None else value}{unit}")
+    return 0
+
+
 async def _user_command(args: argparse.Namespace, config: Config) -> int:
     prepare_data_dir(config)
     feed = peer_feed(config)  # so that running servers hear of a deleted account
@@ -194,6 +230,8 @@ async def _user_command(args: argparse.Namespace, config: Config) -> int:
             for name in await users.list_users():
                 print(name)
             return 0
+        if args.action == "quota":
+            return await _quota_command(users, args)
         if args.action != "del" and not USER_NAME.match(args.name):
             raise SystemExit(f"pyimapd: invalid user name {args.name!r}")
         if args.action == "del":

@@ -42,11 +42,15 @@ SPOOL_IN_MEMORY = 256 * 1024
 class Spool:
     """Collects one message in chunks; :meth:`finish` parses it off the event loop."""
 
-    def __init__(self, tmp_dir: Path | None = None) -> None:
+    def __init__(self, tmp_dir: Path | None = None, in_memory: int = SPOOL_IN_MEMORY) -> None:
+        """``in_memory``: bytes kept in memory before the spool moves to a file (0: a
+        file from the start, for callers holding many spools, like MULTIAPPEND)."""
         # Owned by the Spool, closed by close(): a context manager cannot span the events.
         self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
-            max_size=SPOOL_IN_MEMORY, dir=str(tmp_dir) if tmp_dir else None
+            max_size=in_memory, dir=str(tmp_dir) if tmp_dir else None
         )
+        if in_memory <= 0:
+            self._file.rollover()  # max_size=0 would mean "never roll over"
         self._crlf = mime.CRLFNormalizer()
         self.size = 0
 

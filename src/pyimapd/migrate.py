@@ -54,13 +54,14 @@ async def copy_account(
         raise StorageError(f"No user {user} in the source store")
     if await dst.users.get_user(user) is not None:
         raise StorageError(f"User {user} already exists in the destination store")
-    await dst.users.add_user(user, record.password_hash, dict(record.secrets))
+    await dst.users.add_user(
+        user, record.password_hash, dict(record.secrets), default_mailboxes=False)
     source, target = await src.open(user), await dst.open(user)
     try:
         mailboxes = sorted(await source.list_mailboxes(), key=lambda m: m.name)
         for mailbox in mailboxes:
             if mailbox.name != INBOX:
-                await target.create_mailbox(mailbox.name)
+                await target.create_mailbox(mailbox.name, mailbox.special_use)
             report.mailboxes += 1
         for mailbox in mailboxes:
             if not mailbox.noselect:

@@ -156,7 +156,11 @@ class Examine(Command):
 
 @dataclass(frozen=True, slots=True)
 class Create(Command):
+    """``use`` is RFC 6154's ``USE (...)`` create parameter (section 3): the special-use
+    attributes as written, None when the parameter is absent."""
+
     mailbox: str
+    use: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,12 +184,47 @@ class Unsubscribe(Command):
     mailbox: str
 
 
+LIST_SELECT_OPTIONS = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
+"""RFC 5258 section 3.1 and RFC 6154 section 2. SUBSCRIBED and SPECIAL-USE are "base"
+options: RECURSIVEMATCH needs one of them."""
+
+LIST_RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS"})
+"""RFC 5258 section 3.2, RFC 6154 section 2 and RFC 5819 (STATUS, with its items)."""
+
+
 @dataclass(frozen=True, slots=True)
 class List(Command):
-    """``reference`` and ``pattern`` are decoded from modified UTF-7 like mailbox names."""
+    """``reference`` and ``pattern`` are decoded from modified UTF-7 like mailbox names.
+
+    The LIST-EXTENDED form (RFC 5258 section 3) adds ``more_patterns`` (the patterns after
+    the first of a parenthesized list), upper-cased ``select`` and ``returns`` options and,
+    for RFC 5819's ``RETURN (STATUS (...))``, the ``status`` items in the order given.
+    ``extended`` is true for any extended form: then an empty pattern is no longer the
+    request for the hierarchy delimiter.
+    """
 
     reference: str
     pattern: str
+    more_patterns: tuple[str, ...] = ()
+    select: frozenset[str] = frozenset()
+    returns: frozenset[str] = frozenset()
+    status: tuple[str, ...] = ()
+    extended: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = sorted((self.select - LIST_SELECT_OPTIONS) | (self.returns - LIST_RETURN_OPTIONS))
+        if unknown:
+            raise CommandError(f"unknown LIST option {unknown[0]}")
+        if "RECURSIVEMATCH" in self.select and not self.select & {"SUBSCRIBED", "SPECIAL-USE"}:
+            raise CommandError("RECURSIVEMATCH needs another selection option")
+        if ("STATUS" in self.returns) != bool(self.status):
+            raise CommandError("the STATUS return option needs status items")
+        if (self.more_patterns or self.select or self.returns) and not self.extended:
+            raise CommandError("LIST options need the extended form")
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        return (self.pattern, *self.more_patterns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +258,8 @@ class AppendStart(Command):
     flags: tuple[str, ...]
     date_time: datetime | None
     size: int
+    binary: bool = False
+    """The message came as RFC 3516's ``literal8`` (``~{n}``): it may hold NUL."""
 
 
 # --- selected (section 6.4) ----------------------------------------------------------------
@@ -247,13 +288,64 @@ class Expunge(Command):
             raise CommandError("UID EXPUNGE takes a UID set, EXPUNGE none")
 
 
+SEARCH_RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
+"""ESEARCH's result options (RFC 4731 section 3.1) and SEARCHRES's SAVE (RFC 5182)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Search(Command):
-    """``charset`` is None when the client gave no CHARSET; ``key`` is the AND of all keys."""
+    """``charset`` is None when the client gave no CHARSET; ``key`` is the AND of all keys.
+    ``returns`` is None for a plain SEARCH, else the upper-cased result options of
+    ``RETURN (...)`` (RFC 4466 section 2.6), possibly empty, which means ALL."""
 
     key: SearchKey
     charset: str | None = None
     uid: bool = False
+    returns: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        unknown = sorted((self.returns or frozenset()) - SEARCH_RETURN_OPTIONS)
+        if unknown:
+            raise CommandError(f"unknown SEARCH result option {unknown[0]}")
+
+
+SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO"})
+"""``sort-key`` of RFC 5256 section 5."""
+
+THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
+"""``thread-alg`` of RFC 5256 section 5 that pyimapd implements."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sort(Command):
+    """SORT and UID SORT (RFC 5256): ``criteria`` are ``(sort-key, reverse)`` pairs in
+    priority order; the charset is mandatory, unlike SEARCH's."""
+
+    criteria: tuple[tuple[str, bool], ...]
+    key: SearchKey
+    charset: str
+    uid: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.criteria:
+            raise CommandError("SORT needs at least one sort criterion")
+        for name, _ in self.criteria:
+            if name not in SORT_KEYS:
+                raise CommandError(f"unknown sort criterion {name}")
+
+
+@dataclass(frozen=True, slots=True)
+class Thread(Command):
+    """THREAD and UID THREAD (RFC 5256) with one of :data:`THREAD_ALGORITHMS`."""
+
+    algorithm: str
+    key: SearchKey
+    charset: str
+    uid: bool = False
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in THREAD_ALGORITHMS:
+            raise CommandError(f"unknown threading algorithm {self.algorithm}")
 
 
 FETCH_ATTRS = frozenset(
@@ -433,3 +525,41 @@ class Enable(Command):
     def __post_init__(self) -> None:
         if not self.capabilities:
             raise CommandError("ENABLE needs at least one capability")
+
+
+# --- QUOTA (RFC 9208) and COMPRESS (RFC 4978) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GetQuota(Command):
+    """``getquota = "GETQUOTA" SP quota-root-name`` (RFC 9208 section 4.1.1)."""
+
+    root: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetQuotaRoot(Command):
+    """``getquotaroot = "GETQUOTAROOT" SP mailbox`` (RFC 9208 section 4.1.2)."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetQuota(Command):
+    """``setquota = "SETQUOTA" SP quota-root-name SP setquota-list`` (section 4.1.3):
+    ``limits`` are (upper-cased resource name, limit) pairs, in the order given."""
+
+    root: str
+    limits: tuple[tuple[str, int], ...]
+
+    def __post_init__(self) -> None:
+        names = [name for name, _ in self.limits]
+        if len(set(names)) != len(names):
+            raise CommandError("a resource is named twice")
+
+
+@dataclass(frozen=True, slots=True)
+class Compress(Command):
+    """``compress = "COMPRESS" SP algorithm`` (RFC 4978 section 3), upper-cased."""
+
+    algorithm: str

@@ -16,8 +16,10 @@ A small state machine frames commands (RFC 3501 section 4.3, RFC 7888):
     Collect exactly n octets, then back to ``LINE`` for the rest of the command.
 ``APPEND_DATA`` / ``APPEND_TAIL``
     The message literal of APPEND: its octets go out as :class:`AppendData` chunks as they
-    arrive, then the rest of the line must be empty (:class:`AppendEnd`) or the command
-    is aborted (:class:`AppendAbort`).
+    arrive, then the rest of the line must be empty (:class:`AppendEnd`), or announce the
+    next message of a MULTIAPPEND (RFC 3502: ``SP [flag-list SP] [date-time SP]`` and a
+    literal, :class:`AppendNext`, back to ``APPEND_DATA``), or the command is aborted
+    (:class:`AppendAbort`).
 ``DISCARD`` / ``SKIP_LINE``
     After a refused non-synchronizing literal the client sends its octets anyway: they are
     dropped as they arrive (never buffered), then the rest of that command is skipped.
@@ -33,10 +35,12 @@ Choices worth knowing:
   (``DEAD``); the buffer never holds more than the limit plus one read.
 * At a command's first literal, a missing tag or an unknown command name is refused at
   once, so junk never receives a ``+``.
-* APPEND: ``AppendStart`` is returned when its message literal is reached, with ``+``
-  queued at the same moment for ``{n}``. The session may call :meth:`reject_append`
-  before :meth:`data_to_send` to withdraw it. The octets of the message are not checked
-  (NUL included); the session's spool decides.
+* APPEND: ``AppendStart`` (and for each further message ``AppendNext``) is returned when
+  its message literal is reached, with ``+`` queued at the same moment for ``{n}``. The
+  session may call :meth:`reject_append` before :meth:`data_to_send` to withdraw it.
+  The octets of the message are not checked (NUL included); the session's spool
+  decides. A message may come as RFC 3516's ``literal8`` (``~{n}``); elsewhere
+  ``literal8`` is refused.
 
 The parser never writes tagged responses: a refused literal comes out as a
 :class:`ParseError` (``code="TOOBIG"`` for an APPEND message over ``max_append``) and
@@ -53,6 +57,7 @@ from pyimapd.protocol.events import (
     AppendAbort,
     AppendData,
     AppendEnd,
+    AppendNext,
     NeedData,
     ParseError,
     RawLine,
@@ -63,11 +68,14 @@ from pyimapd.protocol.parser import (
     AppendHead,
     AppendHeadError,
     append_head,
+    append_next_head,
     early_error,
     parse_command,
 )
 
-Event = Command | AppendData | AppendEnd | AppendAbort | RawLine | ParseError | NeedData
+Event = (
+    Command | AppendData | AppendNext | AppendEnd | AppendAbort | RawLine | ParseError | NeedData
+)
 
 CONTINUE_LITERAL = b"+ Ready for literal data\r\n"
 """``continue-req = "+" SP (resp-text / base64) CRLF`` sent for a synchronizing literal."""
@@ -79,6 +87,8 @@ TEXT_TOO_MANY_LITERALS = "Too many literals"
 TEXT_COMMAND_TOO_LARGE = "Command too large"
 TEXT_NUL = "NUL octet in command"
 TEXT_APPEND_TRAILING = "Unexpected data after APPEND message"
+TEXT_TOO_MANY_MESSAGES = "Too many messages in one APPEND"
+TEXT_LITERAL8 = "literal8 is only allowed for an APPEND message"
 
 DEFAULT_LIMITS = Limits()
 
@@ -119,6 +129,7 @@ class ServerConnection:
         self._skip_tail = b""
         self._append_tag = ""
         self._append_size = 0
+        self._append_count = 0  # messages of the APPEND so far (MULTIAPPEND)
         self._plus_pending = False  # the APPEND "+" is still in self._out
         self._segments: list[bytes] = []
         self._literals: list[bytes] = []
@@ -290,11 +301,16 @@ class ServerConnection:
         queue ``+`` for a synchronizing literal that is accepted."""
         head: AppendHead | None = None
         problem = self._frame_problem()
+        binary = self._segments[-1].endswith(b"~")  # RFC 3516 literal8: "~{" number "}"
+        if binary:
+            self._segments[-1] = self._segments[-1][:-1]
         if problem is None:
             try:
                 head = append_head(self._segments, self._literals)
             except AppendHeadError as exc:
                 problem = ParseError(exc.tag, str(exc))
+        if problem is None and binary and head is None:
+            problem = ParseError(self._tag, TEXT_LITERAL8)
         if problem is None:
             problem = self._size_problem(size, head)
         if problem is not None:
@@ -307,7 +323,7 @@ class ServerConnection:
         if sync:
             self._out += CONTINUE_LITERAL
         if head is not None:
-            return self._start_append(head, size, sync)
+            return self._start_append(head, size, sync, binary)
         self._state = _LITERAL
         self._remaining = size
         self._command_octets += size
@@ -336,15 +352,19 @@ class ServerConnection:
             return ParseError(self._tag, TEXT_COMMAND_TOO_LARGE)
         return None
 
-    def _start_append(self, head: AppendHead, size: int, sync: bool) -> AppendStart:
+    def _start_append(self, head: AppendHead, size: int, sync: bool, binary: bool) -> AppendStart:
+        self._read_message(head.tag, size, sync)
+        self._append_count = 1
+        self._segments = []
+        self._literals = []
+        return AppendStart(head.tag, head.mailbox, head.flags, head.date_time, size, binary)
+
+    def _read_message(self, tag: str, size: int, sync: bool) -> None:
         self._state = _APPEND_DATA
         self._remaining = size
         self._append_size = size
-        self._append_tag = head.tag
+        self._append_tag = tag
         self._plus_pending = sync
-        self._segments = []
-        self._literals = []
-        return AppendStart(head.tag, head.mailbox, head.flags, head.date_time, size)
 
     def _step_literal(self) -> Event | None:
         n = min(self._remaining, len(self._buf))
@@ -374,17 +394,39 @@ class ServerConnection:
         return AppendData(chunk)
 
     def _on_append_tail(self, line: bytes) -> Event:
-        """``append = ... SP literal`` then CRLF: anything else aborts the APPEND."""
+        """``append = ... SP literal`` then CRLF, or the next message of a MULTIAPPEND
+        (RFC 3502 section 6: ``*(SP append-data)``); anything else aborts the APPEND."""
         tag = self._append_tag
         self._state = _LINE
         self._reset_command()
         if not line:
             return AppendEnd(tag)
         marker = _literal_marker(line)
-        if marker is not None and not marker[1]:
-            self._state = _DISCARD
-            self._remaining = marker[0]
-        return AppendAbort(tag, TEXT_APPEND_TRAILING)
+        if marker is None:
+            return AppendAbort(tag, TEXT_APPEND_TRAILING)
+        size, sync, start = marker
+        text = line[:start]
+        binary = text.endswith(b"~")
+        problem: ParseError | AppendAbort | None = None
+        try:
+            head = append_next_head(tag, text[:-1] if binary else text)
+        except AppendHeadError:
+            problem = AppendAbort(tag, TEXT_APPEND_TRAILING)
+        if problem is None and self._append_count >= max(1, self.limits.max_literals):
+            problem = ParseError(tag, TEXT_TOO_MANY_MESSAGES)
+        if problem is None and size > self.limits.max_append:
+            problem = ParseError(tag, TEXT_MESSAGE_TOO_LARGE, code="TOOBIG")
+        if problem is not None:
+            if not sync:
+                self._state = _DISCARD
+                self._remaining = size
+                self._drain_discard()
+            return problem
+        if sync:
+            self._out += CONTINUE_LITERAL
+        self._read_message(tag, size, sync)
+        self._append_count += 1
+        return AppendNext(tag, head.flags, head.date_time, size, binary)
 
     def _step_discard(self) -> Event | None:
         n = min(self._remaining, len(self._buf))

@@ -4,6 +4,7 @@ besides the commands of ``commands.py``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +17,20 @@ class AppendData:
     """A chunk of the message literal of the APPEND begun by ``AppendStart``."""
 
     data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendNext:
+    """MULTIAPPEND (RFC 3502): after a message literal the line went on with
+    ``SP [flag-list SP] [date-time SP] literal``, the next message of the same APPEND.
+    Its octets follow as :class:`AppendData`; ``size`` is checked like the first's.
+    ``binary``: the literal was a ``literal8`` (``~{n}``, RFC 3516 section 4.4)."""
+
+    tag: str
+    flags: tuple[str, ...]
+    date_time: datetime | None
+    size: int
+    binary: bool = False
 
 
 @dataclass(frozen=True, slots=True)

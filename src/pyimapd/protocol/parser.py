@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pyimapd.protocol import commands as c
+from pyimapd.protocol import ext_parser as ext
 from pyimapd.protocol.events import ParseError
 from pyimapd.protocol.fetch_parser import parse_fetch_items
 from pyimapd.protocol.grammar import (
@@ -33,9 +34,9 @@ from pyimapd.protocol.grammar import (
 )
 from pyimapd.protocol.search_parser import parse_search
 
-STATUS_ATTS = c.STATUS_ITEMS | {"HIGHESTMODSEQ", "SIZE", "DELETED"}
-"""``status-att`` of RFC 3501 plus CONDSTORE (RFC 7162) and STATUS=SIZE / IMAP4rev2 ones;
-the session decides which it supports."""
+STATUS_ATTS = c.STATUS_ITEMS | {"HIGHESTMODSEQ", "SIZE", "DELETED", "DELETED-STORAGE"}
+"""``status-att`` of RFC 3501 plus CONDSTORE (RFC 7162), STATUS=SIZE / IMAP4rev2 ones and
+QUOTA's DELETED-STORAGE (RFC 9208 section 4.1.4); the session decides which it supports."""
 
 _APPEND_START = re.compile(TAG_PATTERN + b" APPEND ", re.IGNORECASE)
 
@@ -128,6 +129,11 @@ def _append_head(r: Reader, tag: str) -> AppendHead:
     """``mailbox [SP flag-list] [SP date-time] SP`` up to the message literal."""
     mailbox = r.mailbox()
     r.sp("message literal")
+    return _append_head_rest(r, tag, mailbox)
+
+
+def _append_head_rest(r: Reader, tag: str, mailbox: str) -> AppendHead:
+    """``[flag-list SP] [date-time SP]`` before a message literal."""
     flags: tuple[str, ...] = ()
     date_time = None
     if r.peek() == 0x28:
@@ -137,6 +143,21 @@ def _append_head(r: Reader, tag: str) -> AppendHead:
         date_time = r.date_time()
         r.sp("message literal")
     return AppendHead(tag, mailbox, flags, date_time)
+
+
+def append_next_head(tag: str, text: bytes) -> AppendHead:
+    """MULTIAPPEND (RFC 3502 section 6): ``append-data = SP [flag-list SP] [date-time SP]``
+    before the next message literal, ``text`` being the line up to the literal marker.
+    The mailbox stays the first message's (returned empty)."""
+    r = Reader([text], [])
+    try:
+        r.sp("message literal")
+        head = _append_head_rest(r, tag, "")
+        if not r.at_end():
+            raise ParseFailure("Invalid APPEND arguments")
+    except ParseFailure as exc:
+        raise AppendHeadError(tag, str(exc)) from exc
+    return head
 
 
 def _append(r: Reader, tag: str, uid: bool) -> c.Command:
@@ -282,6 +303,45 @@ def _one_mailbox(cls: type[c.Create | c.Delete | c.Subscribe | c.Unsubscribe],
     return handler
 
 
+def _create(r: Reader, tag: str, uid: bool) -> c.Command:
+    """``create = "CREATE" SP mailbox [create-params]`` (RFC 4466 section 2.2) with
+    RFC 6154's ``create-param =/ "USE" SP "(" [use-attr *(SP use-attr)] ")"``."""
+    r.sp("mailbox name")
+    mailbox = r.mailbox()
+    use: tuple[str, ...] | None = None
+    if r.match(_PARAMS_START) is not None:
+        while True:
+            param = r.atom("CREATE parameter").decode("ascii").upper()
+            if param != "USE" or use is not None:
+                raise ParseFailure(f"Unknown or repeated CREATE parameter {param}")
+            r.sp("USE attributes")
+            use = _use_attrs(r)
+            if r.peek() != 0x20:
+                break
+            r.pos += 1
+        r.char(b")", "CREATE parameters")
+    r.end("CREATE")
+    return c.Create(tag, mailbox, use)
+
+
+_USE_ATTR = re.compile(rb"\\" + ATOM_PATTERN)
+
+
+def _use_attrs(r: Reader) -> tuple[str, ...]:
+    """``"(" [use-attr *(SP use-attr)] ")"``; ``use-attr-ext = "\\" atom`` (RFC 6154)."""
+    r.char(b"(", "USE attributes")
+    attrs: list[str] = []
+    while r.peek() != 0x29:
+        if attrs:
+            r.sp("USE attribute")
+        m = r.match(_USE_ATTR)
+        if m is None:
+            raise ParseFailure("Invalid USE attribute: expected \\ and a name")
+        attrs.append(m.group().decode("ascii"))
+    r.pos += 1
+    return tuple(attrs)
+
+
 def _rename(r: Reader, tag: str, uid: bool) -> c.Command:
     """``rename = "RENAME" SP mailbox SP mailbox``."""
     r.sp("mailbox name")
@@ -304,6 +364,63 @@ def _list_like(cls: type[c.List | c.Lsub], name: str) -> _Handler:
         return cls(tag, reference, pattern)
 
     return handler
+
+
+def _list(r: Reader, tag: str, uid: bool) -> c.Command:
+    """``list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat
+    [SP list-return-opts]`` (RFC 5258 section 6), ``patterns = "(" list-mailbox
+    *(SP list-mailbox) ")"``, with RFC 5819's ``status-option`` among the return options.
+    Option names are case-insensitive; the command checks which it knows."""
+    r.sp("reference name")
+    extended = r.peek() == 0x28
+    select = _list_options(r, "selection option") if extended else []
+    if extended:
+        r.sp("reference name")
+    reference = r.mailbox("reference name")
+    r.sp("mailbox pattern")
+    if r.peek() == 0x28:
+        extended = True
+        r.pos += 1
+        patterns = [_decode_pattern(r.list_mailbox("mailbox pattern"))]
+        while r.peek() == 0x20:
+            r.pos += 1
+            patterns.append(_decode_pattern(r.list_mailbox("mailbox pattern")))
+        r.char(b")", "mailbox patterns")
+    else:
+        patterns = [_decode_pattern(r.list_mailbox("mailbox pattern"))]
+    returns: list[str] = []
+    status: list[str] = []
+    if not r.at_end():
+        extended = True
+        r.sp("RETURN")
+        if r.atom("RETURN").upper() != b"RETURN":
+            raise ParseFailure("Expected RETURN after the mailbox patterns")
+        r.sp("return options")
+        returns = _list_options(r, "return option", status)
+    r.end("LIST")
+    return c.List(tag, reference, patterns[0], tuple(patterns[1:]), frozenset(select),
+                  frozenset(returns), tuple(dict.fromkeys(status)), extended)
+
+
+def _list_options(r: Reader, what: str, status: list[str] | None = None) -> list[str]:
+    """``"(" [option *(SP option)] ")"``, upper-cased. With ``status`` given, a
+    ``STATUS SP "(" status-att *(SP status-att) ")"`` option adds its items there."""
+    r.char(b"(", f"LIST {what}s")
+    names: list[str] = []
+    while r.peek() != 0x29:
+        if names:
+            r.sp(f"LIST {what}")
+        names.append(r.atom(f"LIST {what}").decode("ascii").upper())
+        if names[-1] == "STATUS" and status is not None:
+            r.sp("status items")
+            r.char(b"(", "status items")
+            status.append(_status_att(r))
+            while r.peek() == 0x20:
+                r.pos += 1
+                status.append(_status_att(r))
+            r.char(b")", "status items")
+    r.pos += 1
+    return names
 
 
 def _decode_pattern(raw: bytes) -> str:
@@ -509,12 +626,12 @@ _COMMANDS: dict[str, _Handler] = {
     "AUTHENTICATE": _authenticate,
     "SELECT": _select(c.Select, "SELECT"),
     "EXAMINE": _select(c.Examine, "EXAMINE"),
-    "CREATE": _one_mailbox(c.Create, "CREATE"),
+    "CREATE": _create,
     "DELETE": _one_mailbox(c.Delete, "DELETE"),
     "RENAME": _rename,
     "SUBSCRIBE": _one_mailbox(c.Subscribe, "SUBSCRIBE"),
     "UNSUBSCRIBE": _one_mailbox(c.Unsubscribe, "UNSUBSCRIBE"),
-    "LIST": _list_like(c.List, "LIST"),
+    "LIST": _list,
     "LSUB": _list_like(c.Lsub, "LSUB"),
     "STATUS": _status,
     "APPEND": _append,
@@ -532,5 +649,9 @@ _COMMANDS: dict[str, _Handler] = {
     "NAMESPACE": _no_args(c.Namespace, "NAMESPACE"),
     "ID": _id,
     "ENABLE": _enable,
+    "GETQUOTA": ext.getquota,
+    "GETQUOTAROOT": ext.getquotaroot,
+    "SETQUOTA": ext.setquota,
+    "COMPRESS": ext.compress,
 }
 """Command name (upper-cased) to the function reading its arguments."""

@@ -84,7 +84,8 @@ class _SearchReader:
 
 
 def parse_search(r: Reader) -> tuple[ast.SearchKey, str | None]:
-    """Everything after ``SEARCH``: ``[SP "CHARSET" SP astring] 1*(SP search-key)``."""
+    """Everything after ``SEARCH`` [search-return-opts]:
+    ``[SP "CHARSET" SP astring] 1*(SP search-key)``."""
     charset: str | None = None
     r.sp("search criteria")
     start = r.pos
@@ -95,6 +96,75 @@ def parse_search(r: Reader) -> tuple[ast.SearchKey, str | None]:
         r.sp("search criteria")
     else:
         r.pos = start
+    return _keys(r, charset), charset
+
+
+_RETURN = re.compile(rb" RETURN (?=\()", re.IGNORECASE)
+
+
+def parse_search_return(r: Reader) -> frozenset[str] | None:
+    """``search-return-opts = SP "RETURN" SP "(" [search-return-opt
+    *(SP search-return-opt)] ")"`` (RFC 4466 section 2.6), or None when absent. The
+    options pyimapd knows (RFC 4731, RFC 5182) take no parameters; the command checks
+    their names."""
+    if r.match(_RETURN) is None:
+        return None
+    r.char(b"(", "RETURN options")
+    names: list[str] = []
+    while r.peek() != 0x29:
+        if names:
+            r.sp("RETURN option")
+        names.append(r.atom("RETURN option").decode("ascii").upper())
+    r.pos += 1
+    return frozenset(names)
+
+
+def parse_sort(r: Reader) -> tuple[tuple[tuple[str, bool], ...], ast.SearchKey, str]:
+    """Everything after ``SORT``: ``SP sort-criteria SP search-criteria`` with
+    ``sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"`` and
+    ``sort-criterion = ["REVERSE" SP] sort-key`` (RFC 5256 section 5). The command
+    checks the key names."""
+    r.sp("sort criteria")
+    r.char(b"(", "sort criteria")
+    criteria: list[tuple[str, bool]] = []
+    while True:
+        name = r.atom("sort criterion").decode("ascii").upper()
+        reverse = name == "REVERSE"
+        if reverse:
+            r.sp("sort key after REVERSE")
+            name = r.atom("sort key").decode("ascii").upper()
+        criteria.append((name, reverse))
+        if r.peek() != 0x20:
+            break
+        r.pos += 1
+    r.char(b")", "sort criteria")
+    key, charset = parse_criteria(r)
+    return tuple(criteria), key, charset
+
+
+def parse_thread(r: Reader) -> tuple[str, ast.SearchKey, str]:
+    """Everything after ``THREAD``: ``SP thread-alg SP search-criteria`` (RFC 5256)."""
+    r.sp("threading algorithm")
+    algorithm = r.atom("threading algorithm").decode("ascii").upper()
+    key, charset = parse_criteria(r)
+    return algorithm, key, charset
+
+
+def parse_criteria(r: Reader) -> tuple[ast.SearchKey, str]:
+    """``SP search-criteria``; ``search-criteria = charset 1*(SP search-key)``,
+    ``charset = atom / quoted`` (RFC 5256 section 5): the charset is not optional."""
+    r.sp("charset")
+    if r.peek() == 0x22:
+        raw = r.quoted("charset")
+    else:
+        raw = r.atom("charset")
+    charset = raw.decode("ascii", "replace").upper()
+    r.sp("search criteria")
+    return _keys(r, charset), charset
+
+
+def _keys(r: Reader, charset: str | None) -> ast.SearchKey:
+    """``1*(SP search-key)`` after its first SP: the AND of the keys."""
     sr = _SearchReader(r, charset)
     keys = [_search_key(sr)]
     while not r.at_end():
@@ -102,7 +172,7 @@ def parse_search(r: Reader) -> tuple[ast.SearchKey, str | None]:
             raise ParseFailure("Unbalanced parentheses in SEARCH")
         r.sp("search key")
         keys.append(_search_key(sr))
-    return (keys[0] if len(keys) == 1 else ast.And(tuple(keys))), charset
+    return keys[0] if len(keys) == 1 else ast.And(tuple(keys))
 
 
 def _search_key(sr: _SearchReader) -> ast.SearchKey:
@@ -170,6 +240,10 @@ def _argument_key(sr: _SearchReader, name: str) -> ast.SearchKey:
         return ast.UidSet(r.sequence_set())
     if name == "MODSEQ":
         return _modseq_key(r)
+    if name in ("OLDER", "YOUNGER"):
+        # search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number (RFC 5032 section 3)
+        r.sp(f"interval for {name}")
+        return ast.Within(name == "OLDER", r.number(f"interval for {name}", nonzero=True))
     if name == "NOT":
         r.sp("search key after NOT")
         return ast.Not(sr.nested(lambda: _search_key(sr)))

@@ -114,6 +114,26 @@ class Modseq:
 
 
 @dataclass(frozen=True, slots=True)
+class Within:
+    """OLDER / YOUNGER ``seconds`` (RFC 5032 section 2), relative to the time of the
+    search: the session replaces it by :class:`InternalTime`, so that one search uses
+    one "now" and storage compares against a fixed moment."""
+
+    older: bool
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class InternalTime:
+    """The INTERNALDATE is at or before (``older``) or at or after ``epoch`` (UTC
+    seconds): RFC 5032's "less recent than or equal to" / "more recent than or equal
+    to" the target time, to the second."""
+
+    older: bool
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     key: SearchKey
 
@@ -131,5 +151,5 @@ class And:
 
 SearchKey = (
     All | Flag | Recent | SeqSet | UidSet | UidIn | Size | InternalDate | SentDate | Header
-    | Body | Text | Modseq | Not | Or | And
+    | Body | Text | Modseq | Within | InternalTime | Not | Or | And
 )

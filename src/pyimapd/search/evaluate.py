@@ -8,6 +8,8 @@ Semantics shared with :mod:`pyimapd.search.sql` (both are tested on one table of
 * BEFORE/ON/SINCE compare the calendar day of the internal date in its own UTC offset,
   SENTBEFORE/SENTON/SENTSINCE that of the Date header; a message without a Date header
   matches no SENT* key;
+* OLDER/YOUNGER (RFC 5032) arrive as :class:`InternalTime`, an inclusive comparison
+  of the internal date's UTC epoch seconds with a fixed moment;
 * HEADER/SUBJECT/FROM/... are case-insensitive substrings of one value line of the named
   field (values come decoded from :class:`PreparedMessage.search_headers`, several
   occurrences joined by newlines); an empty string matches when the field is present;
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from pyimapd.mime.search import PART_HEADERS
 from pyimapd.search.ast import (
@@ -32,6 +34,7 @@ from pyimapd.search.ast import (
     Flag,
     Header,
     InternalDate,
+    InternalTime,
     Modseq,
     Not,
     Or,
@@ -89,6 +92,14 @@ def local_day(moment: datetime) -> date:
     return moment.date()
 
 
+def epoch_seconds(moment: datetime) -> int:
+    """Whole UTC seconds since the epoch (naive counts as UTC), as the SQL backends
+    store the internal date."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
 def _match_flag(key: Flag, msg: SearchableMessage) -> bool:
     wanted = key.flag.lower()
     has = any(f.lower() == wanted for f in msg.flags) and wanted != "\\recent"
@@ -116,7 +127,7 @@ def _match_text(key: Text, msg: SearchableMessage) -> bool:
 
 def matches(key: SearchKey, msg: SearchableMessage) -> bool:
     """Whether ``msg`` satisfies ``key``. Raises ValueError on keys only the session can
-    resolve (SeqSet, UidSet, Recent)."""
+    resolve (SeqSet, UidSet, Recent, Within)."""
     match key:
         case All():
             return True
@@ -138,6 +149,9 @@ def matches(key: SearchKey, msg: SearchableMessage) -> bool:
             return _match_text(key, msg)
         case Modseq(value=value):
             return msg.modseq >= value
+        case InternalTime(older=older, epoch=epoch):
+            moment = epoch_seconds(msg.internaldate)
+            return moment <= epoch if older else moment >= epoch
         case Not(key=inner):
             return not matches(inner, msg)
         case Or(left=left, right=right):

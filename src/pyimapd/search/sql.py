@@ -40,6 +40,7 @@ from pyimapd.search.ast import (
     Flag,
     Header,
     InternalDate,
+    InternalTime,
     Modseq,
     Not,
     Or,
@@ -62,7 +63,7 @@ Compiled = tuple[str, list[Any]]
 
 def compile_search(key: SearchKey) -> Compiled:
     """``(sql, params)`` for ``key``. Raises ValueError on keys only the session can
-    resolve (SeqSet, UidSet, Recent)."""
+    resolve (SeqSet, UidSet, Recent, Within)."""
     match key:
         case All():
             return "TRUE", []
@@ -85,6 +86,8 @@ def compile_search(key: SearchKey) -> Compiled:
             return _text(fold(value))
         case Modseq(value=value):
             return "(m.modseq >= ?)", [int(value)]
+        case InternalTime(older=older, epoch=epoch):
+            return ("(m.internaldate <= ?)" if older else "(m.internaldate >= ?)"), [int(epoch)]
         case Not(key=inner):
             sql, params = compile_search(inner)
             return f"(NOT {sql})", params

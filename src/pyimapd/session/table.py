@@ -11,6 +11,7 @@ from typing import Any
 from pyimapd.protocol import commands as c
 from pyimapd.session.handlers import any as any_
 from pyimapd.session.handlers import append, auth, fetch, idle, info, mailbox, message, search
+from pyimapd.session.handlers import quota
 from pyimapd.session.state import ANY, AUTH, NOT_AUTH, SELECTED, Result, State
 
 Handler = Callable[[Any, Any], Awaitable[Result]]
@@ -65,9 +66,14 @@ TABLE: dict[type[c.Command], CommandSpec] = {
     c.Move: CommandSpec(message.move, SELECTED, capability="MOVE"),
     c.Id: CommandSpec(info.id_, ANY, capability="ID"),
     c.Enable: CommandSpec(info.enable, AUTH, capability="ENABLE"),
+    c.GetQuota: CommandSpec(quota.getquota, AUTH, capability="QUOTA"),
+    c.GetQuotaRoot: CommandSpec(quota.getquotaroot, AUTH),
+    c.SetQuota: CommandSpec(quota.setquota, AUTH),
 }
 
 EXTENSIONS: tuple[str, ...] = ("LITERAL+", "CONDSTORE", "QRESYNC", "STATUS=SIZE")
+EXTENSIONS += ("QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE")
+"""RFC 9208 section 3.1: the resources the QUOTA commands report and the store enforces."""
 """Capabilities that change how existing commands behave rather than add a command.
 LITERAL+ (RFC 7888): the parser takes ``{n+}`` anywhere, up to the same limits as
 ``{n}``; LITERAL- is not advertised with it (section 5 forbids both). CONDSTORE and

@@ -96,6 +96,9 @@ class SelectedView:
         """RFC 7162 section 3.1: unsolicited FETCH carries UID and MODSEQ (3.2.4)."""
         self.qresync = False
         """RFC 7162 section 3.2.10.2: VANISHED instead of EXPUNGE."""
+        self.saved: set[int] = set()
+        """The SEARCHRES search result variable ``$`` (RFC 5182 section 2.1), as UIDs: a
+        new view (SELECT, EXAMINE) starts it empty, and an expunged message leaves it."""
 
     # --- numbering ------------------------------------------------------------------
 
@@ -114,8 +117,12 @@ class SelectedView:
 
         For UIDs, ``*`` is the highest UID in the mailbox and UIDs that do not exist are
         ignored (RFC 3501 section 6.4.8). For sequence numbers, a number beyond EXISTS
-        is an error, as is any sequence set on an empty mailbox.
+        is an error, as is any sequence set on an empty mailbox. ``$`` names the saved
+        search result in either form, and is never an error, even when empty (RFC 5182
+        section 2.1).
         """
+        if sequence.saved:
+            return self.saved_uids()
         if uid:
             largest = self.uids[-1] if self.uids else 0
             out: list[int] = []
@@ -131,6 +138,10 @@ class SelectedView:
         for lo, hi in ranges:
             out.extend(self.uids[lo - 1 : hi])
         return out
+
+    def saved_uids(self) -> list[int]:
+        """The saved search result's messages this session still shows, ascending."""
+        return sorted(u for u in self.saved if self.msn_of(u) is not None)
 
     def uid_ranges(self, uids: Sequence[int]) -> list[tuple[int, int]]:
         """Compresses ascending UIDs to inclusive ranges, for storage queries."""
@@ -165,6 +176,7 @@ class SelectedView:
             del self.uids[msn - 1]
             self.recent.discard(uid)
             self.pending_expunge.discard(uid)
+            self.saved.discard(uid)
             gone.append(uid)
             out.append(untagged(msn, Atom("EXPUNGE")))
         if self.qresync:

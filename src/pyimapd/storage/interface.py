@@ -35,6 +35,16 @@ DELIMITER = "/"
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
+DEFAULT_MAILBOXES: tuple[tuple[str, str], ...] = (
+    ("Drafts", "\\Drafts"),
+    ("Sent", "\\Sent"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+    ("Archive", "\\Archive"),
+)
+"""The mailboxes a new account gets besides INBOX, with their RFC 6154 special use, so
+clients find Sent and Trash by attribute instead of guessing by name."""
+
 
 # --- errors --------------------------------------------------------------------------------
 
@@ -94,6 +104,7 @@ class UserRecord:
 @dataclass(frozen=True, slots=True)
 class MailboxRecord:
     """One existing mailbox. ``has_children`` is true when any mailbox lies below it.
+    ``special_use`` holds its RFC 6154 attributes (``\\Sent``), space-separated, or None.
     ``noselect`` marks a name kept only because it has inferiors (a deleted mailbox with
     inferiors, RFC 3501 section 6.3.4): LIST shows it with ``\\Noselect``."""
 
@@ -119,6 +130,36 @@ class MailboxStatus:
     unseen: int
     highestmodseq: int
     size: int
+    deleted: int = 0
+    """Messages flagged \\Deleted (RFC 9208 section 4.1.4's DELETED)."""
+    deleted_size: int = 0
+    """Their octets: what an EXPUNGE would free (RFC 9208's DELETED-STORAGE)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaLimits:
+    """An account's quota (RFC 9208), set by the administrator: ``storage_kib`` limits the
+    sum of the RFC822.SIZE of all its messages, in units of 1024 octets (the STORAGE
+    resource, section 5.1); ``messages`` their number (MESSAGE, section 5.2). None means
+    unlimited."""
+
+    storage_kib: int | None = None
+    messages: int | None = None
+
+    def __post_init__(self) -> None:
+        for value in (self.storage_kib, self.messages):
+            if value is not None and value < 0:
+                raise ValueError("a quota limit cannot be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaUsage:
+    """What an account uses now (octets and messages, over all its mailboxes), with its
+    limits: the data of RFC 9208's QUOTA response."""
+
+    storage: int
+    messages: int
+    limits: QuotaLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +181,15 @@ class PreparedMessage:
     sent_date: datetime | None = None
     search_headers: dict[str, str] = field(default_factory=dict)
     search_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendItem:
+    """One message of :meth:`MailStore.append_many`."""
+
+    message: PreparedMessage
+    flags: frozenset[str]
+    internaldate: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,9 +284,12 @@ class MessageRecord:
 class UserStore(Protocol):
     async def get_user(self, name: str) -> UserRecord | None: ...
     async def add_user(
-        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
+        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None,
+        *, default_mailboxes: bool = True,
     ) -> None:
-        """Creates the account with its INBOX. Raises StorageError if it exists."""
+        """Creates the account with its INBOX and, unless ``default_mailboxes`` is false
+        (a migration copies the source's own), the :data:`DEFAULT_MAILBOXES` with their
+        special use. Raises StorageError if it exists."""
 
     async def set_password(
         self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
@@ -247,6 +300,13 @@ class UserStore(Protocol):
         """Removes the account and all its mail. Raises NoSuchUser."""
 
     async def list_users(self) -> list[str]: ...
+
+    async def get_quota(self, name: str) -> QuotaLimits:
+        """Raises NoSuchUser."""
+
+    async def set_quota(self, name: str, limits: QuotaLimits) -> None:
+        """Replaces the account's limits (both resources). Raises NoSuchUser. Mail
+        already stored stays even when over the new limits; only additions are refused."""
 
 
 class SelectedMailbox(Protocol):
@@ -292,7 +352,8 @@ class SelectedMailbox(Protocol):
         ``since_modseq``, ascending (QRESYNC's VANISHED (EARLIER), RFC 7162 3.2.6)."""
 
     async def copy(self, uids: Sequence[int], dest: str) -> CopyResult:
-        """Raises NoSuchMailbox when ``dest`` does not exist (the session adds TRYCREATE)."""
+        """Raises NoSuchMailbox when ``dest`` does not exist (the session adds TRYCREATE),
+        OverQuota when the copies would take the account over a quota limit."""
 
     async def move(self, uids: Sequence[int], dest: str) -> CopyResult:
         """MOVE (RFC 6851): copies the messages to ``dest`` and removes them from this
@@ -316,8 +377,10 @@ class MailStore(Protocol):
     user: str
 
     async def list_mailboxes(self) -> list[MailboxRecord]: ...
-    async def create_mailbox(self, name: str) -> None:
-        """Creates missing superiors too (RFC 3501 section 6.3.3)."""
+    async def create_mailbox(self, name: str, special_use: str | None = None) -> None:
+        """Creates missing superiors too (RFC 3501 section 6.3.3). ``special_use`` is
+        stored as given (RFC 6154 section 3: the session has checked it); a DELETE that
+        keeps the name as \\Noselect drops it."""
 
     async def delete_mailbox(self, name: str) -> None:
         """RFC 3501 section 6.3.4: a mailbox with inferiors keeps existing as \\Noselect
@@ -332,7 +395,16 @@ class MailStore(Protocol):
     async def append(
         self, name: str, message: PreparedMessage, flags: frozenset[str], internaldate: datetime
     ) -> AppendResult:
-        """Raises NoSuchMailbox when ``name`` does not exist (the session adds TRYCREATE)."""
+        """Raises NoSuchMailbox when ``name`` does not exist (the session adds TRYCREATE),
+        OverQuota when the message would take the account over a quota limit (checked
+        inside the write transaction)."""
+
+    async def append_many(self, name: str, items: Sequence[AppendItem]) -> list[AppendResult]:
+        """MULTIAPPEND (RFC 3502): all the messages, in order, in one transaction (so
+        consecutive UIDs and one MODSEQ), or none of them. Refuses like :meth:`append`."""
+
+    async def quota(self) -> QuotaUsage:
+        """The account's usage and limits (RFC 9208 GETQUOTA/GETQUOTAROOT)."""
 
     async def select(self, name: str, readonly: bool) -> tuple[SelectedMailbox, SelectResult]:
         """Opens the mailbox and returns the SELECT data; a writable select claims the

@@ -21,6 +21,8 @@ from pyimapd.search.evaluate import SearchableMessage, fold, matches
 from pyimapd.storage import names, plans
 from pyimapd.storage.feed import LocalChangeFeed
 from pyimapd.storage.interface import (
+    DEFAULT_MAILBOXES,
+    AppendItem,
     AppendResult,
     ChangeFeed,
     Changes,
@@ -33,11 +35,14 @@ from pyimapd.storage.interface import (
     NoSuchUser,
     NotAllowed,
     PreparedMessage,
+    QuotaLimits,
+    QuotaUsage,
     SelectResult,
     StorageError,
     UserRecord,
     UserStore,
 )
+from pyimapd.storage.quota import check_addition
 from pyimapd.storage.values import (
     CHUNK_SIZE,
     apply_store,
@@ -90,6 +95,14 @@ class _Account:
     secrets: dict[str, str] = field(default_factory=dict)
     mailboxes: dict[str, _Mailbox] = field(default_factory=dict)
     subscriptions: set[str] = field(default_factory=set)
+    quota: QuotaLimits = field(default_factory=QuotaLimits)
+
+    def check_addition(self, octets: int, messages: int) -> None:
+        """RFC 9208 over the account's current usage (see :mod:`pyimapd.storage.quota`)."""
+        if self.quota == QuotaLimits():
+            return
+        used = [m.size for box in self.mailboxes.values() for m in box.messages.values()]
+        check_addition(self.quota, sum(used), len(used), octets, messages)
 
 
 class _State:
@@ -166,6 +179,8 @@ def _status(mailbox: _Mailbox) -> MailboxStatus:
         unseen=sum(1 for m in msgs if "\\Seen" not in m.flags),
         highestmodseq=mailbox.highestmodseq,
         size=sum(m.size for m in msgs),
+        deleted=sum(1 for m in msgs if "\\Deleted" in m.flags),
+        deleted_size=sum(m.size for m in msgs if "\\Deleted" in m.flags),
     )
 
 
@@ -183,7 +198,8 @@ class MemoryUserStore:
         return UserRecord(name, account.password_hash, dict(account.secrets))
 
     async def add_user(
-        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
+        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None,
+        *, default_mailboxes: bool = True,
     ) -> None:
         if not name:
             raise StorageError("User name is empty")
@@ -191,6 +207,9 @@ class MemoryUserStore:
             raise StorageError(f"User {name} already exists")
         account = _Account(password_hash, dict(secrets or {}))
         account.mailboxes[names.INBOX] = _Mailbox(names.INBOX, self._state.new_uidvalidity())
+        for box, use in DEFAULT_MAILBOXES if default_mailboxes else ():
+            account.mailboxes[box] = _Mailbox(
+                box, self._state.new_uidvalidity(), special_use=use)
         self._state.accounts[name] = account
 
     async def set_password(
@@ -212,6 +231,16 @@ class MemoryUserStore:
 
     async def list_users(self) -> list[str]:
         return sorted(self._state.accounts)
+
+    async def get_quota(self, name: str) -> QuotaLimits:
+        if name not in self._state.accounts:
+            raise NoSuchUser(f"No user {name}")
+        return self._state.accounts[name].quota
+
+    async def set_quota(self, name: str, limits: QuotaLimits) -> None:
+        if name not in self._state.accounts:
+            raise NoSuchUser(f"No user {name}")
+        self._state.accounts[name].quota = limits
 
 
 class MemoryBackend:
@@ -302,13 +331,14 @@ class MemoryMailStore:
             for name, mb in sorted(account.mailboxes.items())
         ]
 
-    async def create_mailbox(self, name: str) -> None:
+    async def create_mailbox(self, name: str, special_use: str | None = None) -> None:
         plan = plans.plan_create(name, self._existing())
         account = self._account
         for superior in plan.superiors:
             account.mailboxes[superior] = _Mailbox(superior, self._state.new_uidvalidity())
         # A revived \Noselect name is a new mailbox: fresh UIDVALIDITY and counters.
-        account.mailboxes[plan.name] = _Mailbox(plan.name, self._state.new_uidvalidity())
+        account.mailboxes[plan.name] = _Mailbox(
+            plan.name, self._state.new_uidvalidity(), special_use=special_use)
         for created in (*plan.superiors, plan.name):
             self._changes.notify(self.user, created)
 
@@ -380,19 +410,35 @@ class MemoryMailStore:
     async def append(
         self, name: str, message: PreparedMessage, flags: frozenset[str], internaldate: datetime
     ) -> AppendResult:
+        return (await self.append_many(name, [AppendItem(message, flags, internaldate)]))[0]
+
+    async def append_many(self, name: str, items: Sequence[AppendItem]) -> list[AppendResult]:
+        """Everything is checked and read before the mailbox changes: all or nothing."""
         mailbox = self._selectable(name, NoSuchMailbox)
-        data = _read_source(message)
-        headers = {fold(k): fold(v) for k, v in message.search_headers.items()}
-        content = _Content(data, bytes(message.structure), headers, fold(message.search_text))
-        cid = self._state.add_content(content)
+        self._account.check_addition(sum(i.message.size for i in items), len(items))
+        datas = [_read_source(item.message) for item in items]
+        if not items:
+            return []
         mailbox.highestmodseq += 1
-        sent = truncate(message.sent_date) if message.sent_date is not None else None
-        uid = _add_message(
-            self._state, mailbox, cid, normalize_flags(flags), truncate(internaldate), sent,
-            mailbox.highestmodseq,
-        )
+        results = []
+        for item, data in zip(items, datas, strict=True):
+            message = item.message
+            headers = {fold(k): fold(v) for k, v in message.search_headers.items()}
+            content = _Content(data, bytes(message.structure), headers, fold(message.search_text))
+            cid = self._state.add_content(content)
+            sent = truncate(message.sent_date) if message.sent_date is not None else None
+            uid = _add_message(
+                self._state, mailbox, cid, normalize_flags(item.flags),
+                truncate(item.internaldate), sent, mailbox.highestmodseq,
+            )
+            results.append(AppendResult(mailbox.uidvalidity, uid))
         self._changes.notify(self.user, mailbox.name)
-        return AppendResult(mailbox.uidvalidity, uid)
+        return results
+
+    async def quota(self) -> QuotaUsage:
+        account = self._account
+        used = [m.size for box in account.mailboxes.values() for m in box.messages.values()]
+        return QuotaUsage(sum(used), len(used), account.quota)
 
     async def select(self, name: str, readonly: bool) -> tuple[MemorySelected, SelectResult]:
         mailbox = self._selectable(name)
@@ -537,12 +583,15 @@ class MemorySelected:
             if modseq > since_modseq and any(lo <= uid <= hi for lo, hi in ranges)
         )
 
-    async def copy(self, uids: Sequence[int], dest: str) -> CopyResult:
+    async def copy(self, uids: Sequence[int], dest: str, moving: bool = False) -> CopyResult:
+        """``moving``: the copies replace the originals, so the usage does not grow."""
         source = self._live()
         target = self._store._selectable(dest, NoSuchMailbox)
         msgs = [source.messages[u] for u in sorted(set(uids)) if u in source.messages]
         if not msgs:
             return CopyResult(target.uidvalidity, (), ())
+        if not moving:
+            self._store._account.check_addition(sum(m.size for m in msgs), len(msgs))
         target.highestmodseq += 1
         new_uids = [
             _add_message(
@@ -557,7 +606,7 @@ class MemorySelected:
     async def move(self, uids: Sequence[int], dest: str) -> CopyResult:
         """Copy and removal happen between two awaits, so atomically."""
         source = self._writable()
-        copied = await self.copy(uids, dest)
+        copied = await self.copy(uids, dest, moving=True)
         if not copied.source_uids:
             return copied
         source.highestmodseq += 1

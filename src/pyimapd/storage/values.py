@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 from pyimapd.storage.interface import SYSTEM_FLAGS
 
@@ -95,8 +96,10 @@ def flags_to_columns(flags: frozenset[str]) -> tuple[int, str]:
     return bits, " ".join(sorted(keywords))
 
 
+@lru_cache(maxsize=4096)
 def flags_from_columns(bits: int, keywords: str) -> frozenset[str]:
-    """Inverse of :func:`flags_to_columns`."""
+    """Inverse of :func:`flags_to_columns`. Cached: a mailbox has few distinct flag sets
+    and FETCH 1:* (FLAGS) builds one per message (the result is immutable)."""
     flags = [flag for flag, bit in SYSTEM_BITS.items() if bits & bit]
     if keywords:
         flags.extend(keywords.split(" "))
@@ -123,8 +126,12 @@ def to_epoch(moment: datetime) -> tuple[int, int]:
 
 def from_epoch(seconds: int, offset_minutes: int) -> datetime:
     """Inverse of :func:`to_epoch` (sub-second precision is not kept: IMAP has none)."""
-    zone = timezone(timedelta(minutes=offset_minutes))
-    return datetime.fromtimestamp(seconds, zone)
+    return datetime.fromtimestamp(seconds, _zone(offset_minutes))
+
+
+@lru_cache(maxsize=256)
+def _zone(offset_minutes: int) -> timezone:
+    return timezone(timedelta(minutes=offset_minutes))
 
 
 def truncate(moment: datetime) -> datetime:

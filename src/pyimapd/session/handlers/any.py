@@ -26,6 +26,8 @@ def capability_list(session: Session) -> list[str]:
         caps += [f"AUTH={m}" for m in advertised_mechanisms(session)]
         caps.append("SASL-IR")  # RFC 4959
     caps += capabilities()
+    # RFC 7889 section 2 (a): one limit for every mailbox, the parser's (TOOBIG above it).
+    caps.append(f"APPENDLIMIT={session.ctx.config.limits.max_append}")
     caps += list(session.ctx.capabilities_extra)
     return caps
 

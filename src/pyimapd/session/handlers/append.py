@@ -1,10 +1,16 @@
-"""APPEND (RFC 3501 section 6.3.11), streamed from the wire to the store.
+"""APPEND (RFC 3501 section 6.3.11) and MULTIAPPEND (RFC 3502), streamed from the wire to
+the store.
 
-The parser announces the message literal with ``AppendStart`` before any of its bytes
-are read. The handler checks the size and the target mailbox first and only then lets
-the client send the message (``reject_append`` withdraws the queued ``+`` otherwise), so a
-refused APPEND costs no bandwidth and no memory. The bytes are spooled (CRLF-normalised
-and parsed once, see :mod:`pyimapd.delivery`) and stored in one durable step.
+The parser announces each message literal (``AppendStart``, then ``AppendNext`` for the
+further messages of a MULTIAPPEND) before any of its bytes are read. The handler checks
+the size and the target mailbox first and only then lets the client send the message
+(``reject_append`` withdraws the queued ``+`` otherwise), so a refused APPEND costs no
+bandwidth and no memory. The bytes are spooled (CRLF-normalised and parsed once, see
+:mod:`pyimapd.delivery`); once the command line ends, every message is stored in one
+durable step: all of them or none (RFC 3502 section 6.3.11's atomicity). Only the first
+spools may stay in memory (up to ``SPOOL_IN_MEMORY`` each, ``HELD_IN_MEMORY`` in all);
+the others go to files, so a long MULTIAPPEND never piles up in memory. A message may
+come as RFC 3516's ``literal8`` and hold NUL octets: it is stored as sent.
 """
 
 from __future__ import annotations
@@ -12,21 +18,52 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from pyimapd.delivery import Spool
+from pyimapd.delivery import SPOOL_IN_MEMORY, Spool
 from pyimapd.protocol import commands as c
-from pyimapd.protocol.events import AppendAbort, AppendData, AppendEnd
+from pyimapd.protocol.events import AppendAbort, AppendData, AppendEnd, AppendNext, ParseError
 from pyimapd.protocol.responses import ResponseCode
 from pyimapd.session.state import Result, bad, no, ok
-from pyimapd.storage.interface import NoSuchMailbox
+from pyimapd.storage.interface import AppendItem, AppendResult, NoSuchMailbox
 
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
+
+HELD_IN_MEMORY = 4 * SPOOL_IN_MEMORY
+"""Octets of small messages one MULTIAPPEND may keep in memory before spooling to files."""
 
 
 async def refuse_append(session: Session, command: c.Command) -> None:
     """An APPEND that will not run must not receive its literal."""
     if isinstance(command, c.AppendStart):
         session.conn.reject_append()
+
+
+class _Batch:
+    """The spooled messages of one APPEND command, with their flags and dates."""
+
+    def __init__(self, session: Session) -> None:
+        self.tmp = session.ctx.config.data_dir / "tmp"
+        self.spools: list[Spool] = []
+        self.heads: list[tuple[tuple[str, ...], datetime | None]] = []
+        self.held = 0
+
+    def start(self, flags: tuple[str, ...], date_time: datetime | None, size: int) -> Spool:
+        in_memory = SPOOL_IN_MEMORY if self.held + size <= HELD_IN_MEMORY else 0
+        self.held += min(size, SPOOL_IN_MEMORY) if in_memory else 0
+        self.spools.append(Spool(self.tmp, in_memory))
+        self.heads.append((flags, date_time))
+        return self.spools[-1]
+
+    async def items(self) -> list[AppendItem]:
+        now = datetime.now(UTC).astimezone()
+        out = []
+        for spool, (flags, when) in zip(self.spools, self.heads, strict=True):
+            out.append(AppendItem(await spool.finish(), frozenset(flags), when or now))
+        return out
+
+    def close(self) -> None:
+        for spool in self.spools:
+            spool.close()
 
 
 async def append(session: Session, command: c.AppendStart) -> Result:
@@ -43,24 +80,50 @@ async def append(session: Session, command: c.AppendStart) -> Result:
     except BaseException:
         session.conn.reject_append()
         raise
-    spool = Spool(session.ctx.config.data_dir / "tmp")
+    batch = _Batch(session)
     try:
-        while True:
-            event = await session.next_event()
-            if isinstance(event, AppendData):
-                spool.feed(event.data)
-            elif isinstance(event, AppendEnd):
-                break
-            elif isinstance(event, AppendAbort):
-                return bad(event.text)
-            else:
-                return bad("APPEND interrupted")
-        prepared = await spool.finish()
-        when = command.date_time or datetime.now(UTC).astimezone()
-        result = await store.append(command.mailbox, prepared, frozenset(command.flags), when)
+        spool = batch.start(command.flags, command.date_time, command.size)
+        refused = await _receive(session, batch, spool)
+        if refused is not None:
+            return refused
+        items = await batch.items()
+        results: list[AppendResult]
+        if len(items) == 1:
+            item = items[0]
+            results = [await store.append(
+                command.mailbox, item.message, item.flags, item.internaldate)]
+        else:
+            results = await store.append_many(command.mailbox, items)
     finally:
-        spool.close()
+        batch.close()
     if session.view is not None and session.view.name == command.mailbox:
         session.view.mark_dirty()
-    code = ResponseCode("APPENDUID", f"{result.uidvalidity} {result.uid}")
-    return ok("APPEND completed", code)
+    return ok("APPEND completed", _appenduid(results))
+
+
+async def _receive(session: Session, batch: _Batch, spool: Spool) -> Result | None:
+    """Spools the messages until the command line ends; a Result when it went wrong."""
+    while True:
+        event = await session.next_event()
+        if isinstance(event, AppendData):
+            spool.feed(event.data)
+        elif isinstance(event, AppendNext):
+            spool = batch.start(event.flags, event.date_time, event.size)
+        elif isinstance(event, AppendEnd):
+            return None
+        elif isinstance(event, AppendAbort):
+            return bad(event.text)
+        elif isinstance(event, ParseError) and event.code == "TOOBIG":
+            return no(event.text, ResponseCode("TOOBIG"))  # RFC 3502: none is stored
+        elif isinstance(event, ParseError):
+            return bad(event.text)
+        else:
+            return bad("APPEND interrupted")
+
+
+def _appenduid(results: list[AppendResult]) -> ResponseCode:
+    """RFC 4315 section 3: ``APPENDUID uidvalidity uid-set``; MULTIAPPEND's UIDs are
+    consecutive (one transaction), so a range."""
+    uids = [r.uid for r in results]
+    uid_set = str(uids[0]) if len(uids) == 1 else f"{uids[0]}:{uids[-1]}"
+    return ResponseCode("APPENDUID", f"{results[0].uidvalidity} {uid_set}")

@@ -3,6 +3,7 @@ the mailbox commands of the authenticated state (RFC 3501 section 6.3)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pyimapd.protocol import commands as c
@@ -10,13 +11,15 @@ from pyimapd.protocol.responses import (
     Atom,
     Mailbox,
     ResponseCode,
+    Value,
     untagged,
     untagged_status,
 )
 from pyimapd.session.handlers.condstore import enable_condstore, highestmodseq_code, resync
+from pyimapd.session.handlers.listing import Entry, select_entries
 from pyimapd.session.state import Result, State, bad, no, ok
 from pyimapd.session.view import SelectedView
-from pyimapd.storage.interface import DELIMITER, MailboxRecord, NoSuchMailbox
+from pyimapd.storage.interface import DELIMITER, NoSuchMailbox, StorageError
 from pyimapd.storage.names import list_matcher
 
 if TYPE_CHECKING:
@@ -82,12 +85,26 @@ async def _open(session: Session, command: c.Select | c.Examine, readonly: bool)
     return ok(f"{verb} completed", mode)
 
 
+SPECIAL_USES = ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")
+"""The RFC 6154 uses CREATE accepts. ``\\All`` and ``\\Flagged`` name virtual mailboxes
+(section 2), which the store does not have, so they are refused with USEATTR."""
+
+
 async def create(session: Session, command: c.Create) -> Result:
-    """A trailing delimiter declares intent to create inferiors (section 6.3.3)."""
+    """A trailing delimiter declares intent to create inferiors (section 6.3.3). RFC 6154
+    section 3: a ``USE`` the server cannot honour fails the whole CREATE with
+    ``NO [USEATTR]``; several uses, and a use another mailbox has too, are accepted."""
     name = command.mailbox.rstrip(DELIMITER) if command.mailbox != DELIMITER else ""
     if not name:
         return bad("CREATE needs a mailbox name")
-    await session.require_store().create_mailbox(name)
+    uses: list[str] = []
+    for attr in command.use or ():
+        known = next((u for u in SPECIAL_USES if u.lower() == attr.lower()), None)
+        if known is None:
+            return no(f"{attr} is not a special use this server supports", ResponseCode("USEATTR"))
+        if known not in uses:
+            uses.append(known)
+    await session.require_store().create_mailbox(name, " ".join(uses) or None)
     return ok("CREATE completed")
 
 
@@ -111,14 +128,11 @@ async def unsubscribe(session: Session, command: c.Unsubscribe) -> Result:
     return ok("UNSUBSCRIBE completed")
 
 
-def _list_line(verb: str, name: str, attributes: list[str]) -> bytes:
-    return untagged(Atom(verb), [Atom(a) for a in attributes], DELIMITER, Mailbox(name))
-
-
-def _attributes(record: MailboxRecord) -> list[str]:
-    attrs = ["\\Noselect"] if record.noselect else []
-    attrs.append("\\HasChildren" if record.has_children else "\\HasNoChildren")
-    return attrs
+def _list_line(verb: str, name: str, attributes: Sequence[str], *extended: Value) -> bytes:
+    """``mailbox-list`` with RFC 5258's optional ``SP mbox-list-extended``: the
+    ``extended`` values (tag, value pairs) go in one parenthesized list."""
+    tail: list[Value] = [list(extended)] if extended else []
+    return untagged(Atom(verb), [Atom(a) for a in attributes], DELIMITER, Mailbox(name), *tail)
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -126,17 +140,44 @@ def _order(name: str) -> tuple[int, str]:
 
 
 async def list_(session: Session, command: c.List) -> Result:
-    """Section 6.3.8. An empty pattern asks for the delimiter and the root."""
-    if command.pattern == "":
+    """Section 6.3.8 with LIST-EXTENDED (RFC 5258) and LIST-STATUS (RFC 5819); which
+    names and attributes: :mod:`.listing`. Only the basic form treats an empty pattern
+    as the question for the delimiter and the root (RFC 5258 section 3)."""
+    if command.pattern == "" and not command.extended:
         root = command.reference.split(DELIMITER, 1)[0] + DELIMITER if command.reference else ""
         session.write(_list_line("LIST", root, ["\\Noselect"]))
         return ok("LIST completed")
-    matches = list_matcher(command.reference, command.pattern)
-    records = await session.require_store().list_mailboxes()
-    for record in sorted(records, key=lambda r: _order(r.name)):
-        if matches(record.name):
-            session.write(_list_line("LIST", record.name, _attributes(record)))
+    unknown = [i for i in command.status if i not in _STATUS_FIELDS]
+    if unknown:
+        return bad(f"Unknown STATUS item {unknown[0]}")
+    if "HIGHESTMODSEQ" in command.status:
+        enable_condstore(session)
+    store = session.require_store()
+    records = await store.list_mailboxes()
+    subscriptions = await store.list_subscriptions() if command.extended else ()
+    for entry in select_entries(command, records, subscriptions):
+        await _list_entry(session, command, entry)
     return ok("LIST completed")
+
+
+async def _list_entry(session: Session, command: c.List, entry: Entry) -> None:
+    """One LIST response, then its STATUS when asked for and the mailbox meets the
+    selection criteria and is selectable. RFC 5819 section 2: when the STATUS fails
+    (the mailbox went away meanwhile) there is no STATUS and the LIST says \\Noselect."""
+    attributes = list(entry.attributes)
+    values: list[Value] = []
+    if command.status and entry.meets and entry.selectable:
+        try:
+            st = await session.require_store().status(entry.name)
+        except StorageError:
+            attributes.insert(0, "\\Noselect")
+        else:
+            for item in command.status:
+                values += [Atom(item), getattr(st, _STATUS_FIELDS[item])]
+    extended: list[Value] = ["CHILDINFO", list(entry.childinfo)] if entry.childinfo else []
+    session.write(_list_line("LIST", entry.name, attributes, *extended))
+    if values:
+        session.write(untagged(Atom("STATUS"), Mailbox(entry.name), values))
 
 
 async def lsub(session: Session, command: c.Lsub) -> Result:
@@ -172,8 +213,11 @@ _STATUS_FIELDS = {
     "UNSEEN": "unseen",
     "HIGHESTMODSEQ": "highestmodseq",
     "SIZE": "size",
+    "DELETED": "deleted",
+    "DELETED-STORAGE": "deleted_size",
 }
-"""RFC 3501 items, RFC 7162's HIGHESTMODSEQ (section 3.1.7) and RFC 8438's SIZE."""
+"""RFC 3501 items, RFC 7162's HIGHESTMODSEQ (section 3.1.7), RFC 8438's SIZE and RFC
+9208's DELETED and DELETED-STORAGE (section 4.1.4, required with QUOTA=RES-*)."""
 
 
 async def status(session: Session, command: c.Status) -> Result:

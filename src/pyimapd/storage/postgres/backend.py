@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pyimapd.search.ast import SearchKey
 from pyimapd.storage.feed import LocalChangeFeed
 from pyimapd.storage.interface import (
+    AppendItem,
     AppendResult,
     ChangeFeed,
     Changes,
@@ -33,12 +34,14 @@ from pyimapd.storage.interface import (
     NoSuchUser,
     NotAllowed,
     PreparedMessage,
+    QuotaLimits,
+    QuotaUsage,
     SelectResult,
     UserRecord,
 )
 from pyimapd.storage.postgres import mailboxes as mb
 from pyimapd.storage.postgres import messages as msg
-from pyimapd.storage.postgres import schema
+from pyimapd.storage.postgres import quota, schema
 from pyimapd.storage.postgres.db import Database
 from pyimapd.storage.postgres.listener import ChangeListener
 from pyimapd.storage.values import merge_ranges
@@ -84,9 +87,10 @@ class PostgresUserStore:
         return await self._db.read(mb.get_user, name)
 
     async def add_user(
-        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
+        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None,
+        *, default_mailboxes: bool = True,
     ) -> None:
-        await self._db.write(mb.add_user, name, password_hash, secrets)
+        await self._db.write(mb.add_user, name, password_hash, secrets, default_mailboxes)
 
     async def set_password(
         self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
@@ -98,6 +102,12 @@ class PostgresUserStore:
 
     async def list_users(self) -> list[str]:
         return await self._db.read(mb.list_users)
+
+    async def get_quota(self, name: str) -> QuotaLimits:
+        return await self._db.read(quota.get_quota, name)
+
+    async def set_quota(self, name: str, limits: QuotaLimits) -> None:
+        await self._db.write(quota.set_quota, name, limits)
 
 
 class PostgresBackend:
@@ -173,8 +183,8 @@ class PostgresMailStore:
     async def list_mailboxes(self) -> list[MailboxRecord]:
         return await self._db.read(mb.list_mailboxes, self.user)
 
-    async def create_mailbox(self, name: str) -> None:
-        await self._db.write(mb.create_mailbox, self.user, name)
+    async def create_mailbox(self, name: str, special_use: str | None = None) -> None:
+        await self._db.write(mb.create_mailbox, self.user, name, special_use)
 
     async def delete_mailbox(self, name: str) -> None:
         await self._db.write(mb.delete_mailbox, self.user, name)
@@ -195,6 +205,12 @@ class PostgresMailStore:
         self, name: str, message: PreparedMessage, flags: frozenset[str], internaldate: datetime
     ) -> AppendResult:
         return await self._db.write(msg.append, self.user, name, message, flags, internaldate)
+
+    async def append_many(self, name: str, items: Sequence[AppendItem]) -> list[AppendResult]:
+        return await self._db.write(msg.append_many, self.user, name, list(items))
+
+    async def quota(self) -> QuotaUsage:
+        return await self._db.read(quota.quota, self.user)
 
     async def select(self, name: str, readonly: bool) -> tuple[PostgresSelected, SelectResult]:
         snap, uids, unseen = await self._db.read(msg.select_snapshot, self.user, name)

@@ -20,6 +20,7 @@ import asyncpg
 
 from pyimapd.storage import names, plans
 from pyimapd.storage.interface import (
+    DEFAULT_MAILBOXES,
     MailboxRecord,
     MailboxStatus,
     NoSuchMailbox,
@@ -29,7 +30,7 @@ from pyimapd.storage.interface import (
     UserRecord,
 )
 from pyimapd.storage.postgres.db import Tx
-from pyimapd.storage.values import SEEN_BIT
+from pyimapd.storage.values import DELETED_BIT, SEEN_BIT
 
 # --- users ---------------------------------------------------------------------------------
 
@@ -61,9 +62,11 @@ def _secrets(text: str) -> dict[str, str]:
 
 
 async def add_user(
-    tx: Tx, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
+    tx: Tx, name: str, password_hash: str, secrets: Mapping[str, str] | None = None,
+    default_mailboxes: bool = True,
 ) -> None:
-    """Creates the account and its INBOX in one transaction."""
+    """Creates the account, its INBOX and (unless told not to) the special-use
+    :data:`DEFAULT_MAILBOXES` in one transaction."""
     if not name:
         raise StorageError("User name is empty")
     uid = await tx.fetchval(
@@ -74,6 +77,8 @@ async def add_user(
     if uid is None:
         raise StorageError(f"User {name} already exists")
     await insert_mailbox(tx, int(uid), names.INBOX)
+    for box, use in DEFAULT_MAILBOXES if default_mailboxes else ():
+        await insert_mailbox(tx, int(uid), box, use)
 
 
 async def set_password(
@@ -113,10 +118,11 @@ async def next_uidvalidity(tx: Tx) -> int:
     return int(await tx.fetchval("SELECT nextval('uidvalidity_seq')"))
 
 
-async def insert_mailbox(tx: Tx, uid: int, name: str) -> int:
+async def insert_mailbox(tx: Tx, uid: int, name: str, special_use: str | None = None) -> int:
     return int(await tx.fetchval(
-        "INSERT INTO mailboxes (user_id, name, uidvalidity) VALUES ($1, $2, $3) RETURNING id",
-        uid, name, await next_uidvalidity(tx),
+        "INSERT INTO mailboxes (user_id, name, uidvalidity, special_use)"
+        " VALUES ($1, $2, $3, $4) RETURNING id",
+        uid, name, await next_uidvalidity(tx), special_use,
     ))
 
 
@@ -173,7 +179,7 @@ async def list_mailboxes(tx: Tx, user: str) -> list[MailboxRecord]:
     ]
 
 
-async def create_mailbox(tx: Tx, user: str, name: str) -> None:
+async def create_mailbox(tx: Tx, user: str, name: str, special_use: str | None = None) -> None:
     uid = await user_id(tx, user, lock=True)
     plan = plans.plan_create(name, await existing(tx, uid))
     for superior in plan.superiors:
@@ -182,11 +188,12 @@ async def create_mailbox(tx: Tx, user: str, name: str) -> None:
         # A revived \Noselect name is a new mailbox: fresh UIDVALIDITY and counters.
         await tx.execute(
             "UPDATE mailboxes SET uidvalidity = $1, uidnext = 1, highestmodseq = 1,"
-            " recent_floor = 0, noselect = FALSE WHERE user_id = $2 AND name = $3",
-            await next_uidvalidity(tx), uid, plan.name,
+            " recent_floor = 0, noselect = FALSE, special_use = $4"
+            " WHERE user_id = $2 AND name = $3",
+            await next_uidvalidity(tx), uid, plan.name, special_use,
         )
     else:
-        await insert_mailbox(tx, uid, plan.name)
+        await insert_mailbox(tx, uid, plan.name, special_use)
     tx.changed(user, [*plan.superiors, plan.name])
 
 
@@ -200,7 +207,8 @@ async def delete_mailbox(tx: Tx, user: str, name: str) -> None:
     if keep:
         await tx.execute("DELETE FROM expunged WHERE mailbox_id = $1", mailbox_id)
         await tx.execute("DELETE FROM mailbox_keywords WHERE mailbox_id = $1", mailbox_id)
-        await tx.execute("UPDATE mailboxes SET noselect = TRUE WHERE id = $1", mailbox_id)
+        await tx.execute(
+            "UPDATE mailboxes SET noselect = TRUE, special_use = NULL WHERE id = $1", mailbox_id)
     else:
         await tx.execute("DELETE FROM mailboxes WHERE id = $1", mailbox_id)
     tx.changed(user, [name])
@@ -289,7 +297,9 @@ async def status(tx: Tx, user: str, name: str) -> MailboxStatus:
     counts = await tx.fetchrow(
         "SELECT count(*) AS n, coalesce(sum(size), 0) AS size,"
         " count(*) FILTER (WHERE uid > $1) AS recent,"
-        f" count(*) FILTER (WHERE (sysflags & {SEEN_BIT}) = 0) AS unseen"
+        f" count(*) FILTER (WHERE (sysflags & {SEEN_BIT}) = 0) AS unseen,"
+        f" count(*) FILTER (WHERE (sysflags & {DELETED_BIT}) != 0) AS deleted,"
+        f" coalesce(sum(size) FILTER (WHERE (sysflags & {DELETED_BIT}) != 0), 0) AS dsize"
         " FROM messages WHERE mailbox_id = $2",
         row["recent_floor"], row["id"],
     )
@@ -298,4 +308,5 @@ async def status(tx: Tx, user: str, name: str) -> MailboxStatus:
         messages=counts["n"], recent=counts["recent"], uidnext=row["uidnext"],
         uidvalidity=row["uidvalidity"], unseen=counts["unseen"],
         highestmodseq=row["highestmodseq"], size=int(counts["size"]),
+        deleted=counts["deleted"], deleted_size=int(counts["dsize"]),
     )

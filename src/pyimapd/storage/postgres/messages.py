@@ -28,6 +28,7 @@ import asyncpg
 from pyimapd.search.ast import SearchKey
 from pyimapd.search.evaluate import fold
 from pyimapd.storage.interface import (
+    AppendItem,
     AppendResult,
     CopyResult,
     FlagUpdate,
@@ -36,6 +37,7 @@ from pyimapd.storage.interface import (
     PreparedMessage,
     StorageError,
 )
+from pyimapd.storage.postgres import quota
 from pyimapd.storage.postgres.db import Tx
 from pyimapd.storage.postgres.mailboxes import bump_modseq, mailbox_row, user_id
 from pyimapd.storage.postgres.schema import BODY_CHUNK
@@ -147,30 +149,45 @@ async def append(
     tx: Tx, user: str, name: str, message: PreparedMessage, flags: frozenset[str],
     internaldate: datetime,
 ) -> AppendResult:
-    """The body is written before the mailbox is locked, so a large APPEND holds the lock
-    only for the few statements that allocate its UID and MODSEQ."""
+    return (await append_many(tx, user, name, [AppendItem(message, flags, internaldate)]))[0]
+
+
+async def append_many(
+    tx: Tx, user: str, name: str, items: Sequence[AppendItem]
+) -> list[AppendResult]:
+    """APPEND and MULTIAPPEND (RFC 3502): consecutive UIDs and one MODSEQ in one
+    transaction. The bodies are written before the mailbox is locked, so a large APPEND
+    holds the lock only for the few statements that allocate UIDs and MODSEQ; the quota
+    (RFC 9208) is checked under the account's lock, taken before the mailbox's."""
     owner = await user_id(tx, user)
     await mailbox_row(tx, owner, name, NoSuchMailbox)  # fail before writing the body
-    cid = await write_content(tx, message)
+    if not items:
+        return []
+    cids = [await write_content(tx, item.message) for item in items]
+    limits = await quota.lock(tx, owner)
     row = await mailbox_row(tx, owner, name, NoSuchMailbox, lock=True)
+    await quota.check(tx, owner, limits, sum(i.message.size for i in items), len(items))
     counters = await tx.fetchrow(
-        "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
-        " WHERE id = $1 RETURNING uidnext - 1 AS uid, highestmodseq", row["id"],
+        "UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1"
+        " WHERE id = $1 RETURNING uidnext - $2 AS first, highestmodseq", row["id"], len(items),
     )
     assert counters is not None
-    flags = normalize_flags(flags)
-    bits, keywords = flags_to_columns(flags)
-    sent = to_epoch(message.sent_date) if message.sent_date is not None else (None, None)
-    await tx.execute(
-        "INSERT INTO messages (mailbox_id, uid, content_id, sysflags, keywords, internaldate,"
-        " internaldate_offset, size, modseq, sent_date, sent_date_offset)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        row["id"], counters["uid"], cid, bits, keywords, *to_epoch(internaldate), message.size,
-        counters["highestmodseq"], *sent,
-    )
-    await _note_keywords(tx, row["id"], flags)
+    first = counters["first"]
+    for uid, item, cid in zip(range(first, first + len(items)), items, cids, strict=True):
+        flags = normalize_flags(item.flags)
+        bits, keywords = flags_to_columns(flags)
+        message = item.message
+        sent = to_epoch(message.sent_date) if message.sent_date is not None else (None, None)
+        await tx.execute(
+            "INSERT INTO messages (mailbox_id, uid, content_id, sysflags, keywords,"
+            " internaldate, internaldate_offset, size, modseq, sent_date, sent_date_offset)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            row["id"], uid, cid, bits, keywords, *to_epoch(item.internaldate), message.size,
+            counters["highestmodseq"], *sent,
+        )
+        await _note_keywords(tx, row["id"], flags)
     tx.changed(user, [row["name"]])
-    return AppendResult(row["uidvalidity"], counters["uid"])
+    return [AppendResult(row["uidvalidity"], first + i) for i in range(len(items))]
 
 
 # --- SELECT and poll -----------------------------------------------------------------------
@@ -348,10 +365,15 @@ async def _lock_pair(
 
 
 async def copy(
-    tx: Tx, user: str, mailbox_id: int, uidvalidity: int, uids: Sequence[int], dest: str
+    tx: Tx, user: str, mailbox_id: int, uidvalidity: int, uids: Sequence[int], dest: str,
+    moving: bool = False,
 ) -> CopyResult:
     """COPY (RFC 3501 section 6.4.7) keeping flags and internal date; new UIDs ascend in
-    source UID order; the copies share the source's content row."""
+    source UID order; the copies share the source's content row. The copies count
+    against the quota (RFC 9208), unless ``moving`` (the originals go in the same
+    transaction); the account is locked first then (see :mod:`.quota`)."""
+    owner = await user_id(tx, user)
+    limits = await quota.lock(tx, owner) if not moving else None
     _, target = await _lock_pair(tx, user, mailbox_id, uidvalidity, dest)
     rows = await tx.fetch(
         f"SELECT uid, {_COPY_COLUMNS} FROM messages WHERE mailbox_id = $1"
@@ -359,6 +381,8 @@ async def copy(
     )
     if not rows:
         return CopyResult(target["uidvalidity"], (), ())
+    if limits is not None:
+        await quota.check(tx, owner, limits, sum(r["size"] for r in rows), len(rows))
     counters = await tx.fetchrow(
         "UPDATE mailboxes SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1"
         " WHERE id = $1 RETURNING uidnext - $2 AS first, highestmodseq", target["id"], len(rows),
@@ -404,7 +428,7 @@ async def move(
 ) -> CopyResult:
     """MOVE (RFC 6851): :func:`copy` then the removal of the originals, in one
     transaction, so a message is in exactly one of the mailboxes at any time."""
-    copied = await copy(tx, user, mailbox_id, uidvalidity, uids, dest)
+    copied = await copy(tx, user, mailbox_id, uidvalidity, uids, dest, moving=True)
     if not copied.source_uids:
         return copied
     row = await live_mailbox(tx, mailbox_id, uidvalidity)

@@ -139,7 +139,13 @@ CREATE FUNCTION date(epoch BIGINT, modifier TEXT) RETURNS TEXT
         THEN to_char(date '1970-01-01' + floor(epoch / 86400.0)::integer, 'YYYY-MM-DD') END $$;
 """
 
-MIGRATIONS: list[str] = [SCHEMA_V1]
+SCHEMA_V2_QUOTA = """
+-- RFC 9208 limits set by the administrator (pyimapd user quota): KiB of message
+-- storage and number of messages over all the account's mailboxes; NULL = unlimited.
+ALTER TABLE users ADD COLUMN quota_storage_kib BIGINT, ADD COLUMN quota_messages BIGINT;
+"""
+
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2_QUOTA]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 LATEST = len(MIGRATIONS)

@@ -22,6 +22,7 @@ from pathlib import Path
 from pyimapd.search.ast import SearchKey
 from pyimapd.storage.feed import LocalChangeFeed
 from pyimapd.storage.interface import (
+    AppendItem,
     AppendResult,
     ChangeFeed,
     Changes,
@@ -33,12 +34,15 @@ from pyimapd.storage.interface import (
     NoSuchUser,
     NotAllowed,
     PreparedMessage,
+    QuotaLimits,
+    QuotaUsage,
     SelectResult,
     UserRecord,
     UserStore,
 )
 from pyimapd.storage.sqlite import mailboxes as mb
 from pyimapd.storage.sqlite import messages as msg
+from pyimapd.storage.sqlite import quota
 from pyimapd.storage.sqlite.db import Database
 from pyimapd.storage.values import merge_ranges
 
@@ -60,9 +64,11 @@ class SqliteUserStore:
         return await self._db.read(mb.get_user, name)
 
     async def add_user(
-        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
+        self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None,
+        *, default_mailboxes: bool = True,
     ) -> None:
-        await self._db.write(mb.add_user, name, password_hash, dict(secrets or {}))
+        await self._db.write(
+            mb.add_user, name, password_hash, dict(secrets or {}), default_mailboxes)
 
     async def set_password(
         self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None
@@ -75,6 +81,12 @@ class SqliteUserStore:
 
     async def list_users(self) -> list[str]:
         return await self._db.read(mb.list_users)
+
+    async def get_quota(self, name: str) -> QuotaLimits:
+        return await self._db.read(quota.get_quota, name)
+
+    async def set_quota(self, name: str, limits: QuotaLimits) -> None:
+        await self._db.write(quota.set_quota, name, limits)
 
 
 class SqliteBackend:
@@ -126,8 +138,8 @@ class SqliteMailStore:
     async def list_mailboxes(self) -> list[MailboxRecord]:
         return await self._db.read(mb.list_mailboxes, self.user)
 
-    async def create_mailbox(self, name: str) -> None:
-        self._notify(await self._db.write(mb.create_mailbox, self.user, name))
+    async def create_mailbox(self, name: str, special_use: str | None = None) -> None:
+        self._notify(await self._db.write(mb.create_mailbox, self.user, name, special_use))
 
     async def delete_mailbox(self, name: str) -> None:
         self._notify(await self._db.write(mb.delete_mailbox, self.user, name))
@@ -152,6 +164,14 @@ class SqliteMailStore:
         )
         self._notify([mailbox])
         return result
+
+    async def append_many(self, name: str, items: Sequence[AppendItem]) -> list[AppendResult]:
+        results, mailbox = await self._db.write(msg.append_many, self.user, name, list(items))
+        self._notify([mailbox])
+        return results
+
+    async def quota(self) -> QuotaUsage:
+        return await self._db.read(quota.quota, self.user)
 
     async def select(self, name: str, readonly: bool) -> tuple[SqliteSelected, SelectResult]:
         snap, uids, unseen = await self._db.read(msg.select_snapshot, self.user, name)

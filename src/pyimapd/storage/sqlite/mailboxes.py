@@ -16,6 +16,7 @@ import time
 
 from pyimapd.storage import names, plans
 from pyimapd.storage.interface import (
+    DEFAULT_MAILBOXES,
     MailboxRecord,
     MailboxStatus,
     NoSuchMailbox,
@@ -25,7 +26,7 @@ from pyimapd.storage.interface import (
     UserRecord,
 )
 from pyimapd.storage.sqlite.schema import next_uidvalidity
-from pyimapd.storage.values import SEEN_BIT
+from pyimapd.storage.values import DELETED_BIT, SEEN_BIT
 
 # --- users ---------------------------------------------------------------------------------
 
@@ -58,9 +59,11 @@ def _secrets(text: str) -> dict[str, str]:
 
 
 def add_user(
-    conn: sqlite3.Connection, name: str, password_hash: str, secrets: dict[str, str] | None = None
+    conn: sqlite3.Connection, name: str, password_hash: str, secrets: dict[str, str] | None = None,
+    default_mailboxes: bool = True,
 ) -> None:
-    """Creates the account and its INBOX in one transaction."""
+    """Creates the account, its INBOX and (unless told not to) the special-use
+    :data:`DEFAULT_MAILBOXES` in one transaction."""
     if not name:
         raise StorageError("User name is empty")
     try:
@@ -71,6 +74,8 @@ def add_user(
     except sqlite3.IntegrityError as exc:
         raise StorageError(f"User {name} already exists") from exc
     insert_mailbox(conn, int(cur.lastrowid or 0), names.INBOX)
+    for box, use in DEFAULT_MAILBOXES if default_mailboxes else ():
+        insert_mailbox(conn, int(cur.lastrowid or 0), box, use)
 
 
 def set_password(
@@ -105,10 +110,12 @@ def list_users(conn: sqlite3.Connection) -> list[str]:
 # --- mailbox rows --------------------------------------------------------------------------
 
 
-def insert_mailbox(conn: sqlite3.Connection, uid: int, name: str) -> int:
+def insert_mailbox(
+    conn: sqlite3.Connection, uid: int, name: str, special_use: str | None = None
+) -> int:
     cur = conn.execute(
-        "INSERT INTO mailboxes (user_id, name, uidvalidity) VALUES (?, ?, ?)",
-        (uid, name, next_uidvalidity(conn)),
+        "INSERT INTO mailboxes (user_id, name, uidvalidity, special_use) VALUES (?, ?, ?, ?)",
+        (uid, name, next_uidvalidity(conn), special_use),
     )
     return int(cur.lastrowid or 0)
 
@@ -168,7 +175,9 @@ def list_mailboxes(conn: sqlite3.Connection, user: str) -> list[MailboxRecord]:
     ]
 
 
-def create_mailbox(conn: sqlite3.Connection, user: str, name: str) -> list[str]:
+def create_mailbox(
+    conn: sqlite3.Connection, user: str, name: str, special_use: str | None = None
+) -> list[str]:
     uid = user_id(conn, user)
     plan = plans.plan_create(name, existing(conn, uid))
     for superior in plan.superiors:
@@ -177,11 +186,11 @@ def create_mailbox(conn: sqlite3.Connection, user: str, name: str) -> list[str]:
         # A revived \Noselect name is a new mailbox: fresh UIDVALIDITY and counters.
         conn.execute(
             "UPDATE mailboxes SET uidvalidity = ?, uidnext = 1, highestmodseq = 1,"
-            " recent_floor = 0, noselect = 0 WHERE user_id = ? AND name = ?",
-            (next_uidvalidity(conn), uid, plan.name),
+            " recent_floor = 0, noselect = 0, special_use = ? WHERE user_id = ? AND name = ?",
+            (next_uidvalidity(conn), special_use, uid, plan.name),
         )
     else:
-        insert_mailbox(conn, uid, plan.name)
+        insert_mailbox(conn, uid, plan.name, special_use)
     return [*plan.superiors, plan.name]
 
 
@@ -196,7 +205,8 @@ def delete_mailbox(conn: sqlite3.Connection, user: str, name: str) -> list[str]:
     if keep:
         conn.execute("DELETE FROM expunged WHERE mailbox_id = ?", (mailbox_id,))
         conn.execute("DELETE FROM mailbox_keywords WHERE mailbox_id = ?", (mailbox_id,))
-        conn.execute("UPDATE mailboxes SET noselect = 1 WHERE id = ?", (mailbox_id,))
+        conn.execute(
+            "UPDATE mailboxes SET noselect = 1, special_use = NULL WHERE id = ?", (mailbox_id,))
     else:
         conn.execute("DELETE FROM mailboxes WHERE id = ?", (mailbox_id,))
     return [name]
@@ -283,12 +293,15 @@ def status(conn: sqlite3.Connection, user: str, name: str) -> MailboxStatus:
     row = mailbox_row(conn, user_id(conn, user), name)
     counts = conn.execute(
         "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(uid > ?), 0),"
-        f" coalesce(sum((sysflags & {SEEN_BIT}) = 0), 0)"
+        f" coalesce(sum((sysflags & {SEEN_BIT}) = 0), 0),"
+        f" coalesce(sum((sysflags & {DELETED_BIT}) != 0), 0),"
+        f" coalesce(sum(CASE WHEN (sysflags & {DELETED_BIT}) != 0 THEN size END), 0)"
         " FROM messages WHERE mailbox_id = ?",
         (row["recent_floor"], row["id"]),
     ).fetchone()
     return MailboxStatus(
         messages=counts[0], recent=counts[2], uidnext=row["uidnext"],
         uidvalidity=row["uidvalidity"], unseen=counts[3],
-        highestmodseq=row["highestmodseq"], size=counts[1],
+        highestmodseq=row["highestmodseq"], size=counts[1], deleted=counts[4],
+        deleted_size=counts[5],
     )

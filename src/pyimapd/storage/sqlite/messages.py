@@ -27,6 +27,7 @@ from pyimapd.search.ast import SearchKey
 from pyimapd.search.evaluate import fold
 from pyimapd.search.sql import compile_search
 from pyimapd.storage.interface import (
+    AppendItem,
     AppendResult,
     CopyResult,
     FlagUpdate,
@@ -35,6 +36,7 @@ from pyimapd.storage.interface import (
     PreparedMessage,
     StorageError,
 )
+from pyimapd.storage.sqlite import quota
 from pyimapd.storage.sqlite.mailboxes import bump_modseq, mailbox_row, user_id
 from pyimapd.storage.values import (
     CHUNK_SIZE,
@@ -137,25 +139,41 @@ def append(
     conn: sqlite3.Connection, user: str, name: str, message: PreparedMessage,
     flags: frozenset[str], internaldate: datetime,
 ) -> tuple[AppendResult, str]:
-    row = mailbox_row(conn, user_id(conn, user), name, NoSuchMailbox)
-    cid = write_content(conn, message)
-    uid = conn.execute(
-        "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1",
-        (row["id"],),
+    results, mailbox = append_many(conn, user, name, [AppendItem(message, flags, internaldate)])
+    return results[0], mailbox
+
+
+def append_many(
+    conn: sqlite3.Connection, user: str, name: str, items: Sequence[AppendItem]
+) -> tuple[list[AppendResult], str]:
+    """APPEND and MULTIAPPEND (RFC 3502): consecutive UIDs and one MODSEQ, in the
+    caller's one transaction, after the quota check (RFC 9208)."""
+    owner = user_id(conn, user)
+    row = mailbox_row(conn, owner, name, NoSuchMailbox)
+    quota.check(conn, owner, sum(i.message.size for i in items), len(items))
+    if not items:
+        return [], row["name"]
+    first = conn.execute(
+        "UPDATE mailboxes SET uidnext = uidnext + ? WHERE id = ? RETURNING uidnext - ?",
+        (len(items), row["id"], len(items)),
     ).fetchone()[0]
     modseq = bump_modseq(conn, row["id"])
-    flags = normalize_flags(flags)
-    bits, keywords = flags_to_columns(flags)
-    sent = to_epoch(message.sent_date) if message.sent_date is not None else (None, None)
-    conn.execute(
-        "INSERT INTO messages (mailbox_id, uid, content_id, sysflags, keywords, internaldate,"
-        " internaldate_offset, size, modseq, sent_date, sent_date_offset)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (row["id"], uid, cid, bits, keywords, *to_epoch(internaldate), message.size, modseq,
-         *sent),
-    )
-    _note_keywords(conn, row["id"], flags)
-    return AppendResult(row["uidvalidity"], uid), row["name"]
+    for uid, item in enumerate(items, first):
+        message = item.message
+        cid = write_content(conn, message)
+        flags = normalize_flags(item.flags)
+        bits, keywords = flags_to_columns(flags)
+        sent = to_epoch(message.sent_date) if message.sent_date is not None else (None, None)
+        conn.execute(
+            "INSERT INTO messages (mailbox_id, uid, content_id, sysflags, keywords,"
+            " internaldate, internaldate_offset, size, modseq, sent_date, sent_date_offset)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (row["id"], uid, cid, bits, keywords, *to_epoch(item.internaldate), message.size,
+             modseq, *sent),
+        )
+        _note_keywords(conn, row["id"], flags)
+    results = [AppendResult(row["uidvalidity"], first + i) for i in range(len(items))]
+    return results, row["name"]
 
 
 # --- SELECT and poll -----------------------------------------------------------------------
@@ -328,10 +346,12 @@ def vanished(
 
 def copy(
     conn: sqlite3.Connection, user: str, mailbox_id: int, uidvalidity: int,
-    uids: Sequence[int], dest: str,
+    uids: Sequence[int], dest: str, moving: bool = False,
 ) -> tuple[CopyResult, str]:
     """COPY (RFC 3501 section 6.4.7) keeping flags and internal date; new UIDs ascend in
-    source UID order; the copies share the source's content row."""
+    source UID order; the copies share the source's content row. The copies count
+    against the quota (RFC 9208), unless ``moving`` (the originals go in the same
+    transaction)."""
     live_mailbox(conn, mailbox_id, uidvalidity)
     target = mailbox_row(conn, user_id(conn, user), dest, NoSuchMailbox)
     columns = (
@@ -341,6 +361,8 @@ def copy(
     rows = _select_uids(conn, mailbox_id, uids, columns)
     if not rows:
         return CopyResult(target["uidvalidity"], (), ()), target["name"]
+    if not moving:
+        quota.check(conn, target["user_id"], sum(r["size"] for r in rows), len(rows))
     first = conn.execute(
         "UPDATE mailboxes SET uidnext = uidnext + ? WHERE id = ? RETURNING uidnext - ?",
         (len(rows), target["id"], len(rows)),
@@ -401,7 +423,7 @@ def move(
     """MOVE (RFC 6851): :func:`copy` then the removal of the originals, in the caller's
     one transaction, so a message is in exactly one of the mailboxes at any time.
     Returns the result, the target's name and the source's."""
-    copied, target = copy(conn, user, mailbox_id, uidvalidity, uids, dest)
+    copied, target = copy(conn, user, mailbox_id, uidvalidity, uids, dest, moving=True)
     row = live_mailbox(conn, mailbox_id, uidvalidity)
     if not copied.source_uids:
         return copied, target, row["name"]

@@ -108,7 +108,14 @@ BEGIN
 END;
 """
 
-MIGRATIONS: list[str] = [SCHEMA_V1]
+SCHEMA_V2_QUOTA = """
+-- RFC 9208 limits set by the administrator (pyimapd user quota): KiB of message
+-- storage and number of messages over all the account's mailboxes; NULL = unlimited.
+ALTER TABLE users ADD COLUMN quota_storage_kib INTEGER;
+ALTER TABLE users ADD COLUMN quota_messages INTEGER;
+"""
+
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2_QUOTA]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 
