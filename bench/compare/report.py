@@ -14,6 +14,10 @@ SATURATED = 0.9
 
 
 def progress(rnd: int, workload: str, server: str, out: dict) -> None:
+    if "error" in out:
+        print(f"  round {rnd + 1} {workload:<14} {server:<8} FAILED: {out['error']}",
+              flush=True)
+        return
     if "figures" not in out:
         print(f"  round {rnd + 1} {workload:<14} {server:<8} TIMEOUT after "
               f"{out['timeout_s']:.0f} s", flush=True)

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import dataset, servers
-from bench.common.client import Conn
+from bench.common.client import Conn, ImapError
 from bench.common.proc import cpu_seconds, rss_kib
 from bench.compare import report
 from bench.compare.workloads import WORKLOADS, Params, Run
@@ -66,6 +66,9 @@ def measure(server: servers.Server, name: str, params: Params, timeout: float) -
         run: Run | None = asyncio.run(asyncio.wait_for(WORKLOADS[name](params), timeout))
     except TimeoutError:
         run = None
+    except (ImapError, OSError) as exc:  # the server failed: reported, not run again
+        sampler.done.set()
+        return {"error": str(exc)[:200]}
     wall = time.perf_counter() - t0
     cpu, gen = cpu_seconds(server.pid) - cpu0, time.process_time() - gen0
     sampler.done.set()

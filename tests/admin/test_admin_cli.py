@@ -22,7 +22,7 @@ def test_mailbox_list_create_delete(tmp_path: Path) -> None:
     run_cli("mailbox", "create", "demo", "Projects/2024", "--data-dir", str(data))
     listing = run_cli("mailbox", "list", "demo", "--data-dir", str(data)).stdout
     assert [line.split("\t")[0] for line in listing.splitlines()] == [
-        "INBOX", "Projects", "Projects/2024"]
+        "Archive", "Drafts", "INBOX", "Junk", "Projects", "Projects/2024", "Sent", "Trash"]
     assert "INBOX\t0 messages\t0 unseen\t0 bytes" in listing
     with pytest.raises(ServerError, match="exists"):
         run_cli("mailbox", "create", "demo", "Projects", "--data-dir", str(data))

@@ -119,7 +119,7 @@ def test_commands(line: bytes, command: c.Command) -> None:
         (b"a1 SELECT a*", "Unexpected extra arguments to SELECT"),
         (b"a1 RENAME old", "Missing new mailbox name"),
         (b'a1 LIST ""', "Missing mailbox pattern"),
-        (b'a1 LIST "" (', "Invalid mailbox pattern"),
+        (b'a1 LIST "" (', "Missing mailbox pattern"),
         (b"a1 STATUS x", "Missing status items"),
         (b"a1 STATUS x ()", "Empty STATUS item list"),
         (b"a1 STATUS x (MESSAGES", "Expected ) in status items"),

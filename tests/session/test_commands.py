@@ -131,9 +131,9 @@ async def test_store_copy_expunge(harness: Harness) -> None:
     assert b"FETCH" not in out
     out = await c.command("d UID STORE 4 -FLAGS (\\Seen)")
     assert b"* 4 FETCH (FLAGS (\\Recent) UID 4)" in out, out
-    assert b"e NO [TRYCREATE]" in await c.command("e COPY 1:2 Archive")
-    await c.command("f CREATE Archive")
-    out = await c.command("g COPY 1:2 Archive")
+    assert b"e NO [TRYCREATE]" in await c.command("e COPY 1:2 Saved")
+    await c.command("f CREATE Saved")
+    out = await c.command("g COPY 1:2 Saved")
     assert re.search(rb"g OK \[COPYUID \d+ 1:2 1:2\] COPY completed", out), out
     out = await c.command("h EXPUNGE")
     assert out.startswith(b"* 2 EXPUNGE\r\n* 2 EXPUNGE\r\nh OK"), out

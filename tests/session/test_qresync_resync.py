@@ -61,7 +61,7 @@ async def mutate(c: Client, rng: random.Random, model: dict[int, frozenset[str]]
         del model[uid]
         removed.add(uid)
     else:
-        assert b"M OK" in await c.command(f"M UID MOVE {uid} Archive")
+        assert b"M OK" in await c.command(f"M UID MOVE {uid} Saved")
         del model[uid]
         removed.add(uid)
 
@@ -70,7 +70,7 @@ async def mutate(c: Client, rng: random.Random, model: dict[int, frozenset[str]]
 async def test_qresync_resync_matches_model(harness: Harness, seed: int) -> None:
     rng = random.Random(seed)
     b = await harness.connect(("demo", "demo"))
-    assert b"OK" in await b.command("C CREATE Archive")
+    assert b"OK" in await b.command("C CREATE Saved")
     for n in range(12):
         await append(b, n)
     await b.command("B0 SELECT INBOX")

@@ -29,7 +29,8 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if isinstance(b, PostgresBackend):
         await b.migrate()
     await b.start()
-    await b.users.add_user("alice", "hash-a")
+    # A bare account (no special-use mailboxes) keeps hierarchy assertions short.
+    await b.users.add_user("alice", "hash-a", default_mailboxes=False)
     try:
         yield b
     finally:

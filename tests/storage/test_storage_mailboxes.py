@@ -57,7 +57,8 @@ async def test_users_lifecycle(backend: Backend) -> None:
 async def test_add_user_creates_inbox_and_delete_removes_all(backend: Backend) -> None:
     await backend.users.add_user("bob", "h")
     bob = await backend.open("bob")
-    assert await names_of(bob) == {"INBOX": False}
+    assert await names_of(bob) == {"INBOX": False, "Drafts": False, "Sent": False,
+                                   "Trash": False, "Junk": False, "Archive": False}
     await bob.create_mailbox("Work")
     await add(bob, "Work", 2)
     await bob.set_subscribed("Work", True)
@@ -69,7 +70,8 @@ async def test_add_user_creates_inbox_and_delete_removes_all(backend: Backend) -
         await backend.users.delete_user("bob")
     await backend.users.add_user("bob", "h")
     bob = await backend.open("bob")
-    assert await names_of(bob) == {"INBOX": False}
+    assert await names_of(bob) == {"INBOX": False, "Drafts": False, "Sent": False,
+                                   "Trash": False, "Junk": False, "Archive": False}
     assert await bob.list_subscriptions() == []
     assert (await bob.status("INBOX")).messages == 0
 

@@ -417,7 +417,27 @@ class FetchSection:
         return spec
 
 
-FetchItem = FetchAttr | FetchSection
+@dataclass(frozen=True, slots=True)
+class FetchBinary:
+    """``BINARY[part]<partial>``, ``BINARY.PEEK[...]`` and ``BINARY.SIZE[part]`` (RFC 3516
+    section 4.2): the part's content with its transfer encoding undone. ``part`` is
+    ``()`` for the whole message; ``size`` asks for BINARY.SIZE (never with ``partial``)."""
+
+    peek: bool
+    part: tuple[int, ...] = ()
+    partial: tuple[int, int] | None = None
+    size: bool = False
+
+    def __post_init__(self) -> None:
+        if any(p <= 0 for p in self.part):
+            raise CommandError("part numbers start at 1")
+        if self.partial is not None and (self.partial[0] < 0 or self.partial[1] <= 0):
+            raise CommandError("invalid partial range")
+        if self.size and self.partial is not None:
+            raise CommandError("BINARY.SIZE takes no partial range")
+
+
+FetchItem = FetchAttr | FetchSection | FetchBinary
 
 
 @dataclass(frozen=True, slots=True)

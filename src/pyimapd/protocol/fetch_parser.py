@@ -13,6 +13,7 @@ from pyimapd.protocol.commands import (
     FETCH_ATTRS,
     CommandError,
     FetchAttr,
+    FetchBinary,
     FetchItem,
     FetchSection,
 )
@@ -66,6 +67,8 @@ def _fetch_att_named(r: Reader, name: str) -> tuple[FetchItem, ...]:
     """``fetch-att``: a simple name, or ``"BODY" ["." "PEEK"] section [partial]``."""
     if r.peek() == 0x5B and name in ("BODY", "BODY.PEEK"):
         return (_section(r, peek=name == "BODY.PEEK"),)
+    if name in _BINARY:
+        return (_binary(r, name),)
     if name not in FETCH_ATTRS:
         raise ParseFailure(f"Unknown FETCH attribute {name}")
     return (FetchAttr(name),)
@@ -108,6 +111,32 @@ def _section(r: Reader, peek: bool) -> FetchSection:
                    check_number(p.group(2), "partial", nonzero=True))
     try:
         return FetchSection(peek=peek, part=part, text=text, fields=fields, partial=partial)
+    except CommandError as exc:
+        raise ParseFailure(f"Invalid section: {exc}") from exc
+
+
+_BINARY = ("BINARY", "BINARY.PEEK", "BINARY.SIZE")
+
+
+def _binary(r: Reader, name: str) -> FetchBinary:
+    """RFC 3516 section 7: ``"BINARY" [".PEEK"] section-binary [partial]`` /
+    ``"BINARY.SIZE" section-binary``; ``section-binary = "[" [section-part] "]"``."""
+    r.char(b"[", f"{name} section")
+    part: tuple[int, ...] = ()
+    m = r.match(_PART)
+    if m is not None:
+        part = tuple(check_number(p, "section part", nonzero=True) for p in m.group().split(b"."))
+    r.char(b"]", f"{name} section: only part numbers are allowed")
+    partial = None
+    if r.peek() == 0x3C and name != "BINARY.SIZE":
+        p = r.match(_PARTIAL)
+        if p is None:
+            raise ParseFailure("Invalid partial range")
+        partial = (check_number(p.group(1), "partial"),
+                   check_number(p.group(2), "partial", nonzero=True))
+    try:
+        return FetchBinary(peek=name != "BINARY", part=part, partial=partial,
+                           size=name == "BINARY.SIZE")
     except CommandError as exc:
         raise ParseFailure(f"Invalid section: {exc}") from exc
 

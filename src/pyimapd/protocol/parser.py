@@ -32,7 +32,12 @@ from pyimapd.protocol.grammar import (
     Reader,
     decode_mailbox,
 )
-from pyimapd.protocol.search_parser import parse_search
+from pyimapd.protocol.search_parser import (
+    parse_search,
+    parse_search_return,
+    parse_sort,
+    parse_thread,
+)
 
 STATUS_ATTS = c.STATUS_ITEMS | {"HIGHESTMODSEQ", "SIZE", "DELETED", "DELETED-STORAGE"}
 """``status-att`` of RFC 3501 plus CONDSTORE (RFC 7162), STATUS=SIZE / IMAP4rev2 ones and
@@ -456,8 +461,22 @@ def _status_att(r: Reader) -> str:
 
 
 def _search(r: Reader, tag: str, uid: bool) -> c.Command:
+    """``search = "SEARCH" [search-return-opts] SP search-program`` (RFC 4466 2.6)."""
+    returns = parse_search_return(r)
     key, charset = parse_search(r)
-    return c.Search(tag, key, charset, uid)
+    return c.Search(tag, key, charset, uid, returns)
+
+
+def _sort(r: Reader, tag: str, uid: bool) -> c.Command:
+    """``sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria`` (RFC 5256)."""
+    criteria, key, charset = parse_sort(r)
+    return c.Sort(tag, criteria, key, charset, uid)
+
+
+def _thread(r: Reader, tag: str, uid: bool) -> c.Command:
+    """``thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria`` (RFC 5256)."""
+    algorithm, key, charset = parse_thread(r)
+    return c.Thread(tag, algorithm, key, charset, uid)
 
 
 def _fetch(r: Reader, tag: str, uid: bool) -> c.Command:
@@ -566,6 +585,8 @@ _UID_COMMANDS: dict[str, _Handler] = {
     "FETCH": _fetch,
     "STORE": _store,
     "SEARCH": _search,
+    "SORT": _sort,
+    "THREAD": _thread,
 }
 
 
@@ -639,6 +660,8 @@ _COMMANDS: dict[str, _Handler] = {
     "CLOSE": _no_args(c.Close, "CLOSE"),
     "EXPUNGE": _no_args(c.Expunge, "EXPUNGE"),
     "SEARCH": _search,
+    "SORT": _sort,
+    "THREAD": _thread,
     "FETCH": _fetch,
     "STORE": _store,
     "COPY": _copy,

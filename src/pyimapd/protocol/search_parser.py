@@ -154,10 +154,7 @@ def parse_criteria(r: Reader) -> tuple[ast.SearchKey, str]:
     """``SP search-criteria``; ``search-criteria = charset 1*(SP search-key)``,
     ``charset = atom / quoted`` (RFC 5256 section 5): the charset is not optional."""
     r.sp("charset")
-    if r.peek() == 0x22:
-        raw = r.quoted("charset")
-    else:
-        raw = r.atom("charset")
+    raw = r.quoted("charset") if r.peek() == 0x22 else r.atom("charset")
     charset = raw.decode("ascii", "replace").upper()
     r.sp("search criteria")
     return _keys(r, charset), charset

@@ -11,7 +11,7 @@ the order of the criteria after it among its ties, and the mailbox order (the im
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from pyimapd.mime.address import MISSING_MAILBOX, parse_address_list
@@ -75,11 +75,16 @@ def sort_values(criteria: Sequence[Criterion], root: Part | None, internaldate: 
     return tuple(_value(name, env, root, internaldate, size) for name, _ in criteria)
 
 
+def _nth(i: int) -> Callable[[tuple[int, tuple[SortValue, ...]]], SortValue]:
+    """The key of a stable sort pass: the i-th sort value."""
+    return lambda message: message[1][i]
+
+
 def sort_uids(criteria: Sequence[Criterion],
               messages: Sequence[tuple[int, tuple[SortValue, ...]]]) -> list[int]:
     """The UIDs of ``messages`` (``(uid, sort_values(...))`` pairs in mailbox order)
     ordered by the criteria, ties kept in mailbox order."""
     order = list(messages)
     for i in range(len(criteria) - 1, -1, -1):
-        order.sort(key=lambda m, i=i: m[1][i], reverse=criteria[i][1])
+        order.sort(key=_nth(i), reverse=criteria[i][1])
     return [uid for uid, _ in order]

@@ -10,8 +10,19 @@ from typing import Any
 
 from pyimapd.protocol import commands as c
 from pyimapd.session.handlers import any as any_
-from pyimapd.session.handlers import append, auth, fetch, idle, info, mailbox, message, search
-from pyimapd.session.handlers import quota
+from pyimapd.session.handlers import (
+    append,
+    auth,
+    compress,
+    fetch,
+    idle,
+    info,
+    mailbox,
+    message,
+    quota,
+    search,
+)
+from pyimapd.session.handlers import sort as sort_
 from pyimapd.session.state import ANY, AUTH, NOT_AUTH, SELECTED, Result, State
 
 Handler = Callable[[Any, Any], Awaitable[Result]]
@@ -57,6 +68,9 @@ TABLE: dict[type[c.Command], CommandSpec] = {
     c.Close: CommandSpec(message.close, SELECTED),
     c.Expunge: CommandSpec(message.expunge, SELECTED, capability="UIDPLUS"),
     c.Search: CommandSpec(search.search, SELECTED, allows_expunge=_uid_only),
+    c.Sort: CommandSpec(sort_.sort, SELECTED, capability="SORT", allows_expunge=_uid_only),
+    c.Thread: CommandSpec(sort_.thread, SELECTED, capability="THREAD=ORDEREDSUBJECT",
+                          allows_expunge=_uid_only),
     c.Fetch: CommandSpec(fetch.fetch, SELECTED, allows_expunge=_uid_only),
     c.Store: CommandSpec(message.store, SELECTED, allows_expunge=_uid_only),
     c.Copy: CommandSpec(message.copy, SELECTED),
@@ -69,16 +83,27 @@ TABLE: dict[type[c.Command], CommandSpec] = {
     c.GetQuota: CommandSpec(quota.getquota, AUTH, capability="QUOTA"),
     c.GetQuotaRoot: CommandSpec(quota.getquotaroot, AUTH),
     c.SetQuota: CommandSpec(quota.setquota, AUTH),
+    c.Compress: CommandSpec(compress.compress, AUTH, capability="COMPRESS=DEFLATE"),
 }
 
 EXTENSIONS: tuple[str, ...] = ("LITERAL+", "CONDSTORE", "QRESYNC", "STATUS=SIZE")
-EXTENSIONS += ("QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE")
-"""RFC 9208 section 3.1: the resources the QUOTA commands report and the store enforces."""
+EXTENSIONS += ("QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "MULTIAPPEND", "BINARY")
+"""RFC 9208 section 3.1: the resources the QUOTA commands report and the store enforces;
+RFC 3502: APPEND takes several messages (handlers/append.py, store.append_many); RFC
+3516: FETCH BINARY / BINARY.SIZE (handlers/binary.py) and APPEND's literal8."""
 """Capabilities that change how existing commands behave rather than add a command.
 LITERAL+ (RFC 7888): the parser takes ``{n+}`` anywhere, up to the same limits as
 ``{n}``; LITERAL- is not advertised with it (section 5 forbids both). CONDSTORE and
 QRESYNC (RFC 7162) extend SELECT, FETCH, STORE, SEARCH, STATUS and EXPUNGE; STATUS=SIZE
 (RFC 8438) adds the SIZE status item."""
+EXTENSIONS += ("CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE")
+"""RFC 3348, 5258, 5819 and 6154: LIST options and attributes and CREATE's USE parameter
+(handlers/listing.py, handlers/mailbox.py)."""
+EXTENSIONS += ("THREAD=REFERENCES", "ESEARCH", "SEARCHRES", "WITHIN")
+"""THREAD's second algorithm (RFC 5256): the THREAD command brings ORDEREDSUBJECT.
+ESEARCH (RFC 4731): SEARCH RETURN (MIN MAX ALL COUNT); SEARCHRES (RFC 5182): RETURN
+(SAVE) and ``$`` (session/view.py); WITHIN (RFC 5032): OLDER and YOUNGER search keys
+(handlers/search.py binds them to a fixed moment)."""
 
 _NAMES = {c.AppendStart: "APPEND", c.Lsub: "LSUB", c.StartTLS: "STARTTLS"}
 

@@ -116,6 +116,8 @@ async def _receive(session: Session, batch: _Batch, spool: Spool) -> Result | No
         elif isinstance(event, ParseError) and event.code == "TOOBIG":
             return no(event.text, ResponseCode("TOOBIG"))  # RFC 3502: none is stored
         elif isinstance(event, ParseError):
+            if event.fatal:  # a line too long: BYE, and the stream is dropped
+                await session.on_parse_error(event)
             return bad(event.text)
         else:
             return bad("APPEND interrupted")

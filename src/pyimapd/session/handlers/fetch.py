@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pyimapd import mime
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.responses import ResponseCode, encode_value
+from pyimapd.session.handlers import binary
 from pyimapd.session.handlers.condstore import enable_condstore
 from pyimapd.session.handlers.message import command_verb
 from pyimapd.session.state import ConnectionClosed, Result, bad, no, ok
@@ -56,12 +57,14 @@ def format_internaldate(rec: MessageRecord) -> bytes:
 
 
 def _sets_seen(item: c.FetchItem) -> bool:
-    if isinstance(item, c.FetchSection):
-        return not item.peek
+    if isinstance(item, c.FetchSection | c.FetchBinary):
+        return not item.peek and not getattr(item, "size", False)
     return item.name in ("RFC822", "RFC822.TEXT")
 
 
 def _needs_structure(item: c.FetchItem) -> bool:
+    if isinstance(item, c.FetchBinary):
+        return True
     if isinstance(item, c.FetchSection):
         return bool(item.part or item.text)
     return item.name in ("ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822.HEADER", "RFC822.TEXT")
@@ -176,6 +179,7 @@ async def _write_message(
     """Appends the response to ``pending``, unless a large section is streamed: then
     ``pending`` and the start of this response are written first."""
     root = mime.loads(record.structure) if record.structure is not None else None
+    binary.check(root, wanted)  # UNKNOWN-CTE fails the FETCH before any output (RFC 3516)
     out = _Out([b"* %d FETCH (" % msn])
     out.pending = pending
     try:
@@ -210,6 +214,9 @@ async def _fill(
     for index, item in enumerate(wanted):
         if index:
             out.append(b" ")
+        if isinstance(item, c.FetchBinary):
+            await binary.write(session, view, record, root, item, out)
+            continue
         if isinstance(item, c.FetchAttr) and item.name not in _RFC822_SECTIONS:
             out.append(_simple(view, record, root, item.name))
             continue

@@ -1,21 +1,26 @@
-"""SEARCH and UID SEARCH (RFC 3501 sections 6.4.4 and 6.4.8).
+"""SEARCH and UID SEARCH (RFC 3501 sections 6.4.4 and 6.4.8), with ESEARCH's result
+options (RFC 4731), SEARCHRES's SAVE and ``$`` (RFC 5182) and WITHIN's OLDER/YOUNGER
+(RFC 5032).
 
-The parser's key tree may name messages by sequence number or by ``\\Recent``, which only
-this session knows; :func:`bind` rewrites those into UID ranges, so that the store can
-answer the rest on its own (in SQL for the database backends).
+The parser's key tree may name messages by sequence number, by ``\\Recent``, by the
+saved result ``$`` or by an age, which only this session can resolve; :func:`bind`
+rewrites those into UID ranges and fixed moments, so that the store can answer the rest
+on its own (in SQL for the database backends). SORT and THREAD (``sort.py``) search
+through :func:`matching_uids` too.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from pyimapd.protocol import commands as c
-from pyimapd.protocol.responses import Atom, ResponseCode, untagged
+from pyimapd.protocol.responses import Atom, ResponseCode, Value, untagged
 from pyimapd.search import ast
 from pyimapd.session.handlers.condstore import enable_condstore, uses_modseq
 from pyimapd.session.handlers.message import command_verb
-from pyimapd.session.state import Result, no, ok
-from pyimapd.session.view import SelectedView
+from pyimapd.session.state import CommandFailed, Result, no, ok
+from pyimapd.session.view import SelectedView, uid_set_text
 
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
@@ -23,12 +28,18 @@ if TYPE_CHECKING:
 CHARSETS = ("UTF-8", "US-ASCII")
 
 
-def bind(key: ast.SearchKey, view: SelectedView) -> ast.SearchKey:
-    """Replaces the session-relative keys by :class:`ast.UidIn`.
+def bind(key: ast.SearchKey, view: SelectedView, now: int | None = None) -> ast.SearchKey:
+    """Replaces the session-relative keys by :class:`ast.UidIn` and
+    :class:`ast.InternalTime`. ``now`` (UTC epoch seconds, default the current time) is
+    the moment OLDER and YOUNGER count back from, one for the whole search.
 
     A sequence number beyond the mailbox matches nothing rather than failing, as
     Dovecot does, because a search on a changing mailbox races with its size.
     """
+    if now is None:
+        now = int(time.time())
+    if isinstance(key, ast.SeqSet | ast.UidSet) and key.sequence.saved:
+        return ast.UidIn(tuple(view.uid_ranges(view.saved_uids())))
     if isinstance(key, ast.SeqSet):
         ranges = key.sequence.resolve(view.exists)
         uids = [view.uids[n - 1] for lo, hi in ranges for n in range(lo, min(hi, view.exists) + 1)]
@@ -38,12 +49,15 @@ def bind(key: ast.SearchKey, view: SelectedView) -> ast.SearchKey:
         return ast.UidIn(tuple(key.sequence.resolve(largest)))
     if isinstance(key, ast.Recent):
         return ast.UidIn(tuple(view.uid_ranges(sorted(view.recent))))
+    if isinstance(key, ast.Within):
+        # RFC 5032 section 2: the target time is now minus the interval.
+        return ast.InternalTime(key.older, now - key.seconds)
     if isinstance(key, ast.Not):
-        return ast.Not(bind(key.key, view))
+        return ast.Not(bind(key.key, view, now))
     if isinstance(key, ast.Or):
-        return ast.Or(bind(key.left, view), bind(key.right, view))
+        return ast.Or(bind(key.left, view, now), bind(key.right, view, now))
     if isinstance(key, ast.And):
-        return ast.And(tuple(bind(k, view) for k in key.keys))
+        return ast.And(tuple(bind(k, view, now) for k in key.keys))
     return key
 
 
@@ -55,24 +69,77 @@ async def highest_modseq(view: SelectedView, uids: list[int]) -> int:
     return top
 
 
+def check_charset(charset: str | None) -> None:
+    """US-ASCII and UTF-8 only (RFC 3501 section 6.4.4, RFC 5256 section 3):
+    anything else is ``NO [BADCHARSET (...)]``."""
+    if charset is not None and charset.upper() not in CHARSETS:
+        code = ResponseCode("BADCHARSET", f"({' '.join(CHARSETS)})")
+        raise CommandFailed(no(f"Unsupported charset {charset}", code))
+
+
+async def matching_uids(session: Session, key: ast.SearchKey, charset: str | None) -> list[int]:
+    """The UIDs the key matches among the messages this session has been told about
+    (those not yet announced stay invisible), ascending."""
+    view = session.require_view()
+    check_charset(charset)
+    if uses_modseq(key):
+        enable_condstore(session)
+    uids = await view.mailbox.search(bind(key, view))
+    return [uid for uid in uids if view.msn_of(uid) is not None]
+
+
 async def search(session: Session, command: c.Search) -> Result:
     view = session.require_view()
-    if command.charset is not None and command.charset.upper() not in CHARSETS:
-        code = ResponseCode("BADCHARSET", f"({' '.join(CHARSETS)})")
-        return no(f"Unsupported charset {command.charset}", code)
+    save = command.returns is not None and "SAVE" in command.returns
+    try:
+        found = await matching_uids(session, command.key, command.charset)
+    except Exception:
+        # RFC 5182 section 2.1: a SEARCH (SAVE) that fails empties the result variable
+        # (a BAD from the parser never gets here, and leaves it alone, as required).
+        if save:
+            view.saved = set()
+        raise
     modseq = uses_modseq(command.key)
-    if modseq:
-        enable_condstore(session)
-    uids = await view.mailbox.search(bind(command.key, view))
-    found: list[int] = []
-    numbers: list[int] = []
-    for uid in uids:
-        msn = view.msn_of(uid)
-        if msn is not None:  # not yet announced messages stay invisible
-            found.append(uid)
-            numbers.append(uid if command.uid else msn)
-    extra: list[list[Atom | int]] = []
-    if modseq and found:
-        extra.append([Atom("MODSEQ"), await highest_modseq(view, found)])
-    session.write(untagged(Atom("SEARCH"), *numbers, *extra))
+    if command.returns is None:
+        numbers = found if command.uid else [view.msn_of(u) or 0 for u in found]
+        extra: list[list[Atom | int]] = []
+        if modseq and found:
+            extra.append([Atom("MODSEQ"), await highest_modseq(view, found)])
+        session.write(untagged(Atom("SEARCH"), *numbers, *extra))
+    else:
+        await _esearch(session, view, command, found, modseq)
     return ok(f"{command_verb(command)} completed")
+
+
+async def _esearch(session: Session, view: SelectedView, command: c.Search,
+                   found: list[int], modseq: bool) -> None:
+    """The ESEARCH response (RFC 4731 section 3.1) and the saved result (RFC 5182
+    section 2.4). ``RETURN ()`` means ALL; ``RETURN (SAVE)`` alone sends nothing."""
+    options = command.returns or frozenset({"ALL"})
+    picked = found
+    if options & {"MIN", "MAX"} and not options & {"ALL", "COUNT"}:
+        # MIN and/or MAX alone: those are what $ holds and MODSEQ is taken from
+        ends = {found[0]} if found and "MIN" in options else set()
+        picked = sorted(ends | ({found[-1]} if found and "MAX" in options else set()))
+    if "SAVE" in options:
+        view.saved = set(picked)
+    if not options - {"SAVE"}:
+        return
+
+    def number(uid: int) -> int:
+        return uid if command.uid else view.msn_of(uid) or 0
+
+    items: list[Value] = [Atom("ESEARCH"), [Atom("TAG"), command.tag]]
+    if command.uid:
+        items.append(Atom("UID"))
+    if found and "MIN" in options:
+        items += [Atom("MIN"), number(found[0])]
+    if found and "MAX" in options:
+        items += [Atom("MAX"), number(found[-1])]
+    if found and "ALL" in options:
+        items += [Atom("ALL"), Atom(uid_set_text([number(u) for u in found]))]
+    if "COUNT" in options:
+        items += [Atom("COUNT"), len(found)]
+    if modseq and picked:  # RFC 4731 section 3.2
+        items += [Atom("MODSEQ"), await highest_modseq(view, picked)]
+    session.write(untagged(*items))

@@ -116,11 +116,17 @@ def _update(row: asyncpg.Record) -> FlagUpdate:
 # --- APPEND --------------------------------------------------------------------------------
 
 
+def _text(value: str) -> str:
+    """Folded search text for a TEXT column: PostgreSQL refuses NUL, which a binary
+    APPEND (RFC 3516 literal8) may carry; SEARCH cannot ask for it anyway."""
+    return fold(value).replace("\x00", "")
+
+
 async def write_content(tx: Tx, message: PreparedMessage) -> int:
     """Stores the body in chunks, the structure and the search data; returns the id."""
     cid = int(await tx.fetchval(
         "INSERT INTO contents (size, structure, search_text) VALUES ($1, $2, $3) RETURNING id",
-        message.size, bytes(message.structure), fold(message.search_text),
+        message.size, bytes(message.structure), _text(message.search_text),
     ))
     source = message.source
     source.seek(0)
@@ -137,7 +143,7 @@ async def write_content(tx: Tx, message: PreparedMessage) -> int:
     await tx.executemany(
         "INSERT INTO content_headers (content_id, name, value) VALUES ($1, $2, $3)",
         [
-            (cid, fold(name), fold(line))
+            (cid, _text(name), _text(line))
             for name, value in message.search_headers.items()
             for line in value.split("\n")
         ],

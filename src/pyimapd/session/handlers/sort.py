@@ -1,0 +1,128 @@
+"""SORT, UID SORT, THREAD and UID THREAD (RFC 5256 sections 3 and 4).
+
+How this works: the command searches like SEARCH (:func:`search.matching_uids`, so
+``$``, OLDER/YOUNGER and the rest work the same), then reads the found messages in UID
+order through the store's paged FETCH iterator, keeping per message only its sort values
+or its :class:`~pyimapd.search.thread.ThreadMessage` (never the message), and hands them
+to the pure algorithms of :mod:`pyimapd.search.sort` and :mod:`pyimapd.search.thread`.
+Everything comes from the part tree stored at APPEND (its envelope) except the
+References field, which REFERENCES reads from the stored header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
+
+from pyimapd import mime
+from pyimapd.mime.headers import field_value, split_fields, to_text
+from pyimapd.protocol import commands as c
+from pyimapd.protocol.responses import Atom, untagged
+from pyimapd.search.sort import SortValue, sort_uids, sort_values
+from pyimapd.search.thread import (
+    ThreadMessage,
+    ThreadNode,
+    ordered_subject,
+    references,
+    thread_message,
+)
+from pyimapd.session.handlers.message import command_verb
+from pyimapd.session.handlers.search import matching_uids
+from pyimapd.session.state import Result, ok
+from pyimapd.session.view import SelectedView
+from pyimapd.storage.interface import MessageRecord, StorageError
+
+if TYPE_CHECKING:
+    from pyimapd.session.session import Session
+
+MAX_HEADER_READ = 256 * 1024
+"""Octets of a message's header read for its References field (THREAD=REFERENCES)."""
+
+
+async def _records(view: SelectedView, uids: list[int]) -> AsyncIterator[MessageRecord]:
+    """The found messages that still exist, ascending by UID, with their part trees."""
+    async for record in view.mailbox.fetch(view.uid_ranges(uids), True):
+        if view.msn_of(record.uid) is not None:
+            yield record
+
+
+def _numbering(view: SelectedView, uid: bool) -> Callable[[int], int]:
+    """UIDs for the UID forms, sequence numbers otherwise."""
+    if uid:
+        return lambda u: u
+    return lambda u: view.msn_of(u) or 0
+
+
+async def sort(session: Session, command: c.Sort) -> Result:
+    """RFC 5256 BASE.6.4.SORT: ``* SORT`` with the found messages in sort order."""
+    view = session.require_view()
+    found = await matching_uids(session, command.key, command.charset)
+    keyed: list[tuple[int, tuple[SortValue, ...]]] = []
+    async for record in _records(view, found):
+        root = mime.loads(record.structure) if record.structure is not None else None
+        keyed.append((record.uid, sort_values(command.criteria, root, record.internaldate,
+                                              record.size)))
+    number = _numbering(view, command.uid)
+    session.write(untagged(Atom("SORT"), *[number(u) for u in sort_uids(command.criteria, keyed)]))
+    return ok(f"{command_verb(command)} completed")
+
+
+async def thread(session: Session, command: c.Thread) -> Result:
+    """RFC 5256 BASE.6.4.THREAD: ``* THREAD`` with the threads of the found messages."""
+    view = session.require_view()
+    found = await matching_uids(session, command.key, command.charset)
+    wants_refs = command.algorithm == "REFERENCES"
+    messages: list[ThreadMessage] = []
+    async for record in _records(view, found):
+        root = mime.loads(record.structure) if record.structure is not None else None
+        refs = await _references_field(view, record, root) if wants_refs else None
+        messages.append(thread_message(record.uid, root, record.internaldate, refs))
+    roots = references(messages) if wants_refs else ordered_subject(messages)
+    text = thread_text(roots, _numbering(view, command.uid))
+    session.write(b"* THREAD" + (b" " + text if text else b"") + b"\r\n")
+    return ok(f"{command_verb(command)} completed")
+
+
+async def _references_field(view: SelectedView, record: MessageRecord,
+                            root: mime.Part | None) -> str | None:
+    """The first References field of the message's header, raw, or None. A message
+    expunged meanwhile (its content gone) counts as having none."""
+    if root is None:
+        return None
+    length = min(root.body_start - root.header_start, MAX_HEADER_READ)
+    chunks: list[bytes] = []
+    try:
+        async for chunk in view.mailbox.read(record.content, root.header_start, length):
+            chunks.append(chunk)
+    except StorageError:
+        return None
+    for name, raw in split_fields(b"".join(chunks)):
+        if name == b"references":
+            return to_text(field_value(raw))
+    return None
+
+
+def thread_text(roots: list[ThreadNode], number: Callable[[int], int]) -> bytes:
+    """The threads as ``1*thread-list`` (RFC 5256 section 5): a run of single children
+    is written as successive members, ``(3 6 ...)``, and a split as one thread-list per
+    child, ``(4 23)(44 7 96)``; a dummy parent lists only its children. Written with an
+    explicit stack, since a thread may be as deep as it is long."""
+    out: list[bytes] = []
+    stack: list[ThreadNode | bytes] = list(reversed(roots))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bytes):
+            out.append(item)
+            continue
+        node = item
+        out.append(b"(")
+        if node.uid is not None:
+            out.append(b"%d" % number(node.uid))
+            while len(node.children) == 1 and node.children[0].uid is not None:
+                node = node.children[0]
+                out.append(b" %d" % number(node.uid))  # type: ignore[arg-type]
+            if node.children:
+                out.append(b" ")
+        stack.append(b")")
+        stack.extend(reversed(node.children))
+    return b"".join(out)
