@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pyimapd.storage.interface import PreparedMessage
-from pyimapd.storage.sqlite import SqliteBackend
+from pyimapd.storage.sqlite import SqliteBackend, schema
 
 WHEN = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -41,7 +41,7 @@ async def test_files_and_pragmas(tmp_path: Path) -> None:
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 1
+    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == len(schema.MIGRATIONS)
     conn.close()
 
 

@@ -12,23 +12,17 @@ the order of the criteria after it among its ties, and the mailbox order (the im
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pyimapd.mime.address import MISSING_MAILBOX, parse_address_list
 from pyimapd.mime.model import Envelope, Part
 from pyimapd.mime.search import sent_date
+from pyimapd.search.evaluate import epoch_seconds as timestamp
 from pyimapd.search.subject import base_subject, casemap
 
 SortValue = int | bytes
 Criterion = tuple[str, bool]
 """A ``sort-key`` name (RFC 5256 section 5) and whether REVERSE precedes it."""
-
-
-def timestamp(moment: datetime) -> int:
-    """Epoch seconds; a naive datetime counts as UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
 
 
 def sent_time(root: Part | None, internaldate: datetime) -> int:
