@@ -41,7 +41,8 @@ async def test_files_and_pragmas(tmp_path: Path) -> None:
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == len(schema.MIGRATIONS)
+    version = conn.execute("SELECT version FROM schema_version").fetchone()[0]
+    assert version == len(schema.MIGRATIONS)
     conn.close()
 
 

@@ -315,11 +315,7 @@ class ServerConnection:
             problem = self._size_problem(size, head)
         if problem is not None:
             self._reset_command()
-            if not sync:
-                self._state = _DISCARD
-                self._remaining = size
-                self._drain_discard()
-            return problem
+            return self._refuse_literal(problem, size, sync)
         if sync:
             self._out += CONTINUE_LITERAL
         if head is not None:
@@ -328,6 +324,15 @@ class ServerConnection:
         self._remaining = size
         self._command_octets += size
         return None
+
+    def _refuse_literal(self, problem: Event, size: int, sync: bool) -> Event:
+        """No ``+`` for a refused ``{n}`` (the client sends no literal); the octets of a
+        refused ``{n+}`` come anyway and are dropped as they arrive (RFC 7888 section 4)."""
+        if not sync:
+            self._state = _DISCARD
+            self._remaining = size
+            self._drain_discard()
+        return problem
 
     def _frame_problem(self) -> ParseError | None:
         if self._nul:
@@ -417,11 +422,7 @@ class ServerConnection:
         if problem is None and size > self.limits.max_append:
             problem = ParseError(tag, TEXT_MESSAGE_TOO_LARGE, code="TOOBIG")
         if problem is not None:
-            if not sync:
-                self._state = _DISCARD
-                self._remaining = size
-                self._drain_discard()
-            return problem
+            return self._refuse_literal(problem, size, sync)
         if sync:
             self._out += CONTINUE_LITERAL
         self._read_message(tag, size, sync)
