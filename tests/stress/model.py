@@ -237,7 +237,19 @@ class MailboxModel:
                                     f"{'on' if expected else 'off'}")
 
     def _uid_could_be_unknown(self, uid: int) -> bool:
-        return any(s.uid is None and self._fits(i, uid) for i, s in enumerate(self.slots))
+        """True when a slot whose UID we do not know yet lies where ``uid`` would sit
+        among the known, ascending UIDs. One pass: the model may hold thousands of slots
+        and a SEARCH returns many UIDs."""
+        low, high = -1, len(self.slots)
+        for i, slot in enumerate(self.slots):
+            if slot.uid is None:
+                continue
+            if slot.uid < uid:
+                low = i
+            else:
+                high = i
+                break
+        return any(self.slots[j].uid is None for j in range(low + 1, high))
 
     def check_final(self, listing: list[tuple[int, bool]]) -> None:
         """A final ``UID FETCH 1:* (FLAGS)`` after NOOP must match the model exactly."""
