@@ -27,6 +27,7 @@ from pyimapd.storage.interface import (
     ChangeFeed,
     Changes,
     CopyResult,
+    FlagRow,
     FlagUpdate,
     MailboxRecord,
     MailboxStatus,
@@ -530,6 +531,14 @@ class MemorySelected:
                     size=msg.size, modseq=msg.modseq, content=msg.content,
                     structure=structure if with_structure else None,
                 )
+
+    async def fetch_flags(
+        self, uids: Sequence[tuple[int, int]]
+    ) -> AsyncIterator[Sequence[FlagRow]]:
+        # One page: everything is in memory here anyway.
+        page = [(r.uid, r.flags, r.modseq) async for r in self.fetch(uids, False)]
+        if page:
+            yield page
 
     async def read(self, content: int, start: int, length: int) -> AsyncIterator[bytes]:
         stored = self._state.contents.get(content)

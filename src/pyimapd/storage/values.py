@@ -7,11 +7,12 @@ message that already has ``Foo``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
+from typing import TypeVar
 
-from pyimapd.storage.interface import SYSTEM_FLAGS
+from pyimapd.storage.interface import SYSTEM_FLAGS, FlagRow, MessageRecord
 
 RECENT = "\\Recent"
 
@@ -154,6 +155,34 @@ def merge_ranges(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((lo, hi))
     return merged
+
+
+Row = TypeVar("Row")
+
+
+async def pages(
+    ranges: Sequence[tuple[int, int]], limit: int,
+    read: Callable[[int, int, int], Awaitable[Sequence[Row]]], uid_of: Callable[[Row], int],
+) -> AsyncIterator[Sequence[Row]]:
+    """The rows of the UID ranges, one ``read(lo, hi, limit)`` (ascending by UID, at
+    most ``limit`` rows) per page: a FETCH of 1:* on a large mailbox is never held in
+    memory whole, and writers get the database between pages."""
+    for lo, hi in merge_ranges(ranges):
+        while lo <= hi:
+            page = await read(lo, hi, limit)
+            if page:
+                yield page
+            if len(page) < limit:
+                break
+            lo = uid_of(page[-1]) + 1
+
+
+def record_uid(record: MessageRecord) -> int:
+    return record.uid
+
+
+def row_uid(row: FlagRow) -> int:
+    return row[0]
 
 
 def batches(items: Sequence[int], size: int = 500) -> list[Sequence[int]]:

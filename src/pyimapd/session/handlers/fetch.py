@@ -9,7 +9,9 @@ chunks, with back-pressure, so a 50 MB message never sits in memory.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from pyimapd import mime
@@ -106,6 +108,73 @@ async def fetch(session: Session, command: c.Fetch) -> Result:
     # built without a coroutine or the MIME tree.
     simple = not newly_seen and all(
         isinstance(i, c.FetchAttr) and i.name in _SIMPLE for i in items)
+    if simple and all(i.name in _FLAG_ITEMS for i in items):  # type: ignore[union-attr]
+        found = await _fetch_flags(session, view, uids, items, since)
+    else:
+        found = await _fetch_records(session, view, uids, items, since, structure,
+                                     simple, newly_seen)
+    if found < len(uids) and not command.uid:
+        text = "Some of the requested messages no longer exist"
+        return no(text, ResponseCode("EXPUNGEISSUED"))
+    return ok(f"{command_verb(command)} completed")
+
+
+_FLAG_ITEMS = {"UID": (b"UID %d", 1), "FLAGS": (b"%s", 2), "MODSEQ": (b"MODSEQ (%d)", 3)}
+"""Items :func:`_fetch_flags` answers: their format and their index in the tuple
+``(msn, uid, "FLAGS (...)" bytes, modseq)`` it builds per message."""
+
+
+async def _fetch_flags(
+    session: Session, view: SelectedView, uids: list[int], items: list[c.FetchItem],
+    since: int | None,
+) -> int:
+    """FETCH of UID, FLAGS and MODSEQ only: the flag resync clients run on every SELECT,
+    over the whole mailbox. It reads pages of bare rows and fills one format per line;
+    the sequence number comes from walking the view along the ascending UIDs."""
+    names = [i.name for i in items]  # type: ignore[union-attr]
+    line = b"* %%d FETCH (%s)\r\n" % b" ".join(_FLAG_ITEMS[n][0] for n in names)
+    pick = itemgetter(0, *[_FLAG_ITEMS[n][1] for n in names])
+    known, recent, size = view.uids, view.recent, len(view.uids)
+    encoded = _EncodedFlags()
+    found = at = 0  # ``at``: where the next UID is expected in ``known``
+    async for page in view.mailbox.fetch_flags(view.uid_ranges(uids)):
+        n, listed = len(page), [row[0] for row in page]
+        if since is None and listed == known[at:at + n] and recent.isdisjoint(listed):
+            # The usual page: exactly the next messages of the view, none \Recent.
+            out = [line % pick((msn, uid, encoded[flags], modseq))
+                   for msn, (uid, flags, modseq) in enumerate(page, at + 1)]
+            at += n
+            found += n
+        else:
+            out = []
+            for uid, flags, modseq in page:
+                if at >= size or known[at] != uid:
+                    at = bisect_left(known, uid, at)
+                    if at == size or known[at] != uid:
+                        continue  # not in this session's view (yet)
+                at += 1
+                found += 1
+                if since is None or modseq > since:
+                    item = _flags_item(flags, True) if uid in recent else encoded[flags]
+                    out.append(line % pick((at, uid, item, modseq)))
+        if out:
+            session.write(b"".join(out))
+            await session.io.drain()
+    return found
+
+
+class _EncodedFlags(dict[frozenset[str], bytes]):
+    """``FLAGS (...)`` per flag set (without \\Recent), filled on first use."""
+
+    def __missing__(self, flags: frozenset[str]) -> bytes:
+        item = self[flags] = _flags_item(flags, False)
+        return item
+
+
+async def _fetch_records(
+    session: Session, view: SelectedView, uids: list[int], items: list[c.FetchItem],
+    since: int | None, structure: bool, simple: bool, newly_seen: set[int],
+) -> int:
     found = 0
     pending = _Out()  # whole responses not yet written (see WRITE_BATCH)
     try:
@@ -135,10 +204,7 @@ async def fetch(session: Session, command: c.Fetch) -> Result:
     finally:
         if pending:
             session.write(b"".join(pending))
-    if found < len(uids) and not command.uid:
-        text = "Some of the requested messages no longer exist"
-        return no(text, ResponseCode("EXPUNGEISSUED"))
-    return ok(f"{command_verb(command)} completed")
+    return found
 
 
 _MODSEQ = c.FetchAttr("MODSEQ")

@@ -15,6 +15,7 @@ floor it found; only candidates above *that* floor are this session's.
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_right
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -27,6 +28,7 @@ from pyimapd.storage.interface import (
     ChangeFeed,
     Changes,
     CopyResult,
+    FlagRow,
     FlagUpdate,
     MailboxRecord,
     MailboxStatus,
@@ -44,10 +46,12 @@ from pyimapd.storage.postgres import messages as msg
 from pyimapd.storage.postgres import quota, schema
 from pyimapd.storage.postgres.db import Database
 from pyimapd.storage.postgres.listener import ChangeListener
-from pyimapd.storage.values import merge_ranges
+from pyimapd.storage.values import merge_ranges, pages, record_uid, row_uid
 
 FETCH_PAGE = 500
 """Messages per FETCH query: bounds memory and frees the connection between pages."""
+FLAG_PAGE = 5000
+"""Rows per :meth:`PostgresSelected.fetch_flags` query (three small columns each)."""
 
 READ_BYTES_PER_CALL = 1024 * 1024
 """Body bytes fetched per query when streaming (16 pieces of 64 KiB)."""
@@ -215,7 +219,7 @@ class PostgresMailStore:
     async def select(self, name: str, readonly: bool) -> tuple[PostgresSelected, SelectResult]:
         snap, uids, unseen = await self._db.read(msg.select_snapshot, self.user, name)
         selected = PostgresSelected(self, snap.mailbox_id, snap.uidvalidity, snap.name, readonly)
-        candidates = [u for u in uids if u > snap.recent_floor]
+        candidates = uids[bisect_right(uids, snap.recent_floor):]  # uids ascend
         recent = await selected._claim(candidates, claim=not readonly)
         result = SelectResult(
             name=snap.name, uidvalidity=snap.uidvalidity, uidnext=snap.uidnext,
@@ -270,16 +274,21 @@ class PostgresSelected:
     async def fetch(
         self, uids: Sequence[tuple[int, int]], with_structure: bool
     ) -> AsyncIterator[MessageRecord]:
-        for lo, hi in merge_ranges(uids):
-            while lo <= hi:
-                page = await self._db.read(
-                    msg.fetch_page, self._id, lo, hi, FETCH_PAGE, with_structure
-                )
-                for record in page:
-                    yield record
-                if len(page) < FETCH_PAGE:
-                    break
-                lo = page[-1].uid + 1
+        async def read(lo: int, hi: int, limit: int) -> list[MessageRecord]:
+            return await self._db.read(msg.fetch_page, self._id, lo, hi, limit, with_structure)
+
+        async for page in pages(uids, FETCH_PAGE, read, record_uid):
+            for record in page:
+                yield record
+
+    async def fetch_flags(
+        self, uids: Sequence[tuple[int, int]]
+    ) -> AsyncIterator[Sequence[FlagRow]]:
+        async def read(lo: int, hi: int, limit: int) -> list[FlagRow]:
+            return await self._db.read(msg.flag_page, self._id, lo, hi, limit)
+
+        async for page in pages(uids, FLAG_PAGE, read, row_uid):
+            yield page
 
     async def read(self, content: int, start: int, length: int) -> AsyncIterator[bytes]:
         pos, end = max(start, 0), max(start, 0) + max(length, 0)

@@ -31,6 +31,7 @@ from pyimapd.storage.interface import (
     AppendItem,
     AppendResult,
     CopyResult,
+    FlagRow,
     FlagUpdate,
     MessageRecord,
     NoSuchMailbox,
@@ -268,6 +269,18 @@ async def fetch_page(
         )
         for r in rows
     ]
+
+
+async def flag_page(
+    tx: Tx, mailbox_id: int, lo: int, hi: int, limit: int
+) -> list[FlagRow]:
+    """Up to ``limit`` ``(uid, flags, modseq)`` with ``lo <= uid <= hi``, ascending."""
+    rows = await tx.fetch(
+        "SELECT uid, sysflags, keywords, modseq FROM messages"
+        " WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3 ORDER BY uid LIMIT $4",
+        mailbox_id, lo, hi, limit,
+    )
+    return [(r[0], flags_from_columns(r[1], r[2]), r[3]) for r in rows]
 
 
 async def read_range(tx: Tx, content: int, start: int, end: int) -> list[bytes]:

@@ -15,6 +15,7 @@ has already raised it.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from pyimapd.storage.interface import (
     ChangeFeed,
     Changes,
     CopyResult,
+    FlagRow,
     FlagUpdate,
     MailboxRecord,
     MailboxStatus,
@@ -44,10 +46,13 @@ from pyimapd.storage.sqlite import mailboxes as mb
 from pyimapd.storage.sqlite import messages as msg
 from pyimapd.storage.sqlite import quota
 from pyimapd.storage.sqlite.db import Database
-from pyimapd.storage.values import merge_ranges
+from pyimapd.storage.values import merge_ranges, pages, record_uid, row_uid
 
 FETCH_PAGE = 500
 """Messages per FETCH query: bounds memory and lets writers in between pages."""
+FLAG_PAGE = 5000
+"""Rows per :meth:`SqliteSelected.fetch_flags` query: three small columns each, so a
+larger page (fewer thread hops) still holds little."""
 
 READ_CHUNKS_PER_CALL = 16
 """64 KiB chunks read per thread hop when streaming a body (1 MiB at most in memory)."""
@@ -176,7 +181,7 @@ class SqliteMailStore:
     async def select(self, name: str, readonly: bool) -> tuple[SqliteSelected, SelectResult]:
         snap, uids, unseen = await self._db.read(msg.select_snapshot, self.user, name)
         selected = SqliteSelected(self, snap.mailbox_id, snap.uidvalidity, snap.name, readonly)
-        candidates = [u for u in uids if u > snap.recent_floor]
+        candidates = uids[bisect_right(uids, snap.recent_floor):]  # uids ascend
         recent = await selected._claim(candidates, claim=not readonly)
         result = SelectResult(
             name=snap.name, uidvalidity=snap.uidvalidity, uidnext=snap.uidnext,
@@ -237,16 +242,21 @@ class SqliteSelected:
     async def fetch(
         self, uids: Sequence[tuple[int, int]], with_structure: bool
     ) -> AsyncIterator[MessageRecord]:
-        for lo, hi in merge_ranges(uids):
-            while lo <= hi:
-                page = await self._db.read(
-                    msg.fetch_page, self._id, lo, hi, FETCH_PAGE, with_structure
-                )
-                for record in page:
-                    yield record
-                if len(page) < FETCH_PAGE:
-                    break
-                lo = page[-1].uid + 1
+        async def read(lo: int, hi: int, limit: int) -> list[MessageRecord]:
+            return await self._db.read(msg.fetch_page, self._id, lo, hi, limit, with_structure)
+
+        async for page in pages(uids, FETCH_PAGE, read, record_uid):
+            for record in page:
+                yield record
+
+    async def fetch_flags(
+        self, uids: Sequence[tuple[int, int]]
+    ) -> AsyncIterator[Sequence[FlagRow]]:
+        async def read(lo: int, hi: int, limit: int) -> list[FlagRow]:
+            return await self._db.read(msg.flag_page, self._id, lo, hi, limit)
+
+        async for page in pages(uids, FLAG_PAGE, read, row_uid):
+            yield page
 
     async def read(self, content: int, start: int, length: int) -> AsyncIterator[bytes]:
         pos, end = max(start, 0), max(start, 0) + max(length, 0)

@@ -30,6 +30,7 @@ from pyimapd.storage.interface import (
     AppendItem,
     AppendResult,
     CopyResult,
+    FlagRow,
     FlagUpdate,
     MessageRecord,
     NoSuchMailbox,
@@ -184,7 +185,9 @@ def select_snapshot(
 ) -> tuple[Snapshot, list[int], int | None]:
     """The SELECT data: the mailbox, every UID ascending and the first unseen UID."""
     row = mailbox_row(conn, user_id(conn, user), name)
-    uids = [r[0] for r in conn.execute(
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: one per message of the mailbox
+    uids = [uid for (uid,) in cursor.execute(
         "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (row["id"],))]
     unseen = conn.execute(
         f"SELECT min(uid) FROM messages WHERE mailbox_id = ? AND (sysflags & {SEEN_BIT}) = 0",
@@ -250,6 +253,21 @@ def fetch_page(
         )
         for r in rows
     ]
+
+
+def flag_page(
+    conn: sqlite3.Connection, mailbox_id: int, lo: int, hi: int, limit: int
+) -> list[FlagRow]:
+    """Up to ``limit`` ``(uid, flags, modseq)`` with ``lo <= uid <= hi``, ascending; plain
+    tuples (no ``sqlite3.Row``) since this runs once per message of a whole mailbox."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    rows = cursor.execute(
+        "SELECT uid, sysflags, keywords, modseq FROM messages"
+        " WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid LIMIT ?",
+        (mailbox_id, lo, hi, limit),
+    ).fetchall()
+    return [(uid, flags_from_columns(bits, words), modseq) for uid, bits, words, modseq in rows]
 
 
 def read_chunks(
