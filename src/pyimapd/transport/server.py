@@ -28,6 +28,9 @@ log = logging.getLogger("pyimapd.transport")
 
 READ_CHUNK = 64 * 1024
 WRITE_HIGH_WATER = 256 * 1024
+CORK_MAX = 64 * 1024
+"""Bytes a connection collects before it sends without waiting for the end of the
+event loop's turn (see :meth:`StreamChannel.write`)."""
 CLOSE_TIMEOUT = 2.0
 LISTEN_BACKLOG = 1024
 """Pending connections the kernel queues before accept; asyncio's default of 100
@@ -59,6 +62,9 @@ class StreamChannel:
         self.loopback = is_loopback(self.peer_host) or not isinstance(peer, tuple)
         self.secure = writer.get_extra_info("sslcontext") is not None
         writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        self._corked: list[bytes] = []
+        self._corked_size = 0
+        self._flush_scheduled = False
 
     @property
     def tls_available(self) -> bool:
@@ -69,10 +75,32 @@ class StreamChannel:
         return await self._reader.read(READ_CHUNK)
 
     def write(self, data: bytes) -> None:
+        """Collects the responses written in one turn of the event loop and sends them
+        in one system call at its end (as Dovecot corks its output stream): a send on
+        loopback TCP also runs the receiver's side of the stack, and one per response
+        line was the largest single cost of a typical client session."""
+        if self._writer.is_closing():
+            return
+        self._corked.append(data)
+        self._corked_size += len(data)
+        if self._corked_size >= CORK_MAX:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._corked:
+            return
+        data = self._corked[0] if len(self._corked) == 1 else b"".join(self._corked)
+        self._corked.clear()
+        self._corked_size = 0
         if not self._writer.is_closing():
             self._writer.write(data)
 
     async def drain(self) -> None:
+        self._flush()
         if not self._writer.is_closing():
             await self._writer.drain()
 
@@ -82,6 +110,7 @@ class StreamChannel:
         read by the TLS layer as handshake data, so plaintext pipelined behind STARTTLS
         can never be taken for a command sent under TLS (RFC 3207 section 4.2 style
         injection). StreamReader has no public way to drop its buffer."""
+        self._flush()
         transport = self._writer.transport
         assert isinstance(transport, asyncio.ReadTransport)
         transport.pause_reading()
@@ -94,6 +123,7 @@ class StreamChannel:
         """Server-side TLS handshake on this connection (STARTTLS, RFC 3501 6.2.1)."""
         if self._tls is None:
             raise RuntimeError("TLS is not configured")
+        self._flush()  # the tagged OK goes out in plaintext, before the handshake
         await self._writer.start_tls(
             self._tls.front, ssl_handshake_timeout=self._handshake_timeout
         )
@@ -102,6 +132,7 @@ class StreamChannel:
     async def close(self) -> None:
         """Closes the connection; a TLS peer that never answers our close_notify is
         cut off after ``CLOSE_TIMEOUT`` instead of holding the session (and shutdown)."""
+        self._flush()
         if self._writer.is_closing():
             return
         self._writer.close()
