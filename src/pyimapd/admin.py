@@ -16,18 +16,22 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pyimapd.config import Config
 from pyimapd.server import open_backend, peer_feed, prepare_data_dir, run_dir
-from pyimapd.storage.interface import Backend, MailboxExists, NotAllowed
+from pyimapd.storage.interface import Backend, MailboxExists, NotAllowed, StorageError
 
 STALE_TMP = 24 * 3600.0
 """Files older than this in DATA_DIR/tmp were left by a crash."""
 
 
 @asynccontextmanager
-async def opened(config: Config) -> AsyncIterator[Backend]:
-    prepare_data_dir(config)
+async def opened(config: Config, prepare: bool = True) -> AsyncIterator[Backend]:
+    """``prepare``: create the data dir (and its spool) if missing; ``doctor`` does not,
+    so that checking a PostgreSQL store leaves no directory behind."""
+    if prepare:
+        prepare_data_dir(config)
     feed = peer_feed(config)
     backend = open_backend(config, feed)
     await backend.start()
@@ -147,10 +151,32 @@ def _stale_files(config: Config) -> list[str]:
     return problems
 
 
+def _external(config: Config) -> bool:
+    """A store outside the data dir (PostgreSQL): the data dir then holds only the
+    import spool and the worker sockets, and need not exist."""
+    return config.store.startswith(("postgresql://", "postgres://"))
+
+
+def shown_store(store: str) -> str:
+    """The store as the report shows it: a ``postgresql://`` URL without its password."""
+    if not store.startswith(("postgresql://", "postgres://")):
+        return store
+    parts = urlsplit(store)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.split(':', 1)[0]}:***@{host}"
+    query = urlencode([(k, "***" if k == "password" else v)
+                       for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
 def file_checks(config: Config) -> list[str]:
     """Modes, ownership and leftovers; run before the store opens (which resets modes)."""
     data = config.data_dir
     if not data.is_dir():
+        if _external(config):
+            return []
         return [f"the data directory {data} does not exist (create an account first: "
                 "`pyimapd user add NAME`)"]
     problems = _mode_problems(data, 0o700, "the data directory")
@@ -164,7 +190,7 @@ def file_checks(config: Config) -> list[str]:
 
 
 async def _store_checks(config: Config) -> list[str]:
-    async with opened(config) as backend:
+    async with opened(config, prepare=config.data_dir.is_dir()) as backend:
         users = await backend.users.list_users()
         print(f"accounts: {len(users)}")
         checker = getattr(backend, "check", None)
@@ -177,13 +203,15 @@ async def _store_checks(config: Config) -> list[str]:
 
 async def doctor_command(args: argparse.Namespace, config: Config) -> int:
     problems = file_checks(config)
-    print(f"data directory: {config.data_dir.resolve()} (store: {config.store})")
-    no_db = not config.data_dir.is_dir() or (
+    print(f"data directory: {config.data_dir.resolve()} (store: {shown_store(config.store)})")
+    no_db = not _external(config) and (not config.data_dir.is_dir() or (
         config.store == "sqlite" and not (config.data_dir / "pyimapd.sqlite3").exists()
-    )
+    ))
     if not no_db:
         try:
             problems += await _store_checks(config)
+        except StorageError as exc:  # unreachable, busy, or a schema it must not use
+            problems.append(f"the store cannot be used: {exc.text}")
         except Exception as exc:  # a damaged file often fails before any check runs
             problems.append(f"the store cannot be opened or read ({type(exc).__name__}: "
                             f"{exc}); restore it from a backup")

@@ -16,21 +16,27 @@ def doctor(data: Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, env=python_env(), cwd=REPO_ROOT)
 
 
-def test_mailbox_list_create_delete(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    create_users(data, {"demo": "demo"})
-    run_cli("mailbox", "create", "demo", "Projects/2024", "--data-dir", str(data))
-    listing = run_cli("mailbox", "list", "demo", "--data-dir", str(data)).stdout
+def check_mailbox_commands(store: list[str]) -> None:
+    """``mailbox create|list|delete`` for the account ``demo`` of ``store`` (the
+    ``--data-dir`` / ``--store`` arguments; tests/postgres reuses this)."""
+    run_cli("mailbox", "create", "demo", "Projects/2024", *store)
+    listing = run_cli("mailbox", "list", "demo", *store).stdout
     assert [line.split("\t")[0] for line in listing.splitlines()] == [
         "Archive", "Drafts", "INBOX", "Junk", "Projects", "Projects/2024", "Sent", "Trash"]
     assert "INBOX\t0 messages\t0 unseen\t0 bytes" in listing
     with pytest.raises(ServerError, match="exists"):
-        run_cli("mailbox", "create", "demo", "Projects", "--data-dir", str(data))
-    run_cli("mailbox", "delete", "demo", "Projects", "--data-dir", str(data))
-    listing = run_cli("mailbox", "list", "demo", "--data-dir", str(data)).stdout
+        run_cli("mailbox", "create", "demo", "Projects", *store)
+    run_cli("mailbox", "delete", "demo", "Projects", *store)
+    listing = run_cli("mailbox", "list", "demo", *store).stdout
     assert "Projects\t\\Noselect" in listing  # it has an inferior (RFC 3501 6.3.4)
     with pytest.raises(ServerError, match="No user ghost"):
-        run_cli("mailbox", "list", "ghost", "--data-dir", str(data))
+        run_cli("mailbox", "list", "ghost", *store)
+
+
+def test_mailbox_list_create_delete(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    create_users(data, {"demo": "demo"})
+    check_mailbox_commands(["--data-dir", str(data)])
 
 
 def test_doctor_healthy_then_finds_problems_in_words(tmp_path: Path) -> None:

@@ -1,6 +1,9 @@
 """Round trip through the CLI: import a generated mbox and a Maildir++ tree, export to
 Maildir, and compare message bytes, flags and internal dates; then mbsync reads the
-exported Maildir. Also: ``--skip-existing`` makes a second import a no-op."""
+exported Maildir. Also: ``--skip-existing`` makes a second import a no-op.
+
+:func:`make_corpus` and :func:`check_round_trip` take the store as command-line
+arguments, so tests/postgres runs the same round trip with ``--store postgresql://``."""
 
 from __future__ import annotations
 
@@ -99,8 +102,9 @@ def read_export(root: Path) -> dict[str, tuple[str, bytes, frozenset[str], float
     return out
 
 
-@pytest.fixture
-def corpus(tmp_path: Path) -> tuple[Path, Path, list[Msg]]:
+def make_corpus(tmp_path: Path) -> tuple[Path, Path, list[Msg]]:
+    """``old.mbox`` (60 messages for "Old mail") and a Maildir++ tree (40 messages in
+    four folders, one with a non-ASCII name) with random flags and dates."""
     rng = random.Random(2033)
     start = datetime(2022, 5, 1, 12, 0, 0, tzinfo=UTC)
     mbox_msgs = [
@@ -118,23 +122,28 @@ def corpus(tmp_path: Path) -> tuple[Path, Path, list[Msg]]:
     return tmp_path / "old.mbox", tmp_path / "Maildir", mbox_msgs + maildir_msgs
 
 
-def test_import_export_round_trip_and_mbsync(
-    tmp_path: Path, corpus: tuple[Path, Path, list[Msg]]
-) -> None:
+@pytest.fixture
+def corpus(tmp_path: Path) -> tuple[Path, Path, list[Msg]]:
+    return make_corpus(tmp_path)
+
+
+def check_round_trip(
+    tmp_path: Path, corpus: tuple[Path, Path, list[Msg]], store: list[str]
+) -> tuple[Path, dict[str, tuple[str, bytes, frozenset[str], float]]]:
+    """Imports ``corpus`` into the account ``demo`` of ``store`` (the ``--data-dir`` /
+    ``--store`` arguments), imports the Maildir again with ``--skip-existing``, exports,
+    and checks every message's mailbox, bytes, flags and date; returns the export."""
     mbox, maildir, msgs = corpus
-    data = tmp_path / "data"
-    create_users(data, {"demo": "demo"})
-    out = run_cli("import", "demo", str(mbox), "--mailbox", "Old mail", "--data-dir", str(data))
+    out = run_cli("import", "demo", str(mbox), "--mailbox", "Old mail", *store)
     assert "imported 60, skipped 0, failed 0" in out.stdout
-    out = run_cli("import", "demo", str(maildir), "--data-dir", str(data))
+    out = run_cli("import", "demo", str(maildir), *store)
     assert "imported 40, skipped 0, failed 0" in out.stdout
     assert "import" in out.stderr  # the progress line
-    again = run_cli("import", "demo", str(maildir), "--skip-existing", "--quiet",
-                    "--data-dir", str(data))
+    again = run_cli("import", "demo", str(maildir), "--skip-existing", "--quiet", *store)
     assert "imported 0, skipped 40, failed 0" in again.stdout
 
     export = tmp_path / "export"
-    run_cli("export", "demo", str(export), "--data-dir", str(data))
+    run_cli("export", "demo", str(export), *store)
     exported = read_export(export)
     assert len(exported) == len(msgs)
     for m in msgs:
@@ -144,8 +153,17 @@ def test_import_export_round_trip_and_mbsync(
         assert flags == m.flags, m.mid
         assert mtime == m.date.timestamp(), m.mid
 
-    listing = run_cli("mailbox", "list", "demo", "--data-dir", str(data)).stdout
+    listing = run_cli("mailbox", "list", "demo", *store).stdout
     assert re.search(r"^Archive/2023\t10 messages", listing, re.M), listing
+    return export, exported
+
+
+def test_import_export_round_trip_and_mbsync(
+    tmp_path: Path, corpus: tuple[Path, Path, list[Msg]]
+) -> None:
+    data = tmp_path / "data"
+    create_users(data, {"demo": "demo"})
+    export, exported = check_round_trip(tmp_path, corpus, ["--data-dir", str(data)])
     _mbsync_reads(tmp_path, export, exported)
 
 

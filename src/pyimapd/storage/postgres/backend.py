@@ -166,6 +166,13 @@ class PostgresBackend:
             if not started:
                 await self.db.close()
 
+    async def check(self) -> list[str]:
+        """The invariant checks of :mod:`.check`, in words, from one snapshot
+        (``pyimapd doctor``; the :class:`CheckableBackend` Protocol); empty when healthy."""
+        from pyimapd.storage.postgres.check import check
+
+        return await self.db.read(check)
+
     async def open(self, user: str) -> PostgresMailStore:
         if await self.db.read(mb.get_user, user) is None:
             raise NoSuchUser(f"No user {user}")

@@ -5,42 +5,30 @@ from __future__ import annotations
 
 import sqlite3
 
+from pyimapd.storage.invariants import (
+    MODSEQ_ABOVE_HIGHEST,
+    NO_INBOX,
+    ORPHAN_CONTENTS,
+    UID_AT_UIDNEXT,
+    Invariant,
+)
 from pyimapd.storage.sqlite import schema
 
-_QUERIES: list[tuple[str, str]] = [
-    (
-        "SELECT count(*) FROM contents c WHERE NOT EXISTS "
-        "(SELECT 1 FROM messages m WHERE m.content_id = c.id)",
-        "{n} stored message bodies belong to no message (orphan contents; they waste "
-        "space but are harmless)",
-    ),
+_QUERIES: list[Invariant] = [
+    ORPHAN_CONTENTS,
     (
         "SELECT count(*) FROM messages m WHERE NOT EXISTS "
         "(SELECT 1 FROM contents c WHERE c.id = m.content_id)",
         "{n} messages have lost their body (FETCH of them will fail)",
     ),
-    (
-        "SELECT count(*) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id "
-        "WHERE m.uid >= b.uidnext",
-        "{n} messages have a UID at or above their mailbox's UIDNEXT (clients may see "
-        "UIDs reused)",
-    ),
-    (
-        "SELECT count(*) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id "
-        "WHERE m.modseq > b.highestmodseq",
-        "{n} messages have a MODSEQ above their mailbox's HIGHESTMODSEQ (clients may "
-        "miss changes)",
-    ),
+    UID_AT_UIDNEXT,
+    MODSEQ_ABOVE_HIGHEST,
     (
         "SELECT count(*) FROM messages m JOIN contents c ON c.id = m.content_id "
         "WHERE length(c.body) != c.size OR m.size != c.size",
         "{n} messages have a body whose length differs from the recorded size",
     ),
-    (
-        "SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM mailboxes b "
-        "WHERE b.user_id = u.id AND b.name = 'INBOX' AND b.noselect = 0)",
-        "{n} accounts have no INBOX (delivery to them will fail)",
-    ),
+    NO_INBOX,
 ]
 
 
