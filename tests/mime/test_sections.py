@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mime.mime_helpers import parse_bytes
 from pyimapd.mime import filter_header_fields, locate
 
@@ -52,3 +54,22 @@ def test_header_fields_range_comes_from_locate() -> None:
     header = data[section.start : section.end]
     assert filter_header_fields(header, ["to"], exclude=True) == b"Subject: s\r\n\r\n"
     assert locate(root, (), "header.fields") == section  # case-insensitive
+
+
+def test_root_offsets_without_the_tree() -> None:
+    """``loads_root`` reads the root's offsets from the front of the stored tree; the
+    top-level sections FETCH takes from it match the full tree's, on the whole corpus
+    (nested multiparts, message/rfc822, header-only and malformed messages)."""
+    from mime.mime_helpers import CORPUS, load_corpus
+    from pyimapd.mime import dumps, loads, loads_root
+
+    names = sorted(p.stem for p in CORPUS.glob("*.eml"))
+    assert len(names) > 20
+    for name in names:
+        _, root = load_corpus(name)
+        stored = dumps(root)
+        shallow, full = loads_root(stored), loads(stored)
+        for text in ("", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT"):
+            assert locate(shallow, (), text) == locate(full, (), text), (name, text)
+    with pytest.raises(ValueError):  # another format version: decoded in full, refused
+        loads_root(b'[0,[0,5,9,"text"]]')

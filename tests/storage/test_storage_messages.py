@@ -221,6 +221,25 @@ async def test_fetch_flags_matches_fetch(
     assert [p async for p in sel.fetch_flags([(200, 300)])] == []
 
 
+async def test_read_many_ranges_in_one_call(store: MailStore) -> None:
+    """Small sections of several messages at once, clipped to each message; None for
+    a body that is gone (every copy expunged)."""
+    first = b"Subject: one\r\n\r\nfirst body\r\n"
+    second = b"Subject: two\r\n\r\nsecond\r\n"
+    await store.append("INBOX", msg(first), frozenset(), WHEN)
+    await store.append("INBOX", msg(second), frozenset(), WHEN)
+    sel, _ = await store.select("INBOX", False)
+    one, two = [r async for r in sel.fetch([(1, 2)], False)]
+    got = await sel.read_many([(one.content, 0, 14), (two.content, 16, 999),
+                               (one.content, 500, 600)])
+    assert got == [first[:14], second[16:], b""]
+    await sel.store([1], "+", frozenset({"\\Deleted"}))
+    await sel.expunge()
+    assert await sel.read_many([(one.content, 0, 5), (two.content, 0, 7)]) == [
+        None, second[:7]]
+    assert await sel.read_many([]) == []
+
+
 async def test_read_10mb_body_in_chunks(store: MailStore) -> None:
     data = os.urandom(10 * 1024 * 1024 + 123)
     await store.append("INBOX", msg(data), frozenset(), WHEN)

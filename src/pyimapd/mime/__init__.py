@@ -5,7 +5,7 @@ Header values are returned raw; a message is never re-serialised through
 :mod:`email.message`.
 """
 
-from pyimapd.mime.model import Envelope, Part, dumps, loads
+from pyimapd.mime.model import Envelope, Part, dumps, loads, loads_root
 from pyimapd.mime.normalize import CRLFNormalizer
 from pyimapd.mime.parser import parse_message
 from pyimapd.mime.search import search_fields, sent_date
@@ -22,6 +22,7 @@ __all__ = [
     "envelope_value",
     "filter_header_fields",
     "loads",
+    "loads_root",
     "locate",
     "parse_message",
     "search_fields",

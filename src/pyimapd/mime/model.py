@@ -11,6 +11,7 @@ ENVELOPE, BODYSTRUCTURE and ``BODY[section]`` from the tree alone (RFC 3501 sect
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,3 +145,16 @@ def loads(data: bytes) -> Part:
     if version != FORMAT_VERSION:
         raise ValueError(f"unknown mime structure format {version!r}")
     return _part_from_list(tree)
+
+
+_ROOT_OFFSETS = re.compile(rb"\[(\d+),\[(\d+),(\d+),(\d+),")
+
+
+def loads_root(data: bytes) -> Part:
+    """The root part's offsets only (no children, no envelope), read from the front of
+    :func:`dumps`' output without decoding the tree: enough for the top-level HEADER,
+    HEADER.FIELDS and TEXT sections, which every client fetches for each new message."""
+    m = _ROOT_OFFSETS.match(data)
+    if m is None or int(m.group(1)) != FORMAT_VERSION:
+        return loads(data)
+    return Part(header_start=int(m.group(2)), body_start=int(m.group(3)), end=int(m.group(4)))

@@ -344,6 +344,14 @@ class SelectedMailbox(Protocol):
         Raises StorageError when the content is gone (every copy expunged since FETCH)."""
         ...
 
+    async def read_many(self, ranges: Sequence[tuple[int, int, int]]) -> list[bytes | None]:
+        """The bytes ``[start, end)`` of each ``(content, start, end)``, clipped to the
+        message, in one store round trip: the small sections of a page of FETCH
+        responses (the header every client fetches for new mail) cost one thread hop or
+        query, not one per message. None for a content that is gone. The caller keeps
+        the ranges small; large sections stream through :meth:`read`."""
+        ...
+
     async def store(
         self, uids: Sequence[int], mode: str, flags: frozenset[str]
     ) -> list[FlagUpdate]:

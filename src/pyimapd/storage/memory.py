@@ -549,6 +549,10 @@ class MemorySelected:
         for pos in range(max(start, 0), end, CHUNK_SIZE):
             yield data[pos:min(pos + CHUNK_SIZE, end)]
 
+    async def read_many(self, ranges: Sequence[tuple[int, int, int]]) -> list[bytes | None]:
+        found = [(self._state.contents.get(c), s, e) for c, s, e in ranges]
+        return [None if got is None else got.data[max(s, 0):max(e, 0)] for got, s, e in found]
+
     async def store(
         self, uids: Sequence[int], mode: str, flags: frozenset[str]
     ) -> list[FlagUpdate]:

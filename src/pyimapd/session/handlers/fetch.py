@@ -39,6 +39,12 @@ _SIMPLE = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ"})
 HEADER_READ_MAX = 1024 * 1024
 """HEADER.FIELDS reads the header block to filter it; a header is never larger in practice."""
 
+BATCH = 64
+"""Messages whose small sections are read from the store together, in one round trip
+(:meth:`SelectedMailbox.read_many`): a header FETCH of new mail made one per message."""
+PREFETCH_MAX = 1024 * 1024
+"""Bytes read ahead for one batch at most; sections beyond it are read one by one."""
+
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 _SEEN = frozenset({"\\Seen"})
@@ -62,6 +68,16 @@ def _sets_seen(item: c.FetchItem) -> bool:
     if isinstance(item, c.FetchSection | c.FetchBinary):
         return not item.peek and not getattr(item, "size", False)
     return item.name in ("RFC822", "RFC822.TEXT")
+
+
+def _needs_tree(item: c.FetchItem) -> bool:
+    """The item needs the decoded MIME tree; top-level sections (HEADER, HEADER.FIELDS,
+    TEXT, RFC822.HEADER) need only the root's offsets (:func:`mime.loads_root`)."""
+    if isinstance(item, c.FetchBinary):
+        return True
+    if isinstance(item, c.FetchSection):
+        return bool(item.part)
+    return item.name in ("ENVELOPE", "BODY", "BODYSTRUCTURE")
 
 
 def _needs_structure(item: c.FetchItem) -> bool:
@@ -177,6 +193,7 @@ async def _fetch_records(
 ) -> int:
     found = 0
     pending = _Out()  # whole responses not yet written (see WRITE_BATCH)
+    batch: list[tuple[int, MessageRecord]] = []
     try:
         async for record in view.mailbox.fetch(view.uid_ranges(uids), structure):
             msn = view.msn_of(record.uid)
@@ -188,23 +205,101 @@ async def _fetch_records(
             if simple:
                 pending.append(b"* %d FETCH (%s)\r\n" % (msn, b" ".join(
                     [_simple(view, record, None, i.name) for i in items])))  # type: ignore[union-attr]
-            else:
-                extra = _implied(view, items) if record.uid in newly_seen else []
-                try:
-                    await _write_message(session, view, msn, record, [*items, *extra], pending)
-                except StorageError:
-                    # Expunged by another session between the listing and the read of its
-                    # body, before anything of it was written: as if already gone (RFC
-                    # 2180 section 4.1.2), so FETCH ends NO [EXPUNGEISSUED] and UID FETCH
-                    # omits it.
-                    found -= 1
-            if pending and (len(pending) >= 128 or len(pending[-1]) >= WRITE_BATCH // 8):
-                session.write(b"".join(pending))
-                pending.clear()
+                _write_full(session, pending)
+                continue
+            batch.append((msn, record))
+            if len(batch) >= BATCH:
+                found -= await _write_batch(session, view, batch, items, newly_seen, pending)
+                batch.clear()
+        if batch:
+            found -= await _write_batch(session, view, batch, items, newly_seen, pending)
     finally:
         if pending:
             session.write(b"".join(pending))
     return found
+
+
+def _write_full(session: Session, pending: _Out) -> None:
+    if pending and (len(pending) >= 128 or len(pending[-1]) >= WRITE_BATCH // 8):
+        session.write(b"".join(pending))
+        pending.clear()
+
+
+async def _write_batch(
+    session: Session, view: SelectedView, batch: list[tuple[int, MessageRecord]],
+    items: list[c.FetchItem], newly_seen: set[int], pending: _Out,
+) -> int:
+    """The responses of a batch of messages, their small top-level sections read from
+    the store in one go first; returns how many of the messages turned out expunged."""
+    ranges = _prefetch_ranges(batch, items)
+    prefetched: dict[tuple[int, int, int], bytes | None] = {}
+    if ranges:
+        prefetched = dict(zip(ranges, await view.mailbox.read_many(ranges), strict=True))
+    gone = 0
+    for msn, record in batch:
+        extra = _implied(view, items) if record.uid in newly_seen else []
+        try:
+            await _write_message(session, view, msn, record, [*items, *extra], pending,
+                                 prefetched)
+        except StorageError:
+            # Expunged by another session between the listing and the read of its body,
+            # before anything of it was written: as if already gone (RFC 2180 section
+            # 4.1.2), so FETCH ends NO [EXPUNGEISSUED] and UID FETCH omits it.
+            gone += 1
+        _write_full(session, pending)
+    return gone
+
+
+def _prefetch_ranges(
+    batch: list[tuple[int, MessageRecord]], items: list[c.FetchItem]
+) -> list[tuple[int, int, int]]:
+    """``(content, start, end)`` of the small top-level sections the batch will send,
+    up to :data:`PREFETCH_MAX` bytes in all."""
+    sections = [s for s in map(_top_section, items) if s is not None]
+    ranges: list[tuple[int, int, int]] = []
+    total = 0
+    for _, record in batch:
+        root = _root(record, tree=False)
+        for section in sections:
+            span = _range(record, root, section)
+            if span is None or span[1] - span[0] > STREAM_OVER:
+                continue
+            total += span[1] - span[0]
+            if total > PREFETCH_MAX:
+                return ranges
+            ranges.append((record.content, *span))
+    return ranges
+
+
+def _top_section(item: c.FetchItem) -> c.FetchSection | None:
+    if isinstance(item, c.FetchAttr):
+        return _RFC822_SECTIONS.get(item.name)
+    if isinstance(item, c.FetchSection) and not item.part:
+        return item
+    return None
+
+
+def _root(record: MessageRecord, tree: bool) -> mime.Part | None:
+    if record.structure is None:
+        return None
+    return mime.loads(record.structure) if tree else mime.loads_root(record.structure)
+
+
+def _range(
+    record: MessageRecord, root: mime.Part | None, section: c.FetchSection
+) -> tuple[int, int] | None:
+    """The bytes of the stored message that ``section`` is sent from (for HEADER.FIELDS,
+    the header block to filter); None when the message has no such section."""
+    if not section.part and not section.text:
+        found: mime.Section | None = mime.Section(0, record.size, False)
+    else:
+        assert root is not None
+        found = mime.locate(root, section.part, section.text)
+    if found is None:
+        return None
+    if section.text.startswith("HEADER.FIELDS"):
+        return found.start, min(found.end, found.start + HEADER_READ_MAX)
+    return _clip(found.start, found.end, section.partial)
 
 
 _MODSEQ = c.FetchAttr("MODSEQ")
@@ -241,13 +336,15 @@ async def _write_message(
     record: MessageRecord,
     wanted: list[c.FetchItem],
     pending: _Out,
+    prefetched: dict[tuple[int, int, int], bytes | None],
 ) -> None:
     """Appends the response to ``pending``, unless a large section is streamed: then
     ``pending`` and the start of this response are written first."""
-    root = mime.loads(record.structure) if record.structure is not None else None
+    root = _root(record, tree=any(_needs_tree(i) for i in wanted))
     binary.check(root, wanted)  # UNKNOWN-CTE fails the FETCH before any output (RFC 3516)
     out = _Out([b"* %d FETCH (" % msn])
     out.pending = pending
+    out.prefetched = prefetched
     try:
         await _fill(session, view, record, root, wanted, out)
     except StorageError as exc:
@@ -267,6 +364,8 @@ class _Out(list[bytes]):
 
     flushed = False
     pending: _Out | None = None
+    prefetched: dict[tuple[int, int, int], bytes | None] | None = None
+    """Sections already read for this message's batch (see :func:`_write_batch`)."""
 
 
 async def _fill(
@@ -337,7 +436,11 @@ def _clip(start: int, end: int, partial: tuple[int, int] | None) -> tuple[int, i
     return lo, min(lo + count, end)
 
 
-async def _read(view: SelectedView, record: MessageRecord, start: int, end: int) -> bytes:
+async def _read(
+    view: SelectedView, record: MessageRecord, start: int, end: int, out: _Out
+) -> bytes:
+    if out.prefetched and (data := out.prefetched.get((record.content, start, end))) is not None:
+        return data
     chunks = [chunk async for chunk in view.mailbox.read(record.content, start, end - start)]
     return b"".join(chunks)
 
@@ -351,19 +454,15 @@ async def _write_section(
     out: _Out,
 ) -> None:
     """Appends the section's literal to ``out``, or streams it when it is large."""
-    if not section.part and not section.text:
-        found: mime.Section | None = mime.Section(0, record.size, False)
-    else:
-        assert root is not None
-        found = mime.locate(root, section.part, section.text)
-    if found is None:
+    span = _range(record, root, section)
+    if span is None:
         # A section the message does not have: an empty string, as Dovecot sends; some
         # clients cannot take NIL where they asked for body text (RFC 3501 allows both).
         out.append(b'""')
         return
+    start, end = span
     if section.text.startswith("HEADER.FIELDS"):
-        end = min(found.end, found.start + HEADER_READ_MAX)
-        header = await _read(view, record, found.start, end)
+        header = await _read(view, record, start, end, out)
         data = mime.filter_header_fields(
             header, section.fields, exclude=section.text.endswith(".NOT")
         )
@@ -372,9 +471,8 @@ async def _write_section(
             data = data[lo:hi]
         out.append(b"{%d}\r\n" % len(data) + data)
         return
-    start, end = _clip(found.start, found.end, section.partial)
     if end - start <= STREAM_OVER:
-        data = await _read(view, record, start, end)
+        data = await _read(view, record, start, end, out)
         out.append(b"{%d}\r\n" % len(data) + data)
         return
     chunks = aiter(view.mailbox.read(record.content, start, end - start))

@@ -309,6 +309,9 @@ class PostgresSelected:
                 yield piece
                 pos += len(piece)
 
+    async def read_many(self, ranges: Sequence[tuple[int, int, int]]) -> list[bytes | None]:
+        return await self._db.read(msg.read_ranges, list(ranges))
+
     async def store(
         self, uids: Sequence[int], mode: str, flags: frozenset[str]
     ) -> list[FlagUpdate]:

@@ -306,6 +306,20 @@ async def read_range(tx: Tx, content: int, start: int, end: int) -> list[bytes]:
     return pieces
 
 
+async def read_ranges(
+    tx: Tx, ranges: Sequence[tuple[int, int, int]]
+) -> list[bytes | None]:
+    """``[start, end)`` of each ``(content, start, end)`` in one transaction; None for
+    a missing body."""
+    out: list[bytes | None] = []
+    for content, start, end in ranges:
+        try:
+            out.append(b"".join(await read_range(tx, content, start, end)))
+        except StorageError:
+            out.append(None)
+    return out
+
+
 # --- STORE, COPY, MOVE, EXPUNGE ------------------------------------------------------------
 
 

@@ -269,6 +269,9 @@ class SqliteSelected:
                 yield chunk
                 pos += len(chunk)
 
+    async def read_many(self, ranges: Sequence[tuple[int, int, int]]) -> list[bytes | None]:
+        return await self._db.read(msg.read_ranges, list(ranges))
+
     async def store(
         self, uids: Sequence[int], mode: str, flags: frozenset[str]
     ) -> list[FlagUpdate]:

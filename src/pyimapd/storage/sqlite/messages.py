@@ -291,6 +291,27 @@ def read_chunks(
     return chunks
 
 
+def read_ranges(
+    conn: sqlite3.Connection, ranges: Sequence[tuple[int, int, int]]
+) -> list[bytes | None]:
+    """``[start, end)`` of each ``(content, start, end)``; None for a missing body."""
+    out: list[bytes | None] = []
+    for content, start, end in ranges:
+        try:
+            blob = conn.blobopen("contents", "body", content, readonly=True)
+        except sqlite3.OperationalError:
+            out.append(None)
+            continue
+        with blob:
+            end = min(end, len(blob))
+            if start >= end:
+                out.append(b"")
+                continue
+            blob.seek(start)
+            out.append(blob.read(end - start))
+    return out
+
+
 # --- STORE, COPY, EXPUNGE ------------------------------------------------------------------
 
 
