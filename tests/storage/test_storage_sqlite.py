@@ -15,6 +15,8 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from pyimapd.storage.interface import PreparedMessage
 from pyimapd.storage.sqlite import SqliteBackend, schema
 
@@ -160,3 +162,37 @@ async def test_acknowledged_appends_survive_sigkill(tmp_path: Path) -> None:
         content = b"".join([c async for c in sel.read(record.content, 0, record.size)])
         assert content == body(index) and record.flags == {"\\Seen"}
     await backend.close()
+
+
+async def test_small_reads_on_the_loop_fall_back_to_a_thread_when_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``read_small`` runs on the calling thread; when SQLite cannot give it a snapshot
+    at once (busy), the same read runs on a reader thread instead of failing."""
+    import threading
+
+    from pyimapd.storage.sqlite.db import Database
+
+    db = Database(tmp_path / "data")
+    await db.start()
+
+    def where(conn: sqlite3.Connection) -> str:
+        conn.execute("SELECT 1").fetchone()
+        return threading.current_thread().name
+
+    try:
+        assert await db.read_small(where) == threading.current_thread().name
+        real = Database._transaction
+        calls: list[str] = []
+
+        def busy_on_loop(conn: sqlite3.Connection, fn, immediate: bool):  # type: ignore[no-untyped-def]
+            calls.append(threading.current_thread().name)
+            if threading.current_thread() is threading.main_thread():
+                raise sqlite3.OperationalError("database is locked")
+            return real(conn, fn, immediate)
+
+        monkeypatch.setattr(Database, "_transaction", staticmethod(busy_on_loop))
+        name = await db.read_small(where)
+        assert name.startswith("sqlite-read") and len(calls) == 2
+    finally:
+        await db.close()

@@ -23,7 +23,8 @@ from pyimapd.protocol import commands as c
 from pyimapd.protocol.events import AppendAbort, AppendData, AppendEnd, AppendNext, ParseError
 from pyimapd.protocol.responses import ResponseCode
 from pyimapd.session.state import Result, bad, no, ok
-from pyimapd.storage.interface import AppendItem, AppendResult, NoSuchMailbox
+from pyimapd.storage import names
+from pyimapd.storage.interface import AppendItem, AppendResult
 
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
@@ -73,10 +74,13 @@ async def append(session: Session, command: c.AppendStart) -> Result:
         session.conn.reject_append()
         return no(f"Message larger than the limit of {limit} octets", ResponseCode("TOOBIG"))
     try:
-        await store.status(command.mailbox)
-    except NoSuchMailbox as exc:
-        session.conn.reject_append()
-        return no(exc.text, ResponseCode("TRYCREATE"))
+        # Refused before the literal is read, so a client that must CREATE first does not
+        # upload the message twice. The mailbox list is a small read (a STATUS would
+        # count a large mailbox's messages on every APPEND).
+        target = names.normalize(command.mailbox)
+        if not any(m.name == target and not m.noselect for m in await store.list_mailboxes()):
+            session.conn.reject_append()
+            return no(f"Mailbox {target} does not exist", ResponseCode("TRYCREATE"))
     except BaseException:
         session.conn.reject_append()
         raise

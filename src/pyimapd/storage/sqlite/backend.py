@@ -50,6 +50,12 @@ from pyimapd.storage.values import merge_ranges, pages, record_uid, row_uid
 
 FETCH_PAGE = 500
 """Messages per FETCH query: bounds memory and lets writers in between pages."""
+SMALL_FETCH = 16
+"""A FETCH of fewer UIDs than this reads on the event loop's thread (see
+:meth:`Database.read_small`), as do the user row and the mailbox list. Polls stay
+on the reader threads: sessions woken together share one poll while it runs."""
+SMALL_READ = 256 * 1024
+"""Section bytes :meth:`SqliteSelected.read_many` reads on the event loop's thread."""
 FLAG_PAGE = 5000
 """Rows per :meth:`SqliteSelected.fetch_flags` query: three small columns each, so a
 larger page (fewer thread hops) still holds little."""
@@ -66,7 +72,7 @@ class SqliteUserStore:
         self._changes = changes
 
     async def get_user(self, name: str) -> UserRecord | None:
-        return await self._db.read(mb.get_user, name)
+        return await self._db.read_small(mb.get_user, name)
 
     async def add_user(
         self, name: str, password_hash: str, secrets: Mapping[str, str] | None = None,
@@ -141,7 +147,7 @@ class SqliteMailStore:
             self.changes.notify(self.user, name)
 
     async def list_mailboxes(self) -> list[MailboxRecord]:
-        return await self._db.read(mb.list_mailboxes, self.user)
+        return await self._db.read_small(mb.list_mailboxes, self.user)
 
     async def create_mailbox(self, name: str, special_use: str | None = None) -> None:
         self._notify(await self._db.write(mb.create_mailbox, self.user, name, special_use))
@@ -156,7 +162,7 @@ class SqliteMailStore:
         await self._db.write(mb.set_subscribed, self.user, name, subscribed)
 
     async def list_subscriptions(self) -> list[str]:
-        return await self._db.read(mb.list_subscriptions, self.user)
+        return await self._db.read_small(mb.list_subscriptions, self.user)
 
     async def status(self, name: str) -> MailboxStatus:
         return await self._db.read(mb.status, self.user, name)
@@ -243,7 +249,8 @@ class SqliteSelected:
         self, uids: Sequence[tuple[int, int]], with_structure: bool
     ) -> AsyncIterator[MessageRecord]:
         async def read(lo: int, hi: int, limit: int) -> list[MessageRecord]:
-            return await self._db.read(msg.fetch_page, self._id, lo, hi, limit, with_structure)
+            run = self._db.read_small if hi - lo < SMALL_FETCH else self._db.read
+            return await run(msg.fetch_page, self._id, lo, hi, limit, with_structure)
 
         async for page in pages(uids, FETCH_PAGE, read, record_uid):
             for record in page:
@@ -270,7 +277,9 @@ class SqliteSelected:
                 pos += len(chunk)
 
     async def read_many(self, ranges: Sequence[tuple[int, int, int]]) -> list[bytes | None]:
-        return await self._db.read(msg.read_ranges, list(ranges))
+        small = sum(end - start for _, start, end in ranges) <= SMALL_READ
+        run = self._db.read_small if small else self._db.read
+        return await run(msg.read_ranges, list(ranges))
 
     async def store(
         self, uids: Sequence[int], mode: str, flags: frozenset[str]
