@@ -177,12 +177,12 @@ def main() -> None:
     ap.add_argument("--servers", default="pyimapd,dovecot,pymap")
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--timeout", type=float, default=0,
-                    help="per run, seconds (default 90, quick 45); a server that "
+                    help="per run, seconds (default 90, quick 15); a server that "
                     "times out is not run again on that workload")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     args.servers = args.servers.split(",")
-    timeout = args.timeout or (45.0 if args.quick else 90.0)
+    timeout = args.timeout or (15.0 if args.quick else 90.0)
     if "dovecot" in args.servers and shutil.which("dovecot") is None:
         raise SystemExit("dovecot is not installed: apt-get install -y dovecot-imapd")
     if "pymap" in args.servers and not (servers.PYMAP_VENV / "bin" / "pymap").exists():

@@ -73,3 +73,31 @@ def test_root_offsets_without_the_tree() -> None:
             assert locate(shallow, (), text) == locate(full, (), text), (name, text)
     with pytest.raises(ValueError):  # another format version: decoded in full, refused
         loads_root(b'[0,[0,5,9,"text"]]')
+
+
+def test_header_fields_match_the_field_splitter() -> None:
+    """HEADER.FIELDS picks fields with one regex scan; it must keep exactly the fields
+    ``split_fields`` names so, on the corpus and on random headers made of the
+    characters that matter (colons, blanks, CR, LF), with names in any case."""
+    import random
+
+    from mime.mime_helpers import CORPUS
+    from pyimapd.mime.headers import split_fields
+
+    def reference(header: bytes, fields: list[str]) -> bytes:
+        wanted = {f.lower().encode() for f in fields}
+        out = [raw if raw.endswith(b"\n") else raw + b"\r\n"
+               for name, raw in split_fields(header) if name in wanted]
+        if header == b"\r\n" or header.endswith(b"\n\r\n"):
+            out.append(b"\r\n")
+        return b"".join(out)
+
+    rng = random.Random(7)
+    headers = [p.read_bytes()[:4000] for p in sorted(CORPUS.glob("*.eml"))]
+    headers += [bytes(rng.choice(b"ab: \t\r\n") for _ in range(rng.randint(0, 40)))
+                for _ in range(3000)]
+    lists = [["From", "To", "Subject", "Message-ID", "References", "Content-Type"],
+             ["a"], ["B", "a"], ["a b"], ["subject"], []]
+    for header in headers:
+        for fields in lists:
+            assert filter_header_fields(header, fields, False) == reference(header, fields)
