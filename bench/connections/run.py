@@ -1,14 +1,16 @@
 """Benchmark: many idle IMAP connections, against pyimapd and a private Dovecot.
 
-How this works: for each server, N connections each LOGIN, SELECT INBOX and IDLE (in
-batches, so the accept queues do not overflow). Then the server's total RSS (the sum of
-VmRSS over its process tree) is read, minus what it was before the connections; that
-difference divided by N is the cost of one idling connection. Last, another connection
-APPENDs a message and the clock runs until every one of the N has read its ``* n EXISTS``
-(fan-out). The server gets a cheap argon2 cost (a config file) so that logging 10,000
-connections in measures the server, not the password hash.
+How this works: for each server, N connections each LOGIN, SELECT INBOX and IDLE (at
+most ``BATCH`` being set up at a time, so the accept queues do not overflow; the client
+is one epoll loop over raw sockets, see ``client.py``). Then the server's total RSS (the
+sum of VmRSS over its process tree) is read, minus what it was before the connections;
+that difference divided by N is the cost of one idling connection. Last, another connection
+APPENDs a message and the clock runs from that send until every one of the N has read
+its ``* n EXISTS`` (fan-out). The server gets a cheap argon2 cost (a config file) so
+that logging 10,000 connections in measures the server, not the password hash.
 
 Usage: .venv/bin/python bench/connections/run.py [--connections 10000] [--only pyimapd]
+[--workers N] [--profile DIR] (py-spy collapsed stacks of the fan-out, pyimapd only)
 Needs ``dovecot-imapd`` (Debian) for the Dovecot half; RLIMIT_NOFILE is raised to the
 hard limit, which must be above N + a few hundred.
 """
@@ -16,9 +18,11 @@ hard limit, which must be above N + a few hundred.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import resource
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from bench.common.proc import cpu_seconds, rss_kib  # noqa: E402
+from bench.common.proc import cpu_seconds, rss_kib, tree  # noqa: E402
+from bench.connections.client import IdlerPool  # noqa: E402
 
 from serverutil import ServerHandle, run_cli, start_dovecot, start_server  # noqa: E402
 
@@ -71,73 +76,73 @@ def raise_nofile() -> int:
     return hard
 
 
-class Idler:
-    __slots__ = ("reader", "writer")
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    async def expect(self, tag: bytes) -> None:
-        while True:
-            line = await self.reader.readline()
-            if not line:
-                raise ConnectionError("closed")
-            if line.startswith(tag):
-                if not line.startswith(tag + b" OK") and tag != b"+":
-                    raise RuntimeError(line)
-                return
+def trigger_connection(host: str, port: int) -> socket.socket:
+    """A logged-in connection, blocking, that will APPEND the message everyone awaits."""
+    sock = socket.create_connection((host, port), timeout=60)
+    reply = b""
+    sock.sendall(b"x LOGIN bench bench\r\n")
+    while b"x OK" not in reply:
+        chunk = sock.recv(4096)
+        if not chunk or b"x NO" in reply or b"x BAD" in reply:
+            raise RuntimeError(f"trigger login failed: {reply!r}")
+        reply += chunk
+    return sock
 
 
-async def open_idler(host: str, port: int) -> Idler:
-    reader, writer = await asyncio.open_connection(host, port, limit=4096)
-    idler = Idler(reader, writer)
-    await reader.readline()
-    writer.write(b"a LOGIN bench bench\r\nb SELECT INBOX\r\n")
-    await idler.expect(b"a")
-    await idler.expect(b"b")
-    writer.write(b"c IDLE\r\n")
-    await idler.expect(b"+")
-    return idler
+def server_pids(root: int) -> list[int]:
+    """The processes worth profiling: the root's descendants, or the root alone."""
+    return tree(root)[1:] or [root]
 
 
-async def wait_exists(idler: Idler) -> float:
-    while True:
-        line = await idler.reader.readline()
-        if not line:
-            raise ConnectionError("closed while idling")
-        if line.endswith(b"EXISTS\r\n"):
-            return time.monotonic()
+def start_profilers(pids: list[int], out: Path, tag: str) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each process (the server's and this client's), collapsed stacks."""
+    spy = Path(sys.executable).with_name("py-spy")
+    procs = []
+    for pid in pids:
+        cmd = [str(spy), "record", "--nonblocking", "--format", "raw", "--rate", "200",
+               "-p", str(pid), "-o", str(out / f"{tag}-{pid}.txt")]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(1.5)  # attach before the clock starts
+    return procs
 
 
-async def measure(handle: ServerHandle, n: int) -> dict[str, float]:
+def stop_profilers(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        proc.wait(30)
+
+
+def measure(handle: ServerHandle, n: int, profile: Path | None = None) -> dict[str, float]:
     assert handle.proc is not None
-    pid = handle.proc.pid if handle.kind == "pyimapd" else dovecot_master(handle)
-    await asyncio.sleep(1.0)
+    pid = handle.proc.pid
+    time.sleep(1.0)
     base = rss_kib(pid)
     started = time.monotonic()
-    idlers: list[Idler] = []
-    for i in range(0, n, BATCH):
-        batch = [open_idler(handle.host, handle.port) for _ in range(min(BATCH, n - i))]
-        idlers.extend(await asyncio.gather(*batch))
+    pool = IdlerPool(handle.host, handle.port, window=BATCH)
+    pool.open(n)
     connect_s = time.monotonic() - started
-    await asyncio.sleep(2.0)
+    time.sleep(2.0)
     loaded = rss_kib(pid)
     cpu0 = cpu_seconds(pid)
-    await asyncio.sleep(5.0)
+    time.sleep(5.0)
     idle_cpu = cpu_seconds(pid) - cpu0
-    waits = [asyncio.ensure_future(wait_exists(i)) for i in idlers]
-    reader, writer = await asyncio.open_connection(handle.host, handle.port)
-    await reader.readline()
-    writer.write(b"x LOGIN bench bench\r\n")
-    await reader.readline()
+    trigger = trigger_connection(handle.host, handle.port)
     body = b"Subject: fan-out\r\n\r\nhello\r\n"
-    t0 = time.monotonic()
-    writer.write(b"y APPEND INBOX {%d+}\r\n" % len(body) + body + b"\r\n")
-    seen = await asyncio.wait_for(asyncio.gather(*waits), 120)
-    fanout = max(seen) - t0
-    for i in idlers:
-        i.writer.close()
-    writer.close()
+    append = b"y APPEND INBOX {%d+}\r\n" % len(body) + body + b"\r\n"
+    spies = []
+    if profile is not None:
+        spies = start_profilers(server_pids(pid) + [os.getpid()], profile, handle.kind)
+    load = os.getloadavg()[0]
+    server_cpu, client_cpu = cpu_seconds(pid), time.process_time()
+    try:
+        seen = sorted(pool.fanout(trigger, append, timeout=120))
+        server_cpu = cpu_seconds(pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
+    finally:
+        stop_profilers(spies)
+        pool.close()
+        trigger.close()
     return {
         "connections": n,
         "connect_s": connect_s,
@@ -145,14 +150,12 @@ async def measure(handle: ServerHandle, n: int) -> dict[str, float]:
         "rss_loaded_mib": loaded / 1024,
         "kib_per_conn": (loaded - base) / n,
         "idle_cpu_s_per_5s": idle_cpu,
-        "fanout_median_ms": (sorted(seen)[len(seen) // 2] - t0) * 1000,
-        "fanout_all_ms": fanout * 1000,
+        "fanout_median_ms": seen[len(seen) // 2] * 1000,
+        "fanout_all_ms": seen[-1] * 1000,
+        "fanout_server_cpu_s": server_cpu,
+        "fanout_client_cpu_s": client_cpu,
+        "load": load,
     }
-
-
-def dovecot_master(handle: ServerHandle) -> int:
-    assert handle.proc is not None
-    return handle.proc.pid
 
 
 def start_pyimapd(tmp: Path, workers: int | None) -> ServerHandle:
@@ -184,17 +187,24 @@ def report(name: str, r: dict[str, float]) -> None:
         f"{name:<22} {int(r['connections']):>6} conns  connect {r['connect_s']:6.1f} s  "
         f"RSS {r['rss_base_mib']:7.1f} -> {r['rss_loaded_mib']:7.1f} MiB  "
         f"{r['kib_per_conn']:6.1f} KiB/conn  idle CPU {r['idle_cpu_s_per_5s']:.2f} s/5 s  "
-        f"fan-out median {r['fanout_median_ms']:6.0f} ms, all {r['fanout_all_ms']:6.0f} ms",
+        f"fan-out median {r['fanout_median_ms']:6.0f} ms, all {r['fanout_all_ms']:6.0f} ms "
+        f"(CPU server {r['fanout_server_cpu_s']:.2f} s, client "
+        f"{r['fanout_client_cpu_s']:.2f} s; load {r['load']:.1f})",
         flush=True,
     )
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--only", choices=("pyimapd", "dovecot"))
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="directory for py-spy collapsed stacks of the pyimapd "
+                        "workers and of this client during the fan-out")
     args = parser.parse_args()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     limit = raise_nofile()
     if limit < args.connections + 200:
         raise SystemExit(f"RLIMIT_NOFILE hard limit {limit} is too low for {args.connections}")
@@ -205,7 +215,8 @@ async def main() -> None:
         handle = (start_pyimapd(tmp, args.workers) if kind == "pyimapd"
                   else start_dovecot_bench(tmp, args.connections))
         try:
-            report(kind, await measure(handle, args.connections))
+            profile = args.profile if kind == "pyimapd" else None
+            report(kind, measure(handle, args.connections, profile))
         finally:
             if kind == "dovecot":
                 run_doveadm_stop(handle)
@@ -213,12 +224,10 @@ async def main() -> None:
 
 
 def run_doveadm_stop(handle: ServerHandle) -> None:
-    import subprocess
-
     conf = getattr(handle, "conf_path", None)
     if conf is not None:
         subprocess.run(["doveadm", "-c", str(conf), "stop"], capture_output=True, timeout=30)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -18,6 +18,7 @@ import asyncio
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 
 from pyimapd.protocol.commands import SequenceSet
 from pyimapd.protocol.responses import Atom, ResponseCode, untagged, untagged_status
@@ -69,7 +70,45 @@ def vanished_line(uids: Sequence[int], earlier: bool) -> bytes:
     return untagged(*head, Atom(uid_set_text(uids)))
 
 
-_POLLS: dict[tuple[object, ...], tuple[int, asyncio.Future[Changes]]] = {}
+@lru_cache(maxsize=256)
+def _count_line(count: int, name: str) -> bytes:
+    """``* n EXISTS`` / ``* n RECENT`` (RFC 3501 sections 7.3.1, 7.3.2), encoded once for
+    all the sessions a new message wakes with the same counts."""
+    return untagged(count, Atom(name))
+
+
+class _SharedPoll:
+    """A store poll in flight that other sessions wait for (see ``SelectedView._poll``).
+    Each follower waits on a future of its own, so cancelling one session cancels
+    nobody else, at the cost of one future (``asyncio.shield`` costs a future and two
+    closures: thousands of followers per new message make that count)."""
+
+    __slots__ = ("seen", "followers")
+
+    def __init__(self, seen: int) -> None:
+        self.seen = seen
+        self.followers: list[asyncio.Future[Changes | None]] = []
+
+    def join(self) -> asyncio.Future[Changes | None]:
+        """Resolves to the followers' result, or to None if the leader was cancelled
+        (the follower then polls for itself)."""
+        future: asyncio.Future[Changes | None] = asyncio.get_running_loop().create_future()
+        self.followers.append(future)
+        return future
+
+    def finish(self, result: Changes | None, error: Exception | None = None) -> None:
+        followers, self.followers = self.followers, []
+        for future in followers:
+            if future.done():  # its session was cancelled meanwhile
+                continue
+            if error is not None:
+                future.set_exception(error)
+                future.exception()  # retrieved: a follower cancelled meanwhile logs nothing
+            else:
+                future.set_result(result)
+
+
+_POLLS: dict[tuple[object, ...], _SharedPoll] = {}
 """Polls in flight in this process, by mailbox and starting point (see ``_poll``):
 transient, an entry lives only while its query runs."""
 
@@ -234,8 +273,8 @@ class SelectedView:
             self.uids.extend(u.uid for u in changes.new)
             self.max_uid = self.uids[-1]
             self.recent.update(changes.recent)
-            out.append(untagged(self.exists, Atom("EXISTS")))
-            out.append(untagged(len(self.recent), Atom("RECENT")))
+            out.append(_count_line(self.exists, "EXISTS"))
+            out.append(_count_line(len(self.recent), "RECENT"))
         return out
 
     async def _poll(self) -> Changes:
@@ -252,32 +291,26 @@ class SelectedView:
             return await self.mailbox.poll(self.modseq, self.max_uid, claim)
         seen = self.subscription.generation()  # type: ignore[attr-defined]
         key = (identity, self.uidvalidity, self.modseq, self.max_uid, claim)
-        shared = _POLLS.get(key)
-        if shared is not None and shared[0] >= seen:
-            try:
-                changes = await asyncio.shield(shared[1])
-                return replace(changes, recent=frozenset()) if claim else changes
-            except asyncio.CancelledError:
-                if not shared[1].cancelled():
-                    raise  # this session was cancelled, not the one it waited for
+        while (shared := _POLLS.get(key)) is not None and shared.seen >= seen:
+            changes = await shared.join()  # the followers' result: \Recent taken out
+            if changes is not None:
+                return changes  # else the leader was cancelled: join or lead the next
         return await self._lead_poll(key, seen, claim)
 
     async def _lead_poll(self, key: tuple[object, ...], seen: int, claim: bool) -> Changes:
-        future: asyncio.Future[Changes] = asyncio.get_running_loop().create_future()
-        _POLLS[key] = (seen, future)
+        shared = _POLLS[key] = _SharedPoll(seen)
         try:
             changes = await self.mailbox.poll(self.modseq, self.max_uid, claim)
         except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: followers re-raise it, nobody else must
+            shared.finish(None, exc)
             raise
         except BaseException:
-            future.cancel()  # the followers poll for themselves
+            shared.finish(None)  # the followers poll for themselves
             raise
         else:
-            future.set_result(changes)
+            shared.finish(replace(changes, recent=frozenset()) if claim else changes)
         finally:
-            if _POLLS.get(key, (0, None))[1] is future:
+            if _POLLS.get(key) is shared:
                 del _POLLS[key]
         return changes
 

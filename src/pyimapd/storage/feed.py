@@ -1,13 +1,13 @@
 """Change feeds: wake sessions watching a mailbox, in this process and in sibling workers.
 
 How this works: a :class:`LocalChangeFeed` keeps, per ``(user, mailbox)``, the set of
-open :class:`LocalSubscription` objects. :meth:`LocalChangeFeed.notify` sets an
-``asyncio.Event`` on each of them, so any number of notifications before the next
-``wait`` coalesce into one wake-up; the session then reads what changed from the store
-(by MODSEQ), never from the feed. That is why the feed can be lossy-but-coalescing and
-why a cross-process transport is easy to add: a backend shared by several processes
-passes a ``publish`` callback (e.g. a PostgreSQL ``NOTIFY`` or a datagram to sibling
-workers), and whatever receives the remote signal calls
+open :class:`LocalSubscription` objects. :meth:`LocalChangeFeed.notify` sets a flag on
+each of them (and resolves the futures waiting on it), so any number of notifications
+before the next ``wait`` coalesce into one wake-up; the session then reads what changed
+from the store (by MODSEQ), never from the feed. That is why the feed can be
+lossy-but-coalescing and why a cross-process transport is easy to add: a backend shared
+by several processes passes a ``publish`` callback (e.g. a PostgreSQL ``NOTIFY`` or a
+datagram to sibling workers), and whatever receives the remote signal calls
 :meth:`LocalChangeFeed.deliver_remote`, which is safe to call from any thread.
 
 :class:`PeerChangeFeed` is that transport for worker processes sharing one data dir
@@ -44,27 +44,55 @@ Publisher = Callable[[str, str], None]
 
 
 class LocalSubscription:
-    """One session's interest in one mailbox. Bound to the event loop it was created on."""
+    """One session's interest in one mailbox. Bound to the event loop it was created on.
+
+    A signal sets a flag that stays up until :meth:`wait` consumes it, and resolves the
+    futures handed to :meth:`watch`. Waking thousands of idlers per message is the hot
+    path of a fan-out, so a pending signal is consumed without a task or a timer."""
+
+    __slots__ = ("_feed", "_key", "_loop", "_signalled", "_watchers", "closed")
 
     def __init__(self, feed: LocalChangeFeed, key: tuple[str, str]) -> None:
         self._feed = feed
         self._key = key
-        self._event = asyncio.Event()
         self._loop = asyncio.get_running_loop()
+        self._signalled = False
+        self._watchers: list[asyncio.Future[None]] = []
         self.closed = False
 
     async def wait(self, timeout: float | None = None) -> bool:
         """True when the mailbox changed since the last wait (or since subscribing),
-        False when ``timeout`` seconds passed without a change."""
-        if not self._event.is_set():
+        False when ``timeout`` seconds passed without a change (at once for 0)."""
+        if not self._signalled:
             self._feed.pump()
-        if not self._event.is_set():
+        if not self._signalled:
+            if timeout is not None and timeout <= 0:
+                return False
+            future = self._loop.create_future()
+            self.watch(future)
             try:
-                await asyncio.wait_for(self._event.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await future
             except TimeoutError:
                 return False
-        self._event.clear()
+            finally:
+                self.unwatch(future)
+        self._signalled = False
         return True
+
+    def watch(self, future: asyncio.Future[None]) -> None:
+        """Resolves ``future`` at the next signal, at once if one is pending, without
+        consuming it (the next :meth:`wait` does): IDLE waits for a change or a client
+        line with one future and no task per round."""
+        if self._signalled:
+            if not future.done():
+                future.set_result(None)
+        else:
+            self._watchers.append(future)
+
+    def unwatch(self, future: asyncio.Future[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._watchers.remove(future)
 
     def close(self) -> None:
         if not self.closed:
@@ -83,18 +111,32 @@ class LocalSubscription:
         after the commit), which is what lets a session reuse another's poll."""
         return self._feed._generation.get(self._key, 0)
 
-    def _signal(self) -> None:
-        """Sets the event from any thread: asyncio primitives are not thread-safe, so a
-        call from outside the subscription's loop goes through ``call_soon_threadsafe``."""
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
+    def _set(self) -> None:
+        """The signal, on the subscription's loop."""
+        self._signalled = True
+        watchers = self._watchers
+        if watchers:
+            self._watchers = []
+            for future in watchers:
+                if not future.done():
+                    future.set_result(None)
+
+    def _signal(self, running: asyncio.AbstractEventLoop | None) -> None:
+        """Signals from any thread (``running`` is the caller's loop, if any): asyncio
+        futures are not thread-safe, so a call from outside the subscription's loop goes
+        through ``call_soon_threadsafe``."""
         if running is self._loop:
-            self._event.set()
+            self._set()
         else:
             with contextlib.suppress(RuntimeError):  # loop already closed: nobody waits
-                self._loop.call_soon_threadsafe(self._event.set)
+                self._loop.call_soon_threadsafe(self._set)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 class LocalChangeFeed:
@@ -131,8 +173,9 @@ class LocalChangeFeed:
             targets = list(self._subscribers.get(key, ()))
             if targets:
                 self._generation[key] = self._generation.get(key, 0) + 1
+        running = _running_loop()
         for subscription in targets:
-            subscription._signal()
+            subscription._signal(running)
 
     def deliver_all(self, user: str | None = None) -> None:
         """Wakes every local watcher (of ``user``, when given). For a transport that may
@@ -143,8 +186,9 @@ class LocalChangeFeed:
                 sub for key, subs in self._subscribers.items()
                 if user is None or key[0] == user for sub in subs
             ]
+        running = _running_loop()
         for subscription in targets:
-            subscription._signal()
+            subscription._signal(running)
 
     def pump(self) -> None:
         """Takes in signals that have arrived from elsewhere but are not yet delivered.
@@ -225,9 +269,9 @@ class PeerChangeFeed(LocalChangeFeed):
 
     def start(self, listen: bool = True) -> None:
         self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._loop = asyncio.get_running_loop() if listen else None
+        self._loop = loop = asyncio.get_running_loop() if listen else None
         self._thread = threading.get_ident()
-        if not listen:
+        if loop is None:
             return
         path = socket_path(self.run_dir, os.getpid())
         if len(os.fsencode(path)) > 100:
@@ -239,7 +283,7 @@ class PeerChangeFeed(LocalChangeFeed):
         sock.bind(os.fspath(path))
         sock.setblocking(False)
         self._sock, self._me = sock, path
-        self._loop.add_reader(sock.fileno(), self.pump)
+        loop.add_reader(sock.fileno(), self.pump)
 
     def close(self) -> None:
         if self._sock is not None and self._loop is not None:
