@@ -118,7 +118,7 @@ class SqliteBackend:
         await self.db.start()
 
     async def open(self, user: str) -> SqliteMailStore:
-        record = await self.db.read(mb.get_user, user)
+        record = await self.db.read_small(mb.get_user, user)
         if record is None:
             raise NoSuchUser(f"No user {user}")
         return SqliteMailStore(self.db, user, self.changes)
