@@ -217,3 +217,32 @@ def test_throttle_is_bounded() -> None:
 def test_random_key_per_cache() -> None:
     assert LoginCache()._key != LoginCache()._key
     assert len(os.urandom(1)) == 1
+
+
+@pytest.mark.parametrize("sodium", [True, False])
+def test_password_verify_with_and_without_libsodium(
+    sodium: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LOGIN verifies through libsodium when PyNaCl is there and through argon2-cffi
+    otherwise; both accept the right password (also non-ASCII, also a hash made with
+    other costs) and refuse a wrong one, a missing user and a damaged hash."""
+    import argon2
+
+    from pyimapd.auth import passwords
+    from pyimapd.config import Argon2Params
+
+    if not sodium:
+        monkeypatch.setattr(passwords, "_sodium", None)
+    else:
+        assert passwords._sodium is not None, "PyNaCl should be installed for the tests"
+    p = passwords.Passwords(Argon2Params(time_cost=1, memory_cost=8192, parallelism=1))
+    stored = p.hash("s3cret-pässword")
+    assert stored.startswith("$argon2id$v=19$m=8192,t=1,p=1$")
+    assert p.verify(stored, "s3cret-pässword")
+    assert not p.verify(stored, "s3cret-password")
+    assert not p.verify(None, "s3cret-pässword")
+    other = argon2.PasswordHasher(time_cost=2, memory_cost=4096, parallelism=2).hash("x")
+    assert p.verify(other, "x") and not p.verify(other, "y")
+    assert not p.verify(stored[:-6] + "AAAAAA", "s3cret-pässword")
+    assert not p.verify("$argon2id$garbage", "x")
+    assert not p.verify("not a hash", "x")
