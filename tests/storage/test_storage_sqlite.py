@@ -196,3 +196,85 @@ async def test_small_reads_on_the_loop_fall_back_to_a_thread_when_busy(
         assert name.startswith("sqlite-read") and len(calls) == 2
     finally:
         await db.close()
+
+
+async def test_flag_index_follows_every_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-process copy behind a large flag FETCH answers exactly what SQLite does
+    after every kind of change, made by this process or another one on the same file
+    (new messages, flag changes, expunges, MOVE away, many changes at once), and a
+    re-created mailbox is refused like any other read of the old one."""
+    import random
+
+    from pyimapd.storage.interface import NoSuchMailbox
+    from pyimapd.storage.sqlite import backend as sqlite_backend
+    from pyimapd.storage.sqlite import messages as sqlite_messages
+
+    monkeypatch.setattr(sqlite_backend, "MIN_SPAN", 10)
+    first, second = SqliteBackend(tmp_path / "d"), SqliteBackend(tmp_path / "d")
+    await first.start()
+    await second.start()
+    await first.users.add_user("u", "h")
+    here, there = await first.open("u"), await second.open("u")
+    await here.create_mailbox("Other")
+    for _ in range(60):
+        await there.append("INBOX", msg(b"x"), frozenset(), WHEN)
+    sel, result = await here.select("INBOX", False)
+    other, _ = await there.select("INBOX", False)
+    rng = random.Random(5)
+
+    async def check() -> None:
+        via_index = [row async for page in sel.fetch_flags([(1, 10_000)]) for row in page]
+        direct = await first.db.read(sqlite_messages.flag_page, sel._id, 1, 10_000, 100_000)
+        assert via_index == direct
+        assert first.flag_index._copies  # the copy was used, not the direct path
+
+    await check()
+    for step in range(40):
+        uids = [r[0] async for page in sel.fetch_flags([(1, 10_000)]) for r in page]
+        actor = rng.choice([sel, other])
+        action = rng.choice(["flags", "flags", "append", "expunge", "move", "bulk"])
+        picked = rng.sample(uids, min(len(uids), rng.randint(1, 4)))
+        if action == "flags":
+            flag = rng.choice(["\\Seen", "\\Flagged", "$Work", "$Later"])
+            await actor.store(picked, rng.choice("+-"), frozenset({flag}))
+        elif action == "append":
+            await rng.choice([here, there]).append("INBOX", msg(b"y"), frozenset({"$New"}), WHEN)
+        elif action == "expunge":
+            await actor.store(picked, "+", frozenset({"\\Deleted"}))
+            await actor.expunge(picked)
+        elif action == "move":
+            await actor.move(picked, "Other")
+        else:  # more than a quarter of the mailbox changes: the copy is read anew
+            await actor.store(uids, "+", frozenset({f"$Bulk{step}"}))
+        await check()
+    await there.delete_mailbox("Other")
+    await there.create_mailbox("Other")
+    moved, _ = await here.select("Other", False)
+    await there.delete_mailbox("Other")
+    with pytest.raises(NoSuchMailbox):
+        [row async for page in moved.fetch_flags([(1, 10_000)]) for row in page]
+    await first.close()
+    await second.close()
+
+
+def test_flag_index_memory_is_bounded() -> None:
+    """Least recently used copies go first; a copy larger than the bound is not kept."""
+    from array import array
+
+    from pyimapd.storage.sqlite.flagindex import FlagCopy, FlagIndex
+
+    index = FlagIndex(db=None, max_rows=100)  # type: ignore[arg-type]
+
+    def copy(n: int) -> FlagCopy:
+        return FlagCopy(1, 1, array("q", range(1, n + 1)), [frozenset()] * n,
+                        array("q", [1] * n))
+
+    index._keep(1, copy(40))
+    index._keep(2, copy(40))
+    index._keep(1, copy(40))  # used again: 2 is now the oldest
+    index._keep(3, copy(40))
+    assert list(index._copies) == [1, 3]
+    index._keep(4, copy(101))
+    assert 4 not in index._copies

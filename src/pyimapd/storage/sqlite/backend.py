@@ -46,6 +46,7 @@ from pyimapd.storage.sqlite import mailboxes as mb
 from pyimapd.storage.sqlite import messages as msg
 from pyimapd.storage.sqlite import quota
 from pyimapd.storage.sqlite.db import Database
+from pyimapd.storage.sqlite.flagindex import MIN_SPAN, FlagIndex
 from pyimapd.storage.values import merge_ranges, pages, record_uid, row_uid
 
 FETCH_PAGE = 500
@@ -111,6 +112,7 @@ class SqliteBackend:
         self, data_dir: Path, changes: ChangeFeed | None = None, readers: int = 4
     ) -> None:
         self.db = Database(Path(data_dir), readers)
+        self.flag_index = FlagIndex(self.db)
         self.changes: ChangeFeed = changes if changes is not None else LocalChangeFeed()
         self.users: UserStore = SqliteUserStore(self.db, self.changes)
 
@@ -121,7 +123,7 @@ class SqliteBackend:
         record = await self.db.read_small(mb.get_user, user)
         if record is None:
             raise NoSuchUser(f"No user {user}")
-        return SqliteMailStore(self.db, user, self.changes)
+        return SqliteMailStore(self.db, user, self.changes, self.flag_index)
 
     async def close(self) -> None:
         await self.db.close()
@@ -137,10 +139,13 @@ class SqliteBackend:
 class SqliteMailStore:
     """One user's authenticated state (the :class:`MailStore` Protocol)."""
 
-    def __init__(self, db: Database, user: str, changes: ChangeFeed) -> None:
+    def __init__(
+        self, db: Database, user: str, changes: ChangeFeed, flag_index: FlagIndex | None = None
+    ) -> None:
         self._db = db
         self.user = user
         self.changes = changes
+        self.flag_index = flag_index
 
     def _notify(self, names: Sequence[str]) -> None:
         for name in dict.fromkeys(names):
@@ -259,10 +264,19 @@ class SqliteSelected:
     async def fetch_flags(
         self, uids: Sequence[tuple[int, int]]
     ) -> AsyncIterator[Sequence[FlagRow]]:
+        ranges = merge_ranges(uids)
+        index = self._store.flag_index
+        if index is not None and sum(hi - lo + 1 for lo, hi in ranges) >= MIN_SPAN:
+            # Most of a large mailbox: from the process's copy (see .flagindex).
+            copy = await index.current(self._id, self._uidvalidity)
+            for page in copy.pages(ranges):
+                yield page
+            return
+
         async def read(lo: int, hi: int, limit: int) -> list[FlagRow]:
             return await self._db.read(msg.flag_page, self._id, lo, hi, limit)
 
-        async for page in pages(uids, FLAG_PAGE, read, row_uid):
+        async for page in pages(ranges, FLAG_PAGE, read, row_uid):
             yield page
 
     async def read(self, content: int, start: int, length: int) -> AsyncIterator[bytes]:

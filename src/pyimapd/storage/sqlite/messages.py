@@ -19,6 +19,7 @@ its metadata.
 from __future__ import annotations
 
 import sqlite3
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -289,6 +290,57 @@ def read_chunks(
             chunks.append(blob.read(n))
             start += n
     return chunks
+
+
+@dataclass(frozen=True, slots=True)
+class FlagDelta:
+    """What changed in a mailbox since a MODSEQ (see :mod:`.flagindex`)."""
+
+    highestmodseq: int
+    changed: list[FlagRow]
+    """New messages and flag changes, ascending by UID."""
+    expunged: list[int]
+    """Ascending."""
+
+
+def live_modseq(conn: sqlite3.Connection, mailbox_id: int, uidvalidity: int) -> int:
+    return int(live_mailbox(conn, mailbox_id, uidvalidity)["highestmodseq"])
+
+
+def flag_rows(
+    conn: sqlite3.Connection, mailbox_id: int, uidvalidity: int
+) -> tuple[int, array[int], list[frozenset[str]], array[int]]:
+    """Every message's ``(uid, flags, modseq)`` as columns, with the HIGHESTMODSEQ they
+    are exact at, from one snapshot."""
+    modseq = int(live_mailbox(conn, mailbox_id, uidvalidity)["highestmodseq"])
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    rows = cursor.execute(
+        "SELECT uid, sysflags, keywords, modseq FROM messages WHERE mailbox_id = ?"
+        " ORDER BY uid", (mailbox_id,)).fetchall()
+    return (modseq, array("q", [r[0] for r in rows]),
+            [flags_from_columns(r[1], r[2]) for r in rows], array("q", [r[3] for r in rows]))
+
+
+def flag_delta(
+    conn: sqlite3.Connection, mailbox_id: int, uidvalidity: int, since: int, limit: int
+) -> FlagDelta | None:
+    """The changes since ``since`` from one snapshot; None when more than ``limit``
+    messages changed (reading everything is then cheaper)."""
+    modseq = int(live_mailbox(conn, mailbox_id, uidvalidity)["highestmodseq"])
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    changed = cursor.execute(
+        "SELECT uid, sysflags, keywords, modseq FROM messages"
+        " WHERE mailbox_id = ? AND modseq > ? ORDER BY uid LIMIT ?",
+        (mailbox_id, since, limit + 1)).fetchall()
+    expunged = [uid for (uid,) in cursor.execute(
+        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid LIMIT ?",
+        (mailbox_id, since, limit + 1))]
+    if len(changed) > limit or len(expunged) > limit:
+        return None
+    return FlagDelta(modseq, [(uid, flags_from_columns(bits, words), m)
+                              for uid, bits, words, m in changed], expunged)
 
 
 def read_ranges(
