@@ -204,7 +204,8 @@ async def test_flag_index_follows_every_change(
     """The per-process copy behind a large flag FETCH answers exactly what SQLite does
     after every kind of change, made by this process or another one on the same file
     (new messages, flag changes, expunges, MOVE away, many changes at once), and a
-    re-created mailbox is refused like any other read of the old one."""
+    re-created mailbox is refused like any other read of the old one. SELECT's UID
+    list, taken from the copy when it is exact, matches too."""
     import random
 
     from pyimapd.storage.interface import NoSuchMailbox
@@ -229,6 +230,8 @@ async def test_flag_index_follows_every_change(
         direct = await first.db.read(sqlite_messages.flag_page, sel._id, 1, 10_000, 100_000)
         assert via_index == direct
         assert first.flag_index._copies  # the copy was used, not the direct path
+        _, again = await here.select("INBOX", True)  # its UID list may come from the copy
+        assert list(again.uids) == [row[0] for row in direct]
 
     await check()
     for step in range(40):

@@ -190,7 +190,8 @@ class SqliteMailStore:
         return await self._db.read(quota.quota, self.user)
 
     async def select(self, name: str, readonly: bool) -> tuple[SqliteSelected, SelectResult]:
-        snap, uids, unseen = await self._db.read(msg.select_snapshot, self.user, name)
+        cached = None if self.flag_index is None else self.flag_index.uids_at
+        snap, uids, unseen = await self._db.read(msg.select_snapshot, self.user, name, cached)
         selected = SqliteSelected(self, snap.mailbox_id, snap.uidvalidity, snap.name, readonly)
         candidates = uids[bisect_right(uids, snap.recent_floor):]  # uids ascend
         recent = await selected._claim(candidates, claim=not readonly)

@@ -115,6 +115,15 @@ class FlagIndex:
             self._keep(mailbox_id, copy)
         return copy
 
+    def uids_at(self, mailbox_id: int, uidvalidity: int, modseq: int) -> list[int] | None:
+        """The mailbox's UIDs if a copy is exact at ``modseq`` (SELECT's UID list,
+        checked inside its read transaction); called from a reader thread, it only
+        reads: copies are immutable and replaced whole."""
+        copy = self._copies.get(mailbox_id)
+        if copy is None or copy.uidvalidity != uidvalidity or copy.modseq != modseq:
+            return None
+        return copy.uids.tolist()
+
     def _keep(self, mailbox_id: int, copy: FlagCopy) -> None:
         if len(copy.uids) > self._max_rows:  # serves this FETCH, but is not kept
             self._copies.pop(mailbox_id, None)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -182,14 +182,20 @@ def append_many(
 
 
 def select_snapshot(
-    conn: sqlite3.Connection, user: str, name: str
+    conn: sqlite3.Connection, user: str, name: str,
+    cached_uids: Callable[[int, int, int], list[int] | None] | None = None,
 ) -> tuple[Snapshot, list[int], int | None]:
-    """The SELECT data: the mailbox, every UID ascending and the first unseen UID."""
+    """The SELECT data: the mailbox, every UID ascending and the first unseen UID.
+    ``cached_uids(mailbox id, UIDVALIDITY, HIGHESTMODSEQ)`` may give the UIDs from a
+    copy exact at this snapshot's HIGHESTMODSEQ (see :mod:`.flagindex`)."""
     row = mailbox_row(conn, user_id(conn, user), name)
-    cursor = conn.cursor()
-    cursor.row_factory = None  # plain tuples: one per message of the mailbox
-    uids = [uid for (uid,) in cursor.execute(
-        "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (row["id"],))]
+    uids = None if cached_uids is None else cached_uids(
+        row["id"], row["uidvalidity"], row["highestmodseq"])
+    if uids is None:
+        cursor = conn.cursor()
+        cursor.row_factory = None  # plain tuples: one per message of the mailbox
+        uids = [uid for (uid,) in cursor.execute(
+            "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (row["id"],))]
     unseen = conn.execute(
         f"SELECT min(uid) FROM messages WHERE mailbox_id = ? AND (sysflags & {SEEN_BIT}) = 0",
         (row["id"],),
