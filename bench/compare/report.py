@@ -52,6 +52,9 @@ def summarise(results: dict[str, dict[str, list[dict]]]) -> dict[str, dict[str, 
                 a, b = row["pyimapd"], row[other]
                 row[f"ratio_{other}"] = a / b if a is not None and b else None
             figures[fig] = row
+        figures["_timeouts"] = {  # servers that never finished this workload in time
+            s: max(r.get("timeout_s", 0.0) for r in runs) for s, runs in by_server.items()
+            if runs and all("figures" not in r for r in runs)}
         figures["_saturated"] = {"servers": sorted(
             s for s, runs in by_server.items()
             if any(r.get("generator_cpu_share", 0) > SATURATED for r in runs))}
@@ -72,8 +75,11 @@ def print_table(summary: dict[str, dict[str, dict]]) -> None:
         for fig, row in figures.items():
             if fig.startswith("_"):
                 continue
-            print(f"{workload} {fig} pyimapd={_fmt(row['pyimapd'])} "
-                  f"dovecot={_fmt(row['dovecot'])} pymap={_fmt(row['pymap'])} "
+            timeouts = figures["_timeouts"]
+            shown = {s: (f"timeout>{timeouts[s]:.0f}s" if row[s] is None and s in timeouts
+                         else _fmt(row[s])) for s in SERVERS}
+            print(f"{workload} {fig} pyimapd={shown['pyimapd']} "
+                  f"dovecot={shown['dovecot']} pymap={shown['pymap']} "
                   f"ratio_dovecot={_fmt(row['ratio_dovecot'])} "
                   f"ratio_pymap={_fmt(row['ratio_pymap'])}")
         saturated = figures["_saturated"]["servers"]
@@ -88,9 +94,14 @@ def print_table(summary: dict[str, dict[str, dict]]) -> None:
         ratio = row["ratio_dovecot"]
         verdict = "n/a" if ratio is None else ("met" if ratio <= target else "MISSED")
         vs_pymap = row["ratio_pymap"]
+        pymap_timeout = summary[workload]["_timeouts"].get("pymap")
+        if vs_pymap is None and pymap_timeout is not None and row["pyimapd"] is not None:
+            against = f"pymap did not finish in {pymap_timeout:.0f} s (better)"
+        else:
+            better = vs_pymap is not None and vs_pymap < 1
+            against = f"{_fmt(vs_pymap)} ({'better' if better else 'NOT better'})"
         print(f"  {workload:<14} {_fmt(ratio):>6} (target <= {target})  {verdict}; "
-              f"vs pymap {_fmt(vs_pymap)} "
-              f"({'better' if vs_pymap is not None and vs_pymap < 1 else 'NOT better'})")
+              f"vs pymap {against}")
 
 
 def chart(summary: dict[str, dict[str, dict]], path: Path) -> Path | None:
