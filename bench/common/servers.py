@@ -141,8 +141,8 @@ async def _bulk_import(data: Path, pairs: list[tuple[str, Path]]) -> None:
 
     normal = db.open_connection
 
-    def bulk(path: Path) -> object:
-        conn = normal(path)
+    def bulk(path: Path, **options: int) -> object:
+        conn = normal(path, **options)
         conn.execute("PRAGMA synchronous=OFF")
         return conn
 
