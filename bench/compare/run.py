@@ -141,6 +141,8 @@ def prepare(args: argparse.Namespace, work: Path) -> dict[str, servers.Server]:
             print(f"{name}: started and warmed up in {time.perf_counter() - s0:.0f} s",
                   flush=True)
     if loader.wait() != 0:
+        for server in started.values():  # main() never sees them: stop them here
+            server.stop()
         raise SystemExit("loading pyimapd failed")
     print(f"pyimapd: store loaded in {time.perf_counter() - t0:.0f} s (in parallel)",
           flush=True)
