@@ -62,7 +62,7 @@ def parse_fields(header: bytes) -> dict[str, str]:
     return out
 
 
-def _skip_comment(text: str, i: int) -> int:
+def skip_comment(text: str, i: int) -> int:
     """Index after the (nested) comment starting at ``text[i] == '('``."""
     depth = 0
     while i < len(text):
@@ -110,7 +110,7 @@ def _segments(text: str) -> list[tuple[str, str | None]]:
     while i < len(text):
         ch = text[i]
         if ch == "(":
-            i = _skip_comment(text, i)
+            i = skip_comment(text, i)
         elif ch == '"':
             content, i = _read_quoted(text, i)
             if i > len(text):  # unterminated: the parameter is dropped (as Dovecot does)

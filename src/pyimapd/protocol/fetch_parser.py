@@ -102,17 +102,22 @@ def _section(r: Reader, peek: bool) -> FetchSection:
     if r.peek() != 0x5D:
         raise ParseFailure("Invalid section")
     r.pos += 1
-    partial = None
-    if r.peek() == 0x3C:
-        p = r.match(_PARTIAL)
-        if p is None:
-            raise ParseFailure("Invalid partial range")
-        partial = (check_number(p.group(1), "partial"),
-                   check_number(p.group(2), "partial", nonzero=True))
+    partial = _partial(r)
     try:
         return FetchSection(peek=peek, part=part, text=text, fields=fields, partial=partial)
     except CommandError as exc:
         raise ParseFailure(f"Invalid section: {exc}") from exc
+
+
+def _partial(r: Reader) -> tuple[int, int] | None:
+    """``partial = "<" number "." nz-number ">"`` (RFC 3501 section 9), if one follows."""
+    if r.peek() != 0x3C:
+        return None
+    p = r.match(_PARTIAL)
+    if p is None:
+        raise ParseFailure("Invalid partial range")
+    return (check_number(p.group(1), "partial"),
+            check_number(p.group(2), "partial", nonzero=True))
 
 
 _BINARY = ("BINARY", "BINARY.PEEK", "BINARY.SIZE")
@@ -127,13 +132,7 @@ def _binary(r: Reader, name: str) -> FetchBinary:
     if m is not None:
         part = tuple(check_number(p, "section part", nonzero=True) for p in m.group().split(b"."))
     r.char(b"]", f"{name} section: only part numbers are allowed")
-    partial = None
-    if r.peek() == 0x3C and name != "BINARY.SIZE":
-        p = r.match(_PARTIAL)
-        if p is None:
-            raise ParseFailure("Invalid partial range")
-        partial = (check_number(p.group(1), "partial"),
-                   check_number(p.group(2), "partial", nonzero=True))
+    partial = _partial(r) if name != "BINARY.SIZE" else None
     try:
         return FetchBinary(peek=name != "BINARY", part=part, partial=partial,
                            size=name == "BINARY.SIZE")

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from pyimapd.mime.headers import skip_comment
 from pyimapd.mime.model import Envelope, Part
 from pyimapd.search.sort import sent_time
 from pyimapd.search.subject import base_subject, casemap
@@ -82,7 +83,7 @@ def message_ids(value: str | None) -> list[str]:
     while i < n:
         ch = value[i]
         if ch == "(":
-            i = _skip_comment(value, i)
+            i = skip_comment(value, i)
         elif ch == "<":
             content, i = _angle(value, i + 1)
             if content is None:
@@ -93,22 +94,6 @@ def message_ids(value: str | None) -> list[str]:
         else:
             i += 1
     return out
-
-
-def _skip_comment(text: str, i: int) -> int:
-    depth = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 1
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return i
 
 
 def _angle(text: str, i: int) -> tuple[str | None, int]:
