@@ -281,3 +281,50 @@ def test_flag_index_memory_is_bounded() -> None:
     assert list(index._copies) == [1, 3]
     index._keep(4, copy(101))
     assert 4 not in index._copies
+
+
+async def test_polls_read_only_what_changed(tmp_path: Path) -> None:
+    """A poll after one flag change, and the flag copy's catch-up, find the changed rows
+    by MODSEQ: the work SQLite does stays far below a walk of the mailbox (left to
+    itself the planner walked the primary key to save a sort). Counted in VM steps."""
+    from pyimapd.storage.interface import AppendItem
+    from pyimapd.storage.sqlite import messages as sqlite_messages
+
+    backend = SqliteBackend(tmp_path / "d")
+    await backend.start()
+    await backend.users.add_user("u", "h")
+    store = await backend.open("u")
+    items = [AppendItem(msg(b"m%d" % i), frozenset(), WHEN) for i in range(3000)]
+    await store.append_many("INBOX", items)
+    sel, result = await store.select("INBOX", False)
+    await sel.store([1500], "+", frozenset({"\\Seen"}))
+    await sel.store([1501], "+", frozenset({"\\Deleted"}))
+    await sel.expunge([1501])
+
+    def steps(conn: sqlite3.Connection, fn: object, *args: object) -> tuple[object, int]:
+        count = [0]
+
+        def tick() -> int:
+            count[0] += 1
+            return 0
+
+        conn.set_progress_handler(tick, 100)
+        try:
+            return fn(conn, *args), count[0] * 100  # type: ignore[operator]
+        finally:
+            conn.set_progress_handler(None, 0)
+
+    since = result.highestmodseq
+    (snap, new, changed, expunged), poll_steps = await backend.db.read(
+        steps, sqlite_messages.poll_snapshot, sel._id, result.uidvalidity, since, 3000)
+    assert [u.uid for u in changed] == [1500] and expunged == [1501] and not new
+    delta, delta_steps = await backend.db.read(
+        steps, sqlite_messages.flag_delta, sel._id, result.uidvalidity, since, 1000)
+    assert [row[0] for row in delta.changed] == [1500] and delta.expunged == [1501]
+    (_, walk_steps) = await backend.db.read(
+        steps, lambda conn: conn.execute(
+            "SELECT count(*) FROM messages WHERE mailbox_id = ? AND sysflags >= 0",
+            (sel._id,)).fetchone())
+    assert walk_steps > 10_000
+    assert poll_steps < walk_steps / 10 and delta_steps < walk_steps / 10
+    await backend.close()

@@ -221,18 +221,21 @@ def poll_snapshot(
     idle poll costs one row read."""
     row = live_mailbox(conn, mailbox_id, uidvalidity)
     snap = _snapshot(conn, row)
-    if snap.highestmodseq <= since and snap.uidnext - 1 <= known_max:
+    if snap.highestmodseq <= since:  # APPEND, COPY and EXPUNGE bump it too
         return snap, [], [], []
     new = [_update(r) for r in conn.execute(
         "SELECT uid, sysflags, keywords, modseq FROM messages"
         " WHERE mailbox_id = ? AND uid > ? ORDER BY uid", (mailbox_id, known_max))]
+    # INDEXED BY: left to itself SQLite walks the primary key (every message up to
+    # known_max, to save a sort) where the MODSEQ index finds the few changed rows.
     changed = [_update(r) for r in conn.execute(
-        "SELECT uid, sysflags, keywords, modseq FROM messages"
+        "SELECT uid, sysflags, keywords, modseq FROM messages INDEXED BY messages_by_modseq"
         " WHERE mailbox_id = ? AND modseq > ? AND uid <= ? ORDER BY uid",
         (mailbox_id, since, known_max))]
     expunged = [r[0] for r in conn.execute(
-        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? AND uid <= ?"
-        " ORDER BY uid", (mailbox_id, since, known_max))]
+        "SELECT uid FROM expunged INDEXED BY expunged_by_modseq"
+        " WHERE mailbox_id = ? AND modseq > ? AND uid <= ? ORDER BY uid",
+        (mailbox_id, since, known_max))]
     return snap, new, changed, expunged
 
 
@@ -336,15 +339,19 @@ def flag_delta(
     modseq = int(live_mailbox(conn, mailbox_id, uidvalidity)["highestmodseq"])
     cursor = conn.cursor()
     cursor.row_factory = None
+    # In MODSEQ order along its index, so that LIMIT stops early; sorted by UID below.
     changed = cursor.execute(
-        "SELECT uid, sysflags, keywords, modseq FROM messages"
-        " WHERE mailbox_id = ? AND modseq > ? ORDER BY uid LIMIT ?",
+        "SELECT uid, sysflags, keywords, modseq FROM messages INDEXED BY messages_by_modseq"
+        " WHERE mailbox_id = ? AND modseq > ? LIMIT ?",
         (mailbox_id, since, limit + 1)).fetchall()
     expunged = [uid for (uid,) in cursor.execute(
-        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid LIMIT ?",
+        "SELECT uid FROM expunged INDEXED BY expunged_by_modseq"
+        " WHERE mailbox_id = ? AND modseq > ? LIMIT ?",
         (mailbox_id, since, limit + 1))]
     if len(changed) > limit or len(expunged) > limit:
         return None
+    changed.sort()
+    expunged.sort()
     return FlagDelta(modseq, [(uid, flags_from_columns(bits, words), m)
                               for uid, bits, words, m in changed], expunged)
 
