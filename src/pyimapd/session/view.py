@@ -78,16 +78,19 @@ def _count_line(count: int, name: str) -> bytes:
 
 
 class _SharedPoll:
-    """A store poll in flight that other sessions wait for (see ``SelectedView._poll``).
-    Each follower waits on a future of its own, so cancelling one session cancels
-    nobody else, at the cost of one future (``asyncio.shield`` costs a future and two
-    closures: thousands of followers per new message make that count)."""
+    """A store poll that other sessions share (see ``SelectedView._poll``): while in
+    flight, each follower waits on a future of its own, so cancelling one session
+    cancels nobody else, at the cost of one future (``asyncio.shield`` costs a future
+    and two closures: thousands of followers per new message make that count). Once
+    done, its result stays for the rest of the event loop's turn, for the sessions a
+    signal woke together: a poll that needs no thread ends before they run."""
 
-    __slots__ = ("seen", "followers")
+    __slots__ = ("seen", "followers", "result")
 
     def __init__(self, seen: int) -> None:
         self.seen = seen
         self.followers: list[asyncio.Future[Changes | None]] = []
+        self.result: Changes | None = None
 
     def join(self) -> asyncio.Future[Changes | None]:
         """Resolves to the followers' result, or to None if the leader was cancelled
@@ -97,6 +100,7 @@ class _SharedPoll:
         return future
 
     def finish(self, result: Changes | None, error: Exception | None = None) -> None:
+        self.result = result if error is None else None
         followers, self.followers = self.followers, []
         for future in followers:
             if future.done():  # its session was cancelled meanwhile
@@ -109,8 +113,13 @@ class _SharedPoll:
 
 
 _POLLS: dict[tuple[object, ...], _SharedPoll] = {}
-"""Polls in flight in this process, by mailbox and starting point (see ``_poll``):
-transient, an entry lives only while its query runs."""
+"""Polls in this process, by mailbox and starting point (see ``_poll``): transient, an
+entry lives while its query runs and, if it succeeded, until the loop's next turn."""
+
+
+def _forget(key: tuple[object, ...], shared: _SharedPoll) -> None:
+    if _POLLS.get(key) is shared:
+        del _POLLS[key]
 
 
 class SelectedView:
@@ -292,7 +301,9 @@ class SelectedView:
         seen = self.subscription.generation()  # type: ignore[attr-defined]
         key = (identity, self.uidvalidity, self.modseq, self.max_uid, claim)
         while (shared := _POLLS.get(key)) is not None and shared.seen >= seen:
-            changes = await shared.join()  # the followers' result: \Recent taken out
+            if shared.result is not None:
+                return shared.result  # done this turn: \Recent taken out
+            changes = await shared.join()  # the followers' result, likewise
             if changes is not None:
                 return changes  # else the leader was cancelled: join or lead the next
         return await self._lead_poll(key, seen, claim)
@@ -303,15 +314,14 @@ class SelectedView:
             changes = await self.mailbox.poll(self.modseq, self.max_uid, claim)
         except Exception as exc:
             shared.finish(None, exc)
+            _forget(key, shared)
             raise
         except BaseException:
             shared.finish(None)  # the followers poll for themselves
+            _forget(key, shared)
             raise
-        else:
-            shared.finish(replace(changes, recent=frozenset()) if claim else changes)
-        finally:
-            if _POLLS.get(key) is shared:
-                del _POLLS[key]
+        shared.finish(replace(changes, recent=frozenset()) if claim else changes)
+        asyncio.get_running_loop().call_soon(_forget, key, shared)
         return changes
 
     def flags_responses(self) -> list[bytes]:

@@ -51,12 +51,17 @@ from pyimapd.storage.values import merge_ranges, pages, record_uid, row_uid
 
 FETCH_PAGE = 500
 """Messages per FETCH query: bounds memory and lets writers in between pages."""
-SMALL_FETCH = 16
+SMALL_FETCH = 64
 """A FETCH of fewer UIDs than this reads on the event loop's thread (see
-:meth:`Database.read_small`), as do the user row and the mailbox list. Polls stay
-on the reader threads: sessions woken together share one poll while it runs."""
+:meth:`Database.read_small`), as do the user row and the mailbox list: a hop to a
+reader thread and back costs more than such a query."""
+SMALL_FLAGS = 1024
+"""The same for a FETCH of flags only (three small columns a row)."""
+SMALL_MAILBOX = 2000
+"""SELECT and polls try the loop's thread first, bounded to this many rows; past
+that they go to a reader thread."""
 SMALL_READ = 256 * 1024
-"""Section bytes :meth:`SqliteSelected.read_many` reads on the event loop's thread."""
+"""Section or body bytes read on the event loop's thread."""
 FLAG_PAGE = 5000
 """Rows per :meth:`SqliteSelected.fetch_flags` query: three small columns each, so a
 larger page (fewer thread hops) still holds little."""
@@ -191,7 +196,12 @@ class SqliteMailStore:
 
     async def select(self, name: str, readonly: bool) -> tuple[SqliteSelected, SelectResult]:
         cached = None if self.flag_index is None else self.flag_index.uids_at
-        snap, uids, unseen = await self._db.read(msg.select_snapshot, self.user, name, cached)
+        found = await self._db.read_small(
+            msg.select_snapshot, self.user, name, cached, SMALL_MAILBOX)
+        if found is None:
+            found = await self._db.read(msg.select_snapshot, self.user, name, cached)
+        assert found is not None  # no limit, no None
+        snap, uids, unseen = found
         selected = SqliteSelected(self, snap.mailbox_id, snap.uidvalidity, snap.name, readonly)
         candidates = uids[bisect_right(uids, snap.recent_floor):]  # uids ascend
         recent = await selected._claim(candidates, claim=not readonly)
@@ -239,9 +249,12 @@ class SqliteSelected:
             raise NotAllowed("Mailbox is read-only")
 
     async def poll(self, since_modseq: int, known_max_uid: int, claim_recent: bool) -> Changes:
-        snap, new, changed, expunged = await self._db.read(
-            msg.poll_snapshot, self._id, self._uidvalidity, since_modseq, known_max_uid
-        )
+        args = (self._id, self._uidvalidity, since_modseq, known_max_uid)
+        found = await self._db.read_small(msg.poll_snapshot, *args, SMALL_MAILBOX)
+        if found is None:
+            found = await self._db.read(msg.poll_snapshot, *args)
+        assert found is not None  # no limit, no None
+        snap, new, changed, expunged = found
         self.name = snap.name
         candidates = [u.uid for u in new if u.uid > snap.recent_floor]
         recent = await self._claim(candidates, claim_recent and not self.readonly)
@@ -275,7 +288,8 @@ class SqliteSelected:
             return
 
         async def read(lo: int, hi: int, limit: int) -> list[FlagRow]:
-            return await self._db.read(msg.flag_page, self._id, lo, hi, limit)
+            run = self._db.read_small if hi - lo < SMALL_FLAGS else self._db.read
+            return await run(msg.flag_page, self._id, lo, hi, limit)
 
         async for page in pages(ranges, FLAG_PAGE, read, row_uid):
             yield page
@@ -283,8 +297,8 @@ class SqliteSelected:
     async def read(self, content: int, start: int, length: int) -> AsyncIterator[bytes]:
         pos, end = max(start, 0), max(start, 0) + max(length, 0)
         while pos < end:
-            chunks = await self._db.read(msg.read_chunks, content, pos, end,
-                                         READ_CHUNKS_PER_CALL)
+            run = self._db.read_small if end - pos <= SMALL_READ else self._db.read
+            chunks = await run(msg.read_chunks, content, pos, end, READ_CHUNKS_PER_CALL)
             if not chunks:
                 return
             for chunk in chunks:

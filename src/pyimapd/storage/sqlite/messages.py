@@ -184,18 +184,24 @@ def append_many(
 def select_snapshot(
     conn: sqlite3.Connection, user: str, name: str,
     cached_uids: Callable[[int, int, int], list[int] | None] | None = None,
-) -> tuple[Snapshot, list[int], int | None]:
+    limit: int | None = None,
+) -> tuple[Snapshot, list[int], int | None] | None:
     """The SELECT data: the mailbox, every UID ascending and the first unseen UID.
     ``cached_uids(mailbox id, UIDVALIDITY, HIGHESTMODSEQ)`` may give the UIDs from a
-    copy exact at this snapshot's HIGHESTMODSEQ (see :mod:`.flagindex`)."""
+    copy exact at this snapshot's HIGHESTMODSEQ (see :mod:`.flagindex`). With ``limit``,
+    None for a mailbox of more messages than that (for a caller that must stay quick)."""
     row = mailbox_row(conn, user_id(conn, user), name)
     uids = None if cached_uids is None else cached_uids(
         row["id"], row["uidvalidity"], row["highestmodseq"])
     if uids is None:
         cursor = conn.cursor()
         cursor.row_factory = None  # plain tuples: one per message of the mailbox
-        uids = [uid for (uid,) in cursor.execute(
-            "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (row["id"],))]
+        query = "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid"
+        if limit is not None:
+            query += f" LIMIT {int(limit) + 1}"
+        uids = [uid for (uid,) in cursor.execute(query, (row["id"],))]
+    if limit is not None and len(uids) > limit:
+        return None
     unseen = conn.execute(
         f"SELECT min(uid) FROM messages WHERE mailbox_id = ? AND (sysflags & {SEEN_BIT}) = 0",
         (row["id"],),
@@ -214,28 +220,36 @@ def claim_recent(conn: sqlite3.Connection, mailbox_id: int, uidvalidity: int, up
 
 
 def poll_snapshot(
-    conn: sqlite3.Connection, mailbox_id: int, uidvalidity: int, since: int, known_max: int
-) -> tuple[Snapshot, list[FlagUpdate], list[FlagUpdate], list[int]]:
+    conn: sqlite3.Connection, mailbox_id: int, uidvalidity: int, since: int, known_max: int,
+    limit: int | None = None,
+) -> tuple[Snapshot, list[FlagUpdate], list[FlagUpdate], list[int]] | None:
     """``(mailbox, new, flag changes, expunged)`` in one read transaction. When
     HIGHESTMODSEQ has not moved nothing else can have (every change bumps it), so an
-    idle poll costs one row read."""
+    idle poll costs one row read. With ``limit``, None when more than that many
+    messages are new, changed or expunged (for a caller that must stay quick)."""
     row = live_mailbox(conn, mailbox_id, uidvalidity)
     snap = _snapshot(conn, row)
     if snap.highestmodseq <= since:  # APPEND, COPY and EXPUNGE bump it too
         return snap, [], [], []
+    bound = "" if limit is None else f" LIMIT {int(limit) + 1}"
     new = [_update(r) for r in conn.execute(
         "SELECT uid, sysflags, keywords, modseq FROM messages"
-        " WHERE mailbox_id = ? AND uid > ? ORDER BY uid", (mailbox_id, known_max))]
+        " WHERE mailbox_id = ? AND uid > ? ORDER BY uid" + bound, (mailbox_id, known_max))]
     # INDEXED BY: left to itself SQLite walks the primary key (every message up to
-    # known_max, to save a sort) where the MODSEQ index finds the few changed rows.
+    # known_max, to save a sort) where the MODSEQ index finds the few changed rows. In
+    # index order, so that a LIMIT stops early; sorted by UID here.
     changed = [_update(r) for r in conn.execute(
         "SELECT uid, sysflags, keywords, modseq FROM messages INDEXED BY messages_by_modseq"
-        " WHERE mailbox_id = ? AND modseq > ? AND uid <= ? ORDER BY uid",
+        " WHERE mailbox_id = ? AND modseq > ? AND uid <= ?" + bound,
         (mailbox_id, since, known_max))]
     expunged = [r[0] for r in conn.execute(
         "SELECT uid FROM expunged INDEXED BY expunged_by_modseq"
-        " WHERE mailbox_id = ? AND modseq > ? AND uid <= ? ORDER BY uid",
+        " WHERE mailbox_id = ? AND modseq > ? AND uid <= ?" + bound,
         (mailbox_id, since, known_max))]
+    if limit is not None and max(len(new), len(changed), len(expunged)) > limit:
+        return None
+    changed.sort(key=lambda u: u.uid)
+    expunged.sort()
     return snap, new, changed, expunged
 
 
