@@ -198,6 +198,38 @@ async def test_small_reads_on_the_loop_fall_back_to_a_thread_when_busy(
         await db.close()
 
 
+async def test_unsynced_writes_run_on_the_loop_unless_the_lock_is_taken(tmp_path: Path) -> None:
+    """``write_unsynced`` commits on the calling thread without an fsync; while another
+    connection (here another process's, as a second connection) holds the write lock it
+    does not wait on the loop but goes to the writer thread, which waits its turn."""
+    import threading
+
+    from pyimapd.storage.sqlite.db import Database
+
+    db = Database(tmp_path / "data")
+    await db.start()
+
+    def bump(conn: sqlite3.Connection, value: int) -> str:
+        conn.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER)")
+        conn.execute("INSERT INTO t VALUES (?)", (value,))
+        return threading.current_thread().name
+
+    other = sqlite3.connect(db.path, isolation_level=None)
+    try:
+        assert await db.write_unsynced(bump, 1) == threading.current_thread().name
+        other.execute("BEGIN IMMEDIATE")
+        pending = asyncio.ensure_future(db.write_unsynced(bump, 2))
+        await asyncio.sleep(0.2)
+        assert not pending.done()  # waiting on the writer thread, not failed
+        other.execute("COMMIT")
+        assert (await pending).startswith("sqlite-writer")
+        rows = other.execute("SELECT v FROM t ORDER BY v").fetchall()
+        assert rows == [(1,), (2,)]
+    finally:
+        other.close()
+        await db.close()
+
+
 async def test_flag_index_follows_every_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -236,8 +236,9 @@ class SqliteSelected:
         without ``claim`` they are reported but left for a writable session."""
         if not candidates or not claim:
             return frozenset(candidates)
-        floor = await self._db.write(msg.claim_recent, self._id, self._uidvalidity,
-                                     candidates[-1])
+        # Unsynced: a claim lost in a power cut only shows \Recent to a session again.
+        floor = await self._db.write_unsynced(msg.claim_recent, self._id, self._uidvalidity,
+                                              candidates[-1])
         return frozenset(u for u in candidates if u > floor)
 
     def _changed(self, name: str) -> None:

@@ -13,7 +13,11 @@ times the query itself, and a typical client session makes twenty of them.
 
 Durability: ``journal_mode=WAL`` with ``synchronous=FULL`` fsyncs the WAL on every
 commit, so when :meth:`Database.write` returns the transaction is on stable storage and
-survives a kill -9 or power loss.
+survives a kill -9 or power loss. The one exception is :meth:`Database.write_unsynced`,
+for bookkeeping whose loss is harmless (the \\Recent floor): it commits on the loop's
+thread without waiting for the disk, which survives a kill -9 (the WAL frames are in
+the kernel's cache) but perhaps not a power loss; the next synced commit of any
+connection makes it durable too, since the WAL is one file written in order.
 
 No mutable state (UIDNEXT, MODSEQ, the \\Recent floor...) is cached in Python: every
 function reads what it needs inside its transaction, which is what makes several worker
@@ -60,6 +64,7 @@ class Database:
         self._writer: ThreadPoolExecutor | None = None
         self._reader_pool: ThreadPoolExecutor | None = None
         self._inline: sqlite3.Connection | None = None
+        self._inline_writer: sqlite3.Connection | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -85,7 +90,7 @@ class Database:
             if pool is not None:
                 await asyncio.to_thread(pool.shutdown, True)
         self._writer = self._reader_pool = None
-        self._inline = None
+        self._inline = self._inline_writer = None
         with self._all_lock:
             conns, self._all = self._all, []
         for conn in conns:
@@ -124,6 +129,30 @@ class Database:
             if not _is_busy(exc):
                 raise
         return await self.read(fn, *args)
+
+    async def write_unsynced(self, fn: Callable[..., T], *args: object) -> T:
+        """Like :meth:`write`, but on the calling (event loop) thread and without an
+        fsync (see the module docstring): for small writes whose loss in a power cut
+        is harmless. When the write lock is taken (by this process's writer thread or
+        another process) it does not wait on the loop: the write goes to the writer
+        thread, durable as usual. Its connection never checkpoints (that copies pages
+        and fsyncs); the writer thread's does."""
+        if self._writer is None:
+            raise Unavailable("Store is not started")
+        try:
+            conn = self._inline_writer
+            if conn is None:
+                conn = open_connection(self.path, busy_timeout_ms=0)
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+                self._inline_writer = conn
+                with self._all_lock:
+                    self._all.append(conn)
+            return self._transaction(conn, _bind(fn, args), immediate=True)
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+        return await self.write(fn, *args)
 
     async def _run(
         self, pool: ThreadPoolExecutor, fn: Callable[[sqlite3.Connection], T],
