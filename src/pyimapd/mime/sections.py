@@ -99,8 +99,11 @@ def filter_header_fields(header: bytes, fields: Sequence[str], exclude: bool) ->
     wanted = frozenset(f.lower().encode("utf-8", "surrogateescape") for f in fields)
     if exclude:
         raws = [raw for name, raw in split_fields(header) if name is None or name not in wanted]
+    elif header[:1] in (b" ", b"\t"):  # malformed: blanks before the first field's name
+        raws = [raw for name, raw in split_fields(header) if name in wanted]
     else:  # what every client asks for each new message: one regex scan, no per-field work
-        raws = _fields_pattern(wanted).findall(header)
+        matches = _fields_pattern(wanted).findall(b"\n" + header)  # a LF before each field
+        raws = [field + newline for field, newline in matches]
     # RFC 5322 2.2: a field ends with CRLF, also the last line of a message
     out = [raw if raw.endswith(b"\n") else raw + b"\r\n" for raw in raws]
     if header == b"\r\n" or header.endswith(b"\n\r\n"):
@@ -112,9 +115,12 @@ def filter_header_fields(header: bytes, fields: Sequence[str], exclude: bool) ->
 def _fields_pattern(names: frozenset[bytes]) -> re.Pattern[bytes]:
     """The complete fields (with their continuation lines) named one of ``names``,
     case-insensitively: the fields :func:`split_fields` would name so. A field starts
-    a line (or the header, after optional blanks) and its name runs to the colon."""
+    a line and its name runs to the colon. Each match is ``(field, its LF if any)``:
+    the LF before a field is matched, not looked behind for, because a pattern that
+    starts with a literal is searched for at C speed (twice as fast on real headers);
+    so the LF after a field is only looked ahead at, for the next field to match."""
     alternatives = b"|".join(re.escape(n) for n in sorted(names)) or b"(?!)"
     return re.compile(
-        rb"(?:\A[ \t]*|(?<=\n))(?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?",
+        rb"\n((?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*)(?=(\n?))",
         re.IGNORECASE,
     )
