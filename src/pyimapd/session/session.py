@@ -134,7 +134,8 @@ class Session:
                 await self.io.drain()
             if self.conn.eof:
                 raise ConnectionClosed()
-            data = await asyncio.wait_for(self.io.read(), self.read_timeout())
+            async with asyncio.timeout(self.read_timeout()):  # no task per read, unlike wait_for
+                data = await self.io.read()
             self.conn.receive_data(data)
 
     # --- dispatch -------------------------------------------------------------------
@@ -169,9 +170,11 @@ class Session:
     def observe(self, name: str, status: str, seconds: float) -> None:
         """One debug line per command (its name only: never arguments, so never a
         password) and the metrics; see pyimapd.logs and pyimapd.metrics."""
-        ms = round(seconds * 1000, 2)
-        extra = {**(self.log.extra or {}), "command": name, "result": status, "ms": ms}
-        self.log.logger.debug("command %s %s in %.2f ms", name, status, ms, extra=extra)
+        logger = self.log.logger
+        if logger.isEnabledFor(logging.DEBUG):  # off in production: skip the dict
+            ms = round(seconds * 1000, 2)
+            extra = {**(self.log.extra or {}), "command": name, "result": status, "ms": ms}
+            logger.debug("command %s %s in %.2f ms", name, status, ms, extra=extra)
         if self.ctx.metrics is not None:
             self.ctx.metrics.command(name, status, seconds)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pyimapd.protocol import commands as c
@@ -114,7 +115,9 @@ def command_name(command: c.Command) -> str:
     return f"UID {name}" if getattr(command, "uid", False) else name
 
 
-def capabilities() -> list[str]:
-    """The capabilities the table's commands bring, in table order."""
+@cache
+def capabilities() -> tuple[str, ...]:
+    """The capabilities the table's commands bring, in table order (the table is fixed
+    at import, so this is worked out once)."""
     names = [spec.capability for spec in TABLE.values() if spec.capability]
-    return [*dict.fromkeys([*names, *EXTENSIONS])]
+    return tuple(dict.fromkeys([*names, *EXTENSIONS]))

@@ -127,9 +127,10 @@ async def _report_store(
     """The FETCH responses of a STORE, in sequence order; see :func:`store`."""
     current = {u.uid: u for u in updates}
     others = [u for u in uids if u not in current]
-    if others:
-        async for record in view.mailbox.fetch(view.uid_ranges(others), False):
-            current[record.uid] = FlagUpdate(record.uid, record.flags, record.modseq)
+    if others:  # unchanged by this STORE: their flags as they are (bare rows, cheap)
+        async for page in view.mailbox.fetch_flags(view.uid_ranges(others)):
+            for uid, flags, modseq in page:
+                current[uid] = FlagUpdate(uid, flags, modseq)
     for uid in uids:
         msn = view.msn_of(uid)
         update = current.get(uid)
