@@ -24,6 +24,8 @@ def progress(rnd: int, workload: str, server: str, out: dict) -> None:
         return
     f = out["figures"]
     busy = "  [load generator saturated]" if out["generator_cpu_share"] > SATURATED else ""
+    if out.get("others_cpu_share", 0.0) > 0.1:
+        busy += f"  [other servers busy: {out['others_cpu_share']:.0%} of a core]"
     print(f"  round {rnd + 1} {workload:<14} {server:<8} {f['ops_per_s']:9.1f} ops/s  "
           f"p50 {f['p50_ms']:8.1f} ms  cpu/op {f['cpu_ms_per_op']:8.2f} ms  "
           f"rss {f['peak_rss_mib']:7.1f} MiB  generator {out['generator_cpu_share']:.0%}{busy}",

@@ -8,6 +8,9 @@ each round, each workload (bench/compare/workloads.py) runs against each server 
 (A B C A B C ...). Around every run the server's process tree is read from /proc: CPU
 time before and after, RSS sampled every 0.2 s. The load generator's own CPU time is
 measured too; above 90 % of the wall time it was the bottleneck and the line says so.
+So is the other servers' CPU time during a run (they should be idle; the line says when
+they used more than a tenth of a core); after a timeout the next run waits until the
+server that timed out has stopped working on the abandoned commands.
 The medians over rounds are printed one line per figure, with the ratios pyimapd/Dovecot
 and pyimapd/pymap, and written to bench/results/ as JSON and a PNG chart.
 """
@@ -58,9 +61,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(server: servers.Server, name: str, params: Params, timeout: float) -> dict:
+def settle(server: servers.Server, limit: float) -> float:
+    """Waits, at most ``limit`` seconds, until ``server`` uses less than a tenth of a core
+    (over 0.25 s); returns its share of a core when it stopped waiting. A server that
+    timed out goes on with the commands it was sent, and on a 2-core machine that work
+    would be charged to the next server's figures."""
+    deadline = time.monotonic() + limit
+    while True:
+        before = cpu_seconds(server.pid)
+        time.sleep(0.25)
+        share = (cpu_seconds(server.pid) - before) / 0.25
+        if share < 0.1 or time.monotonic() >= deadline:
+            return share
+
+
+def measure(server: servers.Server, name: str, params: Params, timeout: float,
+            others: list[servers.Server]) -> dict:
     sampler = RssSampler(server.pid)
     sampler.start()
+    others0 = sum(cpu_seconds(o.pid) for o in others)
     cpu0, gen0, t0 = cpu_seconds(server.pid), time.process_time(), time.perf_counter()
     try:
         run: Run | None = asyncio.run(asyncio.wait_for(WORKLOADS[name](params), timeout))
@@ -71,6 +90,7 @@ def measure(server: servers.Server, name: str, params: Params, timeout: float) -
         return {"error": str(exc)[:200]}
     wall = time.perf_counter() - t0
     cpu, gen = cpu_seconds(server.pid) - cpu0, time.process_time() - gen0
+    others_share = (sum(cpu_seconds(o.pid) for o in others) - others0) / wall
     sampler.done.set()
     sampler.join()
     if run is None:
@@ -88,7 +108,7 @@ def measure(server: servers.Server, name: str, params: Params, timeout: float) -
             key = cmd.lower().replace("-", "_") + "_p50_ms"
             figures[key] = statistics.median(run.by_command[cmd]) * 1000
     return {"figures": figures, "ops": run.ops, "server_cpu_s": cpu,
-            "generator_cpu_share": gen / wall,
+            "generator_cpu_share": gen / wall, "others_cpu_share": others_share,
             "per_command_p50_ms": {k: statistics.median(v) * 1000
                                    for k, v in run.by_command.items()}}
 
@@ -179,12 +199,14 @@ def main() -> None:
     ap.add_argument("--servers", default="pyimapd,dovecot,pymap")
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--timeout", type=float, default=0,
-                    help="per run, seconds (default 90, quick 15); a server that "
-                    "times out is not run again on that workload")
+                    help="per run, seconds (default 60, quick 10); a server that "
+                    "times out is not run again on that workload, and the next run "
+                    "waits (up to 30 s, quick 5) until it has finished the abandoned work")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     args.servers = args.servers.split(",")
-    timeout = args.timeout or (15.0 if args.quick else 90.0)
+    timeout = args.timeout or (10.0 if args.quick else 60.0)
+    settle_limit = 5.0 if args.quick else 30.0
     if "dovecot" in args.servers and shutil.which("dovecot") is None:
         raise SystemExit("dovecot is not installed: apt-get install -y dovecot-imapd")
     if "pymap" in args.servers and not (servers.PYMAP_VENV / "bin" / "pymap").exists():
@@ -204,9 +226,15 @@ def main() -> None:
                     if any("figures" not in r for r in earlier):
                         continue  # timed out in an earlier round: not repeated
                     params = params_for(args, running[server].port)
-                    out = measure(running[server], name, params, timeout)
+                    others = [s for n, s in running.items() if n != server]
+                    out = measure(running[server], name, params, timeout, others)
                     results.setdefault(name, {}).setdefault(server, []).append(out)
                     report.progress(rnd, name, server, out)
+                    if "figures" not in out:  # let it finish what it was sent first
+                        share = settle(running[server], settle_limit)
+                        if share >= 0.1:
+                            print(f"  {server} still busy ({share:.0%} of a core) after "
+                                  f"{settle_limit:.0f} s", flush=True)
     finally:
         for server in running.values():
             server.stop()
