@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +102,8 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     dovecot: Dovecot | None = None
     notes: list[str] = field(default_factory=list)
+    relaunch: Callable[[], Server] | None = None
+    """Starts the same server on the same data again (after :meth:`stop`)."""
 
     def stop(self) -> None:
         if self.dovecot is not None:
@@ -204,6 +207,10 @@ def start_pymap(work: Path, trees: dict[str, Path], password: str) -> Server:
         shadow.append(f"{user}:{hashed}:::::::\n")
     (base / "pymap-etc-passwd").write_text("".join(passwd))
     (base / "pymap-etc-shadow").write_text("".join(shadow))
+    return _launch_pymap(work, base)
+
+
+def _launch_pymap(work: Path, base: Path) -> Server:
     port = free_port()
     log = work / "pymap.log"
     with open(log, "ab") as out:
@@ -212,7 +219,8 @@ def start_pymap(work: Path, trees: dict[str, Path], password: str) -> Server:
              "--no-tls", "maildir", str(base)],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=work)
     wait_greeting(port, proc=proc, log=log)
-    return Server("pymap", port, proc.pid, proc=proc)
+    return Server("pymap", port, proc.pid, proc=proc,
+                  relaunch=lambda: _launch_pymap(work, base))
 
 
 def main() -> None:
