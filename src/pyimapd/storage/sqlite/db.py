@@ -121,9 +121,7 @@ class Database:
         try:
             conn = self._inline
             if conn is None:
-                conn = self._inline = open_connection(self.path, busy_timeout_ms=0)
-                with self._all_lock:
-                    self._all.append(conn)
+                conn = self._inline = self._loop_connection()
             return self._transaction(conn, _bind(fn, args), immediate=False)
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc):
@@ -142,17 +140,23 @@ class Database:
         try:
             conn = self._inline_writer
             if conn is None:
-                conn = open_connection(self.path, busy_timeout_ms=0)
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA wal_autocheckpoint=0")
-                self._inline_writer = conn
-                with self._all_lock:
-                    self._all.append(conn)
+                conn = self._inline_writer = self._loop_connection(
+                    "PRAGMA synchronous=NORMAL", "PRAGMA wal_autocheckpoint=0")
             return self._transaction(conn, _bind(fn, args), immediate=True)
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc):
                 raise
         return await self.write(fn, *args)
+
+    def _loop_connection(self, *pragmas: str) -> sqlite3.Connection:
+        """A connection for the event loop's thread: it never waits for a lock
+        (busy_timeout 0), since waiting there would stall every session."""
+        conn = open_connection(self.path, busy_timeout_ms=0)
+        for pragma in pragmas:
+            conn.execute(pragma)
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
 
     async def _run(
         self, pool: ThreadPoolExecutor, fn: Callable[[sqlite3.Connection], T],
