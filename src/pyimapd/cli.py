@@ -218,7 +218,8 @@ async def _quota_command(users: UserStore, args: argparse.Namespace) -> int:
 
 
 async def _user_command(args: argparse.Namespace, config: Config) -> int:
-    prepare_data_dir(config)
+    if not config.store.startswith(("postgresql://", "postgres://")):  # nothing kept there
+        prepare_data_dir(config)
     feed = peer_feed(config)  # so that running servers hear of a deleted account
     backend = open_backend(config, feed)
     await backend.start()

@@ -73,6 +73,7 @@ def test_user_and_quota_commands(
         return pyimapd(capsys, monkeypatch, *argv, *store, stdin=stdin)
 
     assert run("user", "add", "demo", "--password-stdin", stdin="one\n")[0] == 0
+    assert not (tmp_path / "data").exists()  # the accounts are in PostgreSQL only
     assert run("user", "add", "bob", "--password-stdin", stdin="two\n")[0] == 0
     assert run("user", "list")[1].split() == ["bob", "demo"]
     code, _, err = run("user", "add", "demo", "--password-stdin", stdin="x\n")
