@@ -215,7 +215,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10,000-message big mailbox, "
                     "fewer sessions (make bench-quick)")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="rounds per workload (default 5, quick 3): a median of five "
+                    "steadies the figures that move most from round to round")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--big", type=int, default=0, help="messages in the big mailbox")
     ap.add_argument("--workers", type=int, default=0, help="pyimapd workers (0: per core)")
@@ -230,6 +232,7 @@ def main() -> None:
     args = ap.parse_args()
     args.servers = args.servers.split(",")
     timeout = args.timeout or (10.0 if args.quick else 60.0)
+    args.rounds = args.rounds or (3 if args.quick else 5)
     settle_limit = 5.0 if args.quick else 15.0
     if "dovecot" in args.servers and shutil.which("dovecot") is None:
         raise SystemExit("dovecot is not installed: apt-get install -y dovecot-imapd")
