@@ -230,17 +230,20 @@ async def _write_batch(
     items: list[c.FetchItem], newly_seen: set[int], pending: _Out,
 ) -> int:
     """The responses of a batch of messages, their small top-level sections read from
-    the store in one go first; returns how many of the messages turned out expunged."""
-    ranges = _prefetch_ranges(batch, items)
+    the store in one go first; returns how many of the messages turned out expunged.
+    Each structure is decoded once, for both (what :func:`_implied` adds needs none)."""
+    tree = any(_needs_tree(i) for i in items)
+    roots = [_root(record, tree) for _, record in batch]
+    ranges = _prefetch_ranges(batch, roots, items)
     prefetched: dict[tuple[int, int, int], bytes | None] = {}
     if ranges:
         prefetched = dict(zip(ranges, await view.mailbox.read_many(ranges), strict=True))
     gone = 0
-    for msn, record in batch:
+    for (msn, record), root in zip(batch, roots, strict=True):
         extra = _implied(view, items) if record.uid in newly_seen else []
         try:
-            await _write_message(session, view, msn, record, [*items, *extra], pending,
-                                 prefetched)
+            await _write_message(session, view, msn, record, root, [*items, *extra],
+                                 pending, prefetched)
         except StorageError:
             # Expunged by another session between the listing and the read of its body,
             # before anything of it was written: as if already gone (RFC 2180 section
@@ -251,15 +254,15 @@ async def _write_batch(
 
 
 def _prefetch_ranges(
-    batch: list[tuple[int, MessageRecord]], items: list[c.FetchItem]
+    batch: list[tuple[int, MessageRecord]], roots: list[mime.Part | None],
+    items: list[c.FetchItem],
 ) -> list[tuple[int, int, int]]:
     """``(content, start, end)`` of the small top-level sections the batch will send,
     up to :data:`PREFETCH_MAX` bytes in all."""
     sections = [s for s in map(_top_section, items) if s is not None]
     ranges: list[tuple[int, int, int]] = []
     total = 0
-    for _, record in batch:
-        root = _root(record, tree=False)
+    for (_, record), root in zip(batch, roots, strict=True):
         for section in sections:
             span = _range(record, root, section)
             if span is None or span[1] - span[0] > STREAM_OVER:
@@ -334,13 +337,13 @@ async def _write_message(
     view: SelectedView,
     msn: int,
     record: MessageRecord,
+    root: mime.Part | None,
     wanted: list[c.FetchItem],
     pending: _Out,
     prefetched: dict[tuple[int, int, int], bytes | None],
 ) -> None:
     """Appends the response to ``pending``, unless a large section is streamed: then
     ``pending`` and the start of this response are written first."""
-    root = _root(record, tree=any(_needs_tree(i) for i in wanted))
     binary.check(root, wanted)  # UNKNOWN-CTE fails the FETCH before any output (RFC 3516)
     out = _Out([b"* %d FETCH (" % msn])
     out.pending = pending
