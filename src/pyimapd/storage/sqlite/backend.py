@@ -16,9 +16,10 @@ has already raised it.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from pyimapd.search.ast import SearchKey
 from pyimapd.storage.feed import LocalChangeFeed
@@ -51,6 +52,8 @@ from pyimapd.storage.values import merge_ranges, pages, record_uid, row_uid
 
 FETCH_PAGE = 500
 """Messages per FETCH query: bounds memory and lets writers in between pages."""
+T = TypeVar("T")
+
 SMALL_FETCH = 64
 """A FETCH of fewer UIDs than this reads on the event loop's thread (see
 :meth:`Database.read_small`), as do the user row and the mailbox list: a hop to a
@@ -196,12 +199,8 @@ class SqliteMailStore:
 
     async def select(self, name: str, readonly: bool) -> tuple[SqliteSelected, SelectResult]:
         cached = None if self.flag_index is None else self.flag_index.uids_at
-        found = await self._db.read_small(
-            msg.select_snapshot, self.user, name, cached, SMALL_MAILBOX)
-        if found is None:
-            found = await self._db.read(msg.select_snapshot, self.user, name, cached)
-        assert found is not None  # no limit, no None
-        snap, uids, unseen = found
+        snap, uids, unseen = await _bounded(
+            self._db, msg.select_snapshot, self.user, name, cached)
         selected = SqliteSelected(self, snap.mailbox_id, snap.uidvalidity, snap.name, readonly)
         candidates = uids[bisect_right(uids, snap.recent_floor):]  # uids ascend
         recent = await selected._claim(candidates, claim=not readonly)
@@ -250,12 +249,9 @@ class SqliteSelected:
             raise NotAllowed("Mailbox is read-only")
 
     async def poll(self, since_modseq: int, known_max_uid: int, claim_recent: bool) -> Changes:
-        args = (self._id, self._uidvalidity, since_modseq, known_max_uid)
-        found = await self._db.read_small(msg.poll_snapshot, *args, SMALL_MAILBOX)
-        if found is None:
-            found = await self._db.read(msg.poll_snapshot, *args)
-        assert found is not None  # no limit, no None
-        snap, new, changed, expunged = found
+        snap, new, changed, expunged = await _bounded(
+            self._db, msg.poll_snapshot, self._id, self._uidvalidity, since_modseq,
+            known_max_uid)
         self.name = snap.name
         candidates = [u.uid for u in new if u.uid > snap.recent_floor]
         recent = await self._claim(candidates, claim_recent and not self.readonly)
@@ -371,3 +367,13 @@ class SqliteSelected:
 
     async def close(self) -> None:
         pass
+
+
+async def _bounded(db: Database, fn: Callable[..., T | None], *args: object) -> T:
+    """``fn(conn, *args, limit)`` on the loop's thread, bounded to :data:`SMALL_MAILBOX`
+    rows; past that (``fn`` returns None) ``fn(conn, *args)`` on a reader thread."""
+    found = await db.read_small(fn, *args, SMALL_MAILBOX)
+    if found is None:
+        found = await db.read(fn, *args)
+    assert found is not None  # no limit, no None
+    return found
