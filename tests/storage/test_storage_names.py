@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyimapd.storage import names
 from pyimapd.storage.interface import NotAllowed
@@ -61,3 +66,37 @@ def test_parents_and_inferiors() -> None:
 )
 def test_list_matcher(reference: str, pattern: str, name: str, expected: bool) -> None:
     assert names.list_matcher(reference, pattern)(name) is expected
+
+
+def _reference_regex(pattern: str) -> re.Pattern[str]:
+    """The obvious regex translation: right on every input, but exponential on some."""
+    body = "".join(".*" if ch == "*" else "[^/]*" if ch == "%" else re.escape(ch)
+                   for ch in pattern)
+    return re.compile(body, re.DOTALL)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text("ab/*%", max_size=10), st.text("ab/", max_size=12))
+def test_list_matcher_agrees_with_the_regex(pattern: str, name: str) -> None:
+    expected = _reference_regex(pattern).fullmatch(name) is not None
+    assert names.pattern_matcher(pattern)(name) is expected
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["*a" * 1000 + "X", "%a" * 1000 + "X", "*a%" * 1000 + "aX", "*" + "a*" * 1000,
+     "%" * 5000 + "a", "*a%b" * 700],
+)
+def test_list_matcher_is_linear_on_wildcard_floods(pattern: str) -> None:
+    """Issue: ``*a*a...*aX`` made the regex engine backtrack for seconds to forever."""
+    candidates = [f"Work/{'a' * (i % 60 + 1)}" for i in range(1000)]
+    candidates += ["a" * 255, "ab" * 120, "a/" * 400 + "a"]
+    started = time.perf_counter()
+    matcher = names.list_matcher("", pattern)
+    found = [n for n in candidates if matcher(n)]
+    elapsed = time.perf_counter() - started
+    assert elapsed < 0.25, f"{elapsed:.3f} s for {pattern[:12]!r}..."
+    # Which names match is cheap to know here: only the all-"a" names can, and a name
+    # needs at least as many characters as the pattern has literals.
+    literals = sum(1 for ch in pattern if ch not in "*%")
+    assert all(len(n) >= literals for n in found)

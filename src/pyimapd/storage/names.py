@@ -10,7 +10,6 @@ is *created* (CREATE, RENAME target, SUBSCRIBE), while lookups of odd names simp
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 
 from pyimapd.storage.interface import DELIMITER, NotAllowed
@@ -84,6 +83,19 @@ def is_inferior(name: str, ancestor: str) -> bool:
     return name.startswith(ancestor + DELIMITER)
 
 
+def with_children(names: Iterable[str]) -> set[str]:
+    """Every name that has a mailbox below it, in one pass over the names.
+
+    Asking ``is_inferior`` of every pair is quadratic, which made each LIST against a
+    thousand mailboxes cost a million comparisons; collecting every name's superiors
+    costs only the names' lengths.
+    """
+    found: set[str] = set()
+    for name in names:
+        found.update(parents(name))
+    return found
+
+
 def inferiors(ancestor: str, names: Iterable[str]) -> list[str]:
     """The names strictly below ``ancestor``, sorted."""
     return sorted(n for n in names if is_inferior(n, ancestor))
@@ -109,17 +121,107 @@ def join_reference(reference: str, pattern: str) -> str:
     return normalize(reference + pattern)
 
 
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """A regex for a LIST pattern: ``*`` matches anything, ``%`` anything but ``/``."""
-    parts: list[str] = []
+def _tokens(pattern: str) -> list[str]:
+    """The pattern as one token per character, with each run of wildcards collapsed to one.
+
+    A run holding a ``*`` matches exactly what ``*`` matches, and ``%%`` what ``%`` does,
+    so collapsing changes no answer; it leaves no two wildcards side by side, which the
+    matcher's one-step closure below relies on.
+    """
+    tokens: list[str] = []
     for ch in pattern:
-        if ch == "*":
-            parts.append(".*")
-        elif ch == "%":
-            parts.append(f"[^{re.escape(DELIMITER)}]*")
+        if ch in _WILDCARDS and tokens and tokens[-1] in _WILDCARDS:
+            if ch == "*":
+                tokens[-1] = "*"
+            continue
+        tokens.append(ch)
+    return tokens
+
+
+def _star_segments(text: str, segments: list[str]) -> bool:
+    """Whether ``*seg1*seg2*...*`` matches ``text``: each segment at its leftmost place.
+
+    Taking the leftmost occurrence of each segment in turn is always safe when only ``*``
+    separates them (a later start can only leave less room for the rest), so this is a
+    sequence of C-speed ``str.find`` calls with no backtracking at all.
+    """
+    position = 0
+    for segment in segments:
+        found = text.find(segment, position)
+        if found < 0:
+            return False
+        position = found + len(segment)
+    return True
+
+
+def _nfa(tokens: list[str]) -> Callable[[str], bool]:
+    """A bit-parallel simulation of the pattern's automaton (Shift-And, as in agrep).
+
+    Bit ``i`` of the state says "the first ``i`` tokens have matched the text so far".
+    Each character of a name costs a handful of big-integer operations whatever the
+    pattern, so the time is linear in the name's length times the pattern's length over
+    the machine word: no input can make it backtrack, unlike a regex of ``.*`` runs
+    (issue: ``LIST "" "*a*a*a...aX"`` took seconds to forever that way).
+    """
+    literal: dict[str, int] = {}
+    star = percent = 0
+    for i, token in enumerate(tokens):
+        if token == "*":
+            star |= 1 << i
+        elif token == "%":
+            percent |= 1 << i
         else:
-            parts.append(re.escape(ch))
-    return re.compile("".join(parts), re.DOTALL)
+            literal[token] = literal.get(token, 0) | 1 << i
+    wild = star | percent
+    accept = 1 << len(tokens)
+    start = 1 | (1 & wild) << 1
+
+    def matches(text: str) -> bool:
+        state = start
+        for ch in text:
+            keep = star if ch == DELIMITER else wild
+            state = (state & literal.get(ch, 0)) << 1 | (state & keep)
+            if not state:
+                return False
+            state |= (state & wild) << 1
+        return bool(state & accept)
+
+    return matches
+
+
+def pattern_matcher(pattern: str) -> Callable[[str], bool]:
+    """A predicate for a LIST pattern: ``*`` matches anything, ``%`` anything but ``/``.
+
+    RFC 3501 section 6.3.8. The pattern is the client's, so its cost must not be: the
+    literal head and tail are compared directly, a middle with only ``*`` is a run of
+    leftmost finds, and anything else goes through the bit-parallel automaton. Every path
+    is linear in the name (times the pattern's length in machine words for the last, and
+    a pattern with more literals than the name has characters is refused at once).
+    """
+    tokens = _tokens(pattern)
+    wildcards = sum(1 for t in tokens if t in _WILDCARDS)
+    if not wildcards:
+        return pattern.__eq__
+    first = next(i for i, t in enumerate(tokens) if t in _WILDCARDS)
+    last = max(i for i, t in enumerate(tokens) if t in _WILDCARDS)
+    head = "".join(tokens[:first])
+    tail = "".join(tokens[last + 1:])
+    middle = tokens[first:last + 1]
+    # Each literal consumes one character, so a name shorter than the literals cannot
+    # match: the automaton only ever runs with at most 2 * MAX_NAME_LENGTH + 1 tokens.
+    literals = len(tokens) - wildcards
+    if "%" not in middle:
+        segments = [s for s in "".join(middle).split("*") if s]
+        inner: Callable[[str], bool] = lambda text: _star_segments(text, segments)  # noqa: E731
+    else:
+        inner = _nfa(middle)
+
+    def matches(name: str) -> bool:
+        if len(name) < literals or not name.startswith(head) or not name.endswith(tail):
+            return False
+        return inner(name[len(head):len(name) - len(tail)])
+
+    return matches
 
 
 def list_matcher(reference: str, pattern: str) -> Callable[[str], bool]:
@@ -129,9 +231,4 @@ def list_matcher(reference: str, pattern: str) -> Callable[[str], bool]:
     The joined pattern is normalised like a name, so ``LIST "" inbox`` finds ``INBOX``;
     beyond that first component matching is case-sensitive, as names are.
     """
-    regex = pattern_regex(join_reference(reference, pattern))
-
-    def matches(name: str) -> bool:
-        return regex.fullmatch(name) is not None
-
-    return matches
+    return pattern_matcher(join_reference(reference, pattern))

@@ -176,13 +176,13 @@ class MemoryMailStore:
 
     async def list_mailboxes(self) -> list[MailboxRecord]:
         account = self._account
-        all_names = sorted(account.mailboxes)
+        parents = names.with_children(account.mailboxes)
         return [
             MailboxRecord(
                 name=name,
                 uidvalidity=mb.uidvalidity,
                 subscribed=name in account.subscriptions,
-                has_children=any(names.is_inferior(n, name) for n in all_names),
+                has_children=name in parents,
                 special_use=mb.special_use,
                 noselect=mb.noselect,
             )

@@ -168,11 +168,11 @@ async def list_mailboxes(tx: Tx, user: str) -> list[MailboxRecord]:
         "SELECT name, uidvalidity, special_use, noselect FROM mailboxes"
         " WHERE user_id = $1 ORDER BY name COLLATE \"C\"", uid,
     )
-    all_names = [r["name"] for r in rows]
+    parents = names.with_children(r["name"] for r in rows)
     return [
         MailboxRecord(
             name=r["name"], uidvalidity=r["uidvalidity"], subscribed=r["name"] in subscribed,
-            has_children=any(names.is_inferior(n, r["name"]) for n in all_names),
+            has_children=r["name"] in parents,
             special_use=r["special_use"], noselect=bool(r["noselect"]),
         )
         for r in rows

@@ -164,11 +164,11 @@ def list_mailboxes(conn: sqlite3.Connection, user: str) -> list[MailboxRecord]:
         " WHERE user_id = ? ORDER BY name",
         (uid,),
     ).fetchall()
-    all_names = [r["name"] for r in rows]
+    parents = names.with_children(r["name"] for r in rows)
     return [
         MailboxRecord(
             name=r["name"], uidvalidity=r["uidvalidity"], subscribed=r["name"] in subscribed,
-            has_children=any(names.is_inferior(n, r["name"]) for n in all_names),
+            has_children=r["name"] in parents,
             special_use=r["special_use"], noselect=bool(r["noselect"]),
         )
         for r in rows
