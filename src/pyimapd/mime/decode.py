@@ -25,7 +25,6 @@ DECODED = IDENTITY | {"BASE64", "QUOTED-PRINTABLE"}
 
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=]+")
 _QP_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
-_TRAILING_WS = re.compile(rb"[ \t]+$")
 
 
 class Decoder(Protocol):
@@ -114,7 +113,9 @@ def _qp_line(line: bytes) -> bytes:
     """One line with its ending (CRLF, LF or none at the end of the data)."""
     body = line.rstrip(b"\r\n")
     ending = b"\r\n" if len(body) < len(line) else b""
-    body = _TRAILING_WS.sub(b"", body)
+    # rstrip, not a ``[ \t]+$`` regex: that retries at every blank of a long run, so a
+    # line of many blanks before one last character cost quadratic time.
+    body = body.rstrip(b" \t")
     if body.endswith(b"="):
         body, ending = body[:-1], b""  # soft line break
     return _QP_ESCAPE.sub(_unhex, body) + ending

@@ -25,11 +25,9 @@ _BLOB = r"\[[^\[\]]*\][ \t]*"
 _REFWD = r"(?:re|fwd?)[ \t]*(?:" + _BLOB + r")?:"
 """``subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":"``."""
 
-_LEADER = re.compile(r"(?:" + _BLOB + r")*" + _REFWD + r"|[ \t]", re.IGNORECASE)
-"""``subj-leader = (*subj-blob subj-refwd) / WSP``."""
-
+_REFWD_AT = re.compile(_REFWD, re.IGNORECASE)
 _BLOB_PREFIX = re.compile(_BLOB)
-_TRAILER = re.compile(r"(?:\(fwd\)|[ \t])$", re.IGNORECASE)
+_FWD_TRAILER = "(fwd)"
 """``subj-trailer = "(fwd)" / WSP``, at the end of the subject."""
 
 _FWD_HDR = "[fwd:"
@@ -49,46 +47,75 @@ def decoded_subject(raw: str | None) -> str:
 
 def base_subject(raw: str | None) -> tuple[str, bool]:
     """The base subject of a Subject value, and whether extracting it removed a reply or
-    forward marker (``subj-refwd``, a ``(fwd)`` trailer or ``[fwd:`` ... ``]``)."""
+    forward marker (``subj-refwd``, a ``(fwd)`` trailer or ``[fwd:`` ... ``]``).
+
+    The steps move two indices over the decoded text and slice once at the end: a
+    subject is the sender's, and re-slicing (or re-searching from the start) after each
+    removed piece made a 100 kB subject of ``(fwd)`` or ``[a]`` cost seconds of CPU.
+    """
     text = decoded_subject(raw)
+    start, end = 0, len(text)
     refwd = False
     while True:
-        text, trailed = _strip_trailers(text)  # step (2)
-        refwd = refwd or trailed
-        text, led = _strip_leaders(text)  # steps (3) to (5)
-        refwd = refwd or led
+        end, trailed = _strip_trailers(text, start, end)  # step (2)
+        start, led = _strip_leaders(text, start, end)  # steps (3) to (5)
+        refwd = refwd or trailed or led
         # step (6)
-        if text[: len(_FWD_HDR)].lower() == _FWD_HDR and text.endswith(_FWD_TRL):
-            text = text[len(_FWD_HDR) : -len(_FWD_TRL)]
+        if (text[start : start + len(_FWD_HDR)].lower() == _FWD_HDR
+                and end - start > len(_FWD_HDR) and text[end - 1] == _FWD_TRL):
+            start, end = start + len(_FWD_HDR), end - len(_FWD_TRL)
             refwd = True
             continue
-        return text, refwd
+        return text[start:end], refwd
 
 
-def _strip_trailers(text: str) -> tuple[str, bool]:
+def _strip_trailers(text: str, start: int, end: int) -> tuple[int, bool]:
+    """Step (2): the new end after every trailer, and whether one was ``(fwd)``."""
     fwd = False
-    while True:
-        m = _TRAILER.search(text)
-        if m is None:
-            return text, fwd
-        fwd = fwd or m.group() not in (" ", "\t")
-        text = text[: m.start()]
+    while end > start:
+        if text[end - 1] in " \t":
+            end -= 1
+        elif (end - start >= len(_FWD_TRAILER)
+              and text[end - len(_FWD_TRAILER) : end].lower() == _FWD_TRAILER):
+            end -= len(_FWD_TRAILER)
+            fwd = True
+        else:
+            break
+    return end, fwd
 
 
-def _strip_leaders(text: str) -> tuple[str, bool]:
-    """Steps (3), (4) and (5): leaders, then one blob if something is left after it."""
+def _strip_leaders(text: str, start: int, end: int) -> tuple[int, bool]:
+    """Steps (3), (4) and (5): leaders, then one blob if something is left after it.
+
+    A leader is ``*subj-blob subj-refwd`` or one WSP. The blob run is read once: when no
+    refwd follows it, step (3) cannot match at any later blob of the same run either (it
+    would reach the same end), so step (4) removes the blobs one after another, all of
+    them if text follows, all but the last if not. That keeps the work linear where
+    retrying the leader at every blob was quadratic.
+    """
     refwd = False
-    while True:
-        m = _LEADER.match(text)
-        if m is not None:
-            refwd = refwd or m.group() not in (" ", "\t")
-            text = text[m.end() :]
+    while start < end:
+        ends: list[int] = []
+        position = start
+        while (blob := _BLOB_PREFIX.match(text, position, end)) is not None:
+            position = blob.end()
+            ends.append(position)
+        marker = _REFWD_AT.match(text, position, end)
+        if marker is not None:
+            start, refwd = marker.end(), True
             continue
-        m = _BLOB_PREFIX.match(text)
-        if m is not None and text[m.end() :].strip(" \t"):
-            text = text[m.end() :]
+        if not ends:
+            if text[start] in " \t":
+                start += 1
+                continue
+            break
+        if text[position:end].strip(" \t"):
+            start = position
             continue
-        return text, refwd
+        if len(ends) > 1:
+            start = ends[-2]
+        break
+    return start, refwd
 
 
 @lru_cache(maxsize=4096)
