@@ -22,6 +22,7 @@ import atexit
 import contextlib
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -161,6 +162,18 @@ def wait_group_gone(pgid: int, timeout: float) -> list[int]:
     while (left := group_members(pgid)) and time.monotonic() < deadline:
         time.sleep(0.05)  # polling interval of an exit check
     return left
+
+
+def read_tagged(sock: socket.socket, tag: bytes) -> bytes:
+    """Everything the server sends up to and including the tagged response ``tag``."""
+    data = b""
+    done = re.compile(rb"(?m)^" + re.escape(tag) + rb" (OK|NO|BAD)[^\r\n]*\r\n")
+    while not done.search(data):
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise AssertionError(f"connection closed before {tag!r}: {data[-300:]!r}")
+        data += chunk
+    return data
 
 
 def read_greeting(host: str, port: int, timeout: float) -> bytes:

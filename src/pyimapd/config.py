@@ -35,6 +35,13 @@ class Timeouts:
 
     unauthenticated: float = 60.0
     autologout: float = 30 * 60.0
+    loop_stall: float = 1.0
+    """Seconds a worker's event loop may run one piece of code before the watchdog logs
+    a WARNING naming the command, its tag and user (pyimapd.watchdog); 0: no watchdog."""
+
+    def __post_init__(self) -> None:
+        if self.loop_stall < 0:
+            raise ValueError("loop_stall must not be negative")
 
 
 @dataclass(frozen=True, slots=True)

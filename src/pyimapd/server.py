@@ -29,6 +29,7 @@ from pyimapd.storage.feed import PeerChangeFeed, socket_path
 from pyimapd.storage.interface import Backend, ChangeFeed
 from pyimapd.transport.server import Listener
 from pyimapd.transport.tls import load_tls
+from pyimapd.watchdog import LoopWatchdog
 
 log = logging.getLogger("pyimapd")
 
@@ -124,13 +125,15 @@ async def serve(
     backend = open_backend(config, feed)
     await backend.start()
     services = await Services.start(config, backend, lmtp_sockets)
+    loop = asyncio.get_running_loop()
+    stall = config.timeouts.loop_stall
+    watchdog = LoopWatchdog(loop, stall) if stall > 0 else None
     ctx = ServerContext(
         config=config, backend=backend, passwords=Passwords(config.argon2),
-        metrics=services.metrics,
+        metrics=services.metrics, watchdog=watchdog,
     )
     listener = Listener(ctx, config.listen, tls=tls, tls_addresses=config.listen_tls)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, listener.reload_tls)  # re-read cert and key
@@ -138,6 +141,8 @@ async def serve(
         if feed is not None:
             feed.start()
         tune_gc()
+        if watchdog is not None:
+            watchdog.start()
         await listener.start()
         log.info("pyimapd ready (pid %d, store %s)", os.getpid(), config.store)
         if on_ready is not None:
@@ -146,6 +151,8 @@ async def serve(
         log.info("shutting down")
     finally:
         await listener.stop()
+        if watchdog is not None:
+            watchdog.stop()
         await services.stop()
         if feed is not None:
             feed.close()

@@ -8,7 +8,11 @@ runs both targets for a bounded time in CI and reports executions and corpus siz
 protocol: the input is split at a point chosen by its first byte and fed to a
 ``ServerConnection`` in two pieces with small limits, draining every event and
 withdrawing APPENDs and discarding buffers now and then, as the session does.
-mime: the input is parsed as a message and every consumer of the part tree runs.
+mime: the input is parsed as a message and every consumer of the part tree runs,
+SEARCH's decoding and THREAD's base subject included.
+
+Each input has a time bound (``-timeout``, test_atheris.py): at 4 KiB an algorithm
+that is quadratic in its input takes seconds, so slowness is found as a crash is.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ import atheris
 
 with atheris.instrument_imports():
     from pyimapd.mime import bodystructure_value, dumps, envelope_value, loads, parse_message
+    from pyimapd.mime.search import search_fields
     from pyimapd.protocol.commands import AppendStart
     from pyimapd.protocol.connection import ServerConnection
     from pyimapd.protocol.events import NeedData
     from pyimapd.protocol.limits import Limits
+    from pyimapd.search.subject import base_subject
 
 LIMITS = Limits(max_line=512, max_literal=256, max_append=1024, max_literals=8,
                 max_raw_line=256, max_command=2048)
@@ -58,6 +64,8 @@ def fuzz_mime(data: bytes) -> None:
     envelope_value(root)
     bodystructure_value(root, True)
     bodystructure_value(root, False)
+    search_fields(io.BytesIO(data), root)
+    base_subject(root.envelope.subject if root.envelope else None)
 
 
 TARGETS = {"protocol": fuzz_protocol, "mime": fuzz_mime}

@@ -1,6 +1,9 @@
 """Runs the atheris harness on the protocol and MIME parsers for a bounded time (CI:
 ``PYIMAPD_FUZZ_SECONDS`` per target, default 20) from a seed corpus, and fails on any
-crash. The figures (executions, corpus size) are printed for the record."""
+crash or on any input that runs longer than :data:`PER_INPUT` seconds. The seeds include
+inputs built to maximise work (wildcard runs, encoded-word floods, near-boundaries:
+docs/security.md, "Work a client controls"), so mutations start from the expensive
+shapes. The figures (executions, corpus size) are printed for the record."""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from serverutil import python_env
 
 HERE = Path(__file__).resolve().parent
 SECONDS = int(os.environ.get("PYIMAPD_FUZZ_SECONDS", "20"))
+PER_INPUT = 2
+"""libFuzzer's per-input timeout in seconds: a 4 KiB input takes milliseconds."""
 
 SEEDS = {
     "protocol": [
@@ -25,9 +30,25 @@ SEEDS = {
         b"\x01a AUTHENTICATE PLAIN AGIAZw==\r\n",
         b"\x02a STORE 1,2:4 +FLAGS.SILENT (\\Deleted)\r\n",
         b"\x07a LIST \"\" \"&AOk-*\"\r\nb STATUS INBOX (MESSAGES UIDNEXT)\r\n",
+        # built to maximise work
+        b"\x00a LIST \"\" " + b"*a" * 200 + b"X\r\n",
+        b"\x00a SEARCH " + b"NOT (" * 100 + b"ALL" + b")" * 100 + b"\r\n",
+        b"\x00a SEARCH " + b"BODY b " * 60 + b"ALL\r\n",
+        b'\x00a LOGIN "' + b"\\\\" * 200 + b'" {1+}\r\nx\r\n',
+        b"\x00a STORE 1 +FLAGS (" + b" {1+}\r\nx" * 7 + b")\r\n",
+        b"\x00a FETCH 1 BODY[HEADER.FIELDS (" + b"A " * 200 + b")]\r\n",
     ],
     "mime": [
         (HERE.parent / "mime" / "corpus").glob("*"),
+        # built to maximise work
+        b"Subject: " + b"=?utf-8?q?a?= " * 250 + b"\r\n\r\nx\r\n",
+        b"Subject: " + b"(fwd)" * 600 + b"\r\nTo: " + b"g:" * 500 + b"\r\n\r\n",
+        b"Subject: " + b"[a]" * 600 + b"re: " * 300 + b"\r\n\r\n",
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + b" " * 3000 + b"x\r\n",
+        b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n\r\n"
+        + b"--z\r\n" * 600 + b"--zz--\r\n",
+        b"Content-Type: text/plain" + b"; a*1*=x" * 300 + b"\r\n\r\n",
+        b"References: " + b"<a@b> " * 600 + b"\r\n\r\n",
     ],
 }
 
@@ -54,7 +75,7 @@ def test_atheris(target: str, tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(HERE / "atheris_harness.py"), target, str(corpus),
          f"-max_total_time={SECONDS}", "-print_final_stats=1", "-max_len=4096",
-         "-rss_limit_mb=1024", "-timeout=10"],
+         "-rss_limit_mb=1024", f"-timeout={PER_INPUT}"],
         capture_output=True, text=True, timeout=SECONDS + 120, env=python_env(), cwd=tmp_path,
     )
     out = proc.stdout + proc.stderr

@@ -65,3 +65,18 @@ def test_8bit_latin1_text(corpus) -> None:
     headers, text = search_fields(io.BytesIO(data), root)
     assert text == "café\r\n"
     assert headers["subject"] == "caf\ufffd"  # undeclared 8-bit header octets
+
+
+def test_utf16_and_utf32_without_a_byte_order_mark_are_big_endian() -> None:
+    """RFC 2781 section 4.3. Python's incremental UTF-16 decoder raises without a BOM,
+    which failed the APPEND of such a message (found by tests/fuzz)."""
+    for charset, codec in (("utf-16", "utf-16-be"), ("UTF-32", "utf-32-be")):
+        body = "Grüße aus Köln".encode(codec)
+        data = (f"Content-Type: text/plain; charset={charset}\r\n"
+                "Content-Transfer-Encoding: base64\r\n\r\n").encode()
+        data += base64.encodebytes(body).replace(b"\n", b"\r\n")
+        assert fields(data)[1] == "Grüße aus Köln"
+    with_bom = "Grüße".encode("utf-16")  # a BOM in this machine's order
+    data = b"Content-Type: text/plain; charset=utf-16\r\nContent-Transfer-Encoding: base64"
+    data += b"\r\n\r\n" + base64.encodebytes(with_bom).replace(b"\n", b"\r\n")
+    assert fields(data)[1] == "Grüße"

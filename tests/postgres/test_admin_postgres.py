@@ -22,6 +22,7 @@ from pyimapd.auth.passwords import Passwords
 from pyimapd.cli import main
 from pyimapd.storage.interface import UserRecord
 from pyimapd.storage.postgres import PostgresBackend
+from pyimapd.storage.postgres.schema import LATEST
 from serverutil import (
     REPO_ROOT,
     free_port,
@@ -214,7 +215,7 @@ async def test_doctor_on_an_old_schema_and_an_unreachable_server(tmp_path: Path)
         await conn.execute("UPDATE schema_version SET version = 1")
         await conn.close()
         assert await backend.check() == [  # the same words from a running backend
-            "the schema is at version 1, this pyimapd expects 2: run `pyimapd db migrate"
+            f"the schema is at version 1, this pyimapd expects {LATEST}: run `pyimapd db migrate"
             " --store <the same URL>`"]
     finally:
         await backend.close()

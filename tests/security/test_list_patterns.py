@@ -8,7 +8,6 @@ wire with 1,000 wildcards against 1,000 mailboxes, for every backend.
 
 from __future__ import annotations
 
-import re
 import socket
 import time
 from collections.abc import Iterator
@@ -17,21 +16,11 @@ from pathlib import Path
 import pytest
 
 from harness import Harness
-from serverutil import ServerHandle, register_server, start_server
+from serverutil import ServerHandle, read_tagged, register_server, start_server
 
 MAILBOXES = 1000
 BOUND = 0.050
 
-
-def _read_tagged(sock: socket.socket, tag: bytes) -> bytes:
-    data = b""
-    pattern = re.compile(rb"(?m)^" + re.escape(tag) + rb" (OK|NO|BAD)[^\r\n]*\r\n")
-    while not pattern.search(data):
-        chunk = sock.recv(1 << 20)
-        if not chunk:
-            raise AssertionError(f"connection closed before {tag!r}: {data[-300:]!r}")
-        data += chunk
-    return data
 
 
 def _names() -> list[str]:
@@ -60,10 +49,10 @@ def crowded(
     sock = handle.connect(timeout=60)
     sock.recv(4096)
     sock.sendall(b"L LOGIN demo demo\r\n")
-    assert b"L OK" in _read_tagged(sock, b"L")
+    assert b"L OK" in read_tagged(sock, b"L")
     names = _names()
     sock.sendall(b"".join(b"C%d CREATE \"%s\"\r\n" % (i, n.encode()) for i, n in enumerate(names)))
-    out = _read_tagged(sock, b"C%d" % (len(names) - 1))
+    out = read_tagged(sock, b"C%d" % (len(names) - 1))
     assert out.count(b" OK ") == len(names), out[-500:]
     yield handle, sock
     sock.close()
@@ -78,7 +67,7 @@ def _timed_list(sock: socket.socket, pattern: bytes) -> tuple[float, bytes]:
         tag = b"P%d" % attempt
         started = time.perf_counter()
         sock.sendall(tag + b" LIST \"\" " + pattern + b"\r\n")
-        out = _read_tagged(sock, tag)
+        out = read_tagged(sock, tag)
         best = min(best, time.perf_counter() - started)
     return best, out
 
@@ -99,9 +88,9 @@ def test_connection_still_usable_after_floods(
 ) -> None:
     _, sock = crowded
     sock.sendall(b"N NOOP\r\n")
-    assert b"N OK" in _read_tagged(sock, b"N")
+    assert b"N OK" in read_tagged(sock, b"N")
     sock.sendall(b"S LIST \"\" \"Work/%\"\r\n")
-    assert _read_tagged(sock, b"S").count(b"* LIST ") == MAILBOXES
+    assert read_tagged(sock, b"S").count(b"* LIST ") == MAILBOXES
 
 
 async def test_wildcard_floods_on_the_memory_store(tmp_path: Path) -> None:

@@ -18,6 +18,18 @@ MAX_DEPTH = 25
 few levels; the bound also keeps the SQL the compiler writes within SQLite's parser
 stack, which overflows near 35 nested ORs (found by tests/security/test_battery.py)."""
 
+MAX_STRING = 4096
+"""Longest SEARCH string, in characters after decoding. Each string is matched against
+every candidate message's text (up to 32 MiB of it); the stores match in linear time,
+but PostgreSQL compiles a long needle into a regular expression whose compile time
+grows with the square of its length (2 ms at 2,000 characters, 180 ms at 10,000).
+Clients send words and phrases; nothing real comes near this."""
+
+MAX_STRINGS = 100
+"""Most string arguments (of BODY, TEXT, HEADER and its short forms) in one SEARCH. Each is
+a pass over a message's text, and a 1 MiB command could otherwise hold 150,000 of them
+(``BODY b`` repeated): 150,000 scans of every message."""
+
 _KEY_NAME = re.compile(rb"[A-Za-z]+")
 
 _FLAG_KEYS: dict[str, ast.SearchKey] = {
@@ -54,24 +66,33 @@ _DATE_KEYS: dict[str, tuple[type[ast.InternalDate] | type[ast.SentDate], str]] =
 class _SearchReader:
     """Holds the reader, the charset used to decode strings, and the nesting depth."""
 
-    __slots__ = ("r", "charset", "depth")
+    __slots__ = ("r", "charset", "depth", "strings")
 
     def __init__(self, r: Reader, charset: str | None) -> None:
         self.r = r
         self.charset = charset
         self.depth = 0
+        self.strings = 0
 
     def text(self, what: str) -> str:
         """A string argument: decoded with the CHARSET when Python knows it, else UTF-8;
         undecodable octets become U+FFFD (the session validates the charset itself)."""
         self.r.sp(what)
         raw = self.r.astring(what)
+        self.strings += 1
+        if self.strings > MAX_STRINGS:
+            raise ParseFailure(f"Too many SEARCH strings: at most {MAX_STRINGS}")
+        text = None
         if self.charset is not None:
             try:
-                return raw.decode(self.charset, "replace")
+                text = raw.decode(self.charset, "replace")
             except LookupError:
                 pass
-        return raw.decode("utf-8", "replace")
+        if text is None:
+            text = raw.decode("utf-8", "replace")
+        if len(text) > MAX_STRING:
+            raise ParseFailure(f"SEARCH string too long: at most {MAX_STRING} characters")
+        return text
 
     def nested(self, parse: Callable[[], ast.SearchKey]) -> ast.SearchKey:
         self.depth += 1

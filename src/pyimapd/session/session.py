@@ -32,6 +32,7 @@ from pyimapd.session.state import CommandFailed, ConnectionClosed, Result, State
 from pyimapd.session.table import TABLE, command_name
 from pyimapd.session.view import SelectedView
 from pyimapd.storage.interface import Backend, MailStore, NoSuchMailbox, StorageError
+from pyimapd.watchdog import LoopWatchdog
 
 log = logging.getLogger("pyimapd.session")
 
@@ -51,6 +52,8 @@ class ServerContext:
     sasl_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     metrics: Any = None
     """A :class:`pyimapd.metrics.Metrics` when ``metrics_listen`` is set."""
+    watchdog: LoopWatchdog | None = None
+    """Names the command that blocks the loop (``[timeouts] loop_stall``)."""
 
     def __post_init__(self) -> None:
         auth = self.config.auth
@@ -156,7 +159,15 @@ class Session:
             await self.refuse_in_state(event, name)
             return
         started = time.monotonic()
-        result = await self.run_handler(spec.handler, event)
+        watchdog = self.ctx.watchdog
+        if watchdog is None:
+            result = await self.run_handler(spec.handler, event)
+        else:
+            watchdog.command_started(f"{event.tag} {name} of user {self.user or '(none)'}")
+            try:
+                result = await self.run_handler(spec.handler, event)
+            finally:
+                watchdog.command_ended()
         self.observe(name, result.status, time.monotonic() - started)
         await self.flush_updates(spec.allows_expunge(event))
         self.write(tagged(event.tag, result.status, result.text, result.code))

@@ -145,7 +145,19 @@ SCHEMA_V2_QUOTA = """
 ALTER TABLE users ADD COLUMN quota_storage_kib BIGINT, ADD COLUMN quota_messages BIGINT;
 """
 
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2_QUOTA]
+SCHEMA_V3_CONTAINS = """
+-- The substring test of search/sql.py. strpos() is Boyer-Moore-Horspool, whose worst
+-- case is length(haystack) * length(needle) (14 s for a needle of 60,000 characters
+-- against 1 MB): longer needles go to a literal regular expression (***=), which the
+-- regex engine runs as a DFA in linear time. SEARCH strings are at most 4,096
+-- characters (protocol/search_parser.py), which keeps the regex compile in milliseconds.
+CREATE FUNCTION pyimapd_contains(haystack TEXT, needle TEXT) RETURNS BOOLEAN
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT COALESCE(CASE WHEN length(needle) <= 16 THEN strpos(haystack, needle) > 0
+        ELSE haystack ~ ('***=' || needle) END, FALSE) $$;
+"""
+
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2_QUOTA, SCHEMA_V3_CONTAINS]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 LATEST = len(MIGRATIONS)

@@ -36,6 +36,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+from pyimapd.search.sql import contains
 from pyimapd.storage.interface import Unavailable
 from pyimapd.storage.sqlite import schema
 
@@ -229,4 +230,5 @@ def open_connection(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlit
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    conn.create_function("pyimapd_contains", 2, contains, deterministic=True)
     return conn
