@@ -204,11 +204,9 @@ async def test_fetch_flags_matches_fetch(
 ) -> None:
     """The flag resync's rows agree with the full records, across pages (a page of 7
     here) and around gaps, ranges given in any order."""
-    from pyimapd.storage.postgres import backend as pg
-    from pyimapd.storage.sqlite import backend as lite
+    from pyimapd.storage.sql import backend as sql
 
-    monkeypatch.setattr(lite, "FLAG_PAGE", 7)
-    monkeypatch.setattr(pg, "FLAG_PAGE", 7)
+    monkeypatch.setattr(sql, "FLAG_PAGE", 7)
     await add(store, 40)
     sel, _ = await store.select("INBOX", False)
     await sel.store(list(range(1, 41, 3)), "+", frozenset({"\\Seen", "$Work"}))

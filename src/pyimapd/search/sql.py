@@ -31,7 +31,7 @@ cannot exceed SQLite's parameter limit.
 Constants are ``TRUE``/``FALSE`` (SQLite 3.23+ knows them, PostgreSQL needs them). The
 PostgreSQL backend runs the same SQL: its schema defines ``pyimapd_contains`` and
 ``date(bigint, text)`` to mean what SQLite's built-ins mean here, and it numbers the
-``?`` placeholders (see :mod:`pyimapd.storage.postgres.search`).
+``?`` placeholders as in every statement of the SQL core (:mod:`pyimapd.storage.sql.core`).
 """
 
 from __future__ import annotations

@@ -27,14 +27,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from functools import lru_cache
+from inspect import isgeneratorfunction
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
 import asyncpg.exceptions as pgerr
 
 from pyimapd.storage.feed import LocalChangeFeed
-from pyimapd.storage.interface import ChangeFeed, Unavailable
+from pyimapd.storage.interface import ChangeFeed, StorageError, Unavailable
+from pyimapd.storage.postgres.schema import BODY_CHUNK
+from pyimapd.storage.sql.core import POSTGRES, Changed, Query, Routine, WriteBody
+from pyimapd.storage.values import CHUNK_SIZE
 
 log = logging.getLogger("pyimapd.postgres")
 
@@ -47,6 +52,9 @@ CHANNEL = "pyimapd_changes"
 MAX_PAYLOAD = 7900
 """PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; a longer one is sent as
 ``[node, user, null]``, which wakes all of the user's watchers."""
+
+READ_BYTES = 1024 * 1024
+"""Body bytes fetched per query when streaming (16 pieces of 64 KiB)."""
 
 RETRIES = 5
 ACQUIRE_TIMEOUT = 10.0
@@ -178,6 +186,22 @@ class Database:
         result, _ = await self._run(fn, True, *args, **kwargs)
         return result
 
+    # Every read is a pool round trip here: there is no loop-thread shortcut as on
+    # SQLite, and no unsynced commit (synchronous_commit is the durability promise).
+    read_small = read
+
+    async def read_bounded(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await self.read(fn, *args)
+
+    async def write_unsynced(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await self.write(fn, *args)
+
+    async def body_pieces(self, content: int, start: int, end: int) -> list[bytes]:
+        return await self.read(_read_range, content, start, min(end, start + READ_BYTES))
+
+    async def read_ranges(self, ranges: Sequence[tuple[int, int, int]]) -> list[bytes | None]:
+        return await self.read(_read_ranges, list(ranges))
+
     async def _run(
         self, fn: TxFn[P, T], readonly: bool, *args: P.args, **kwargs: P.kwargs
     ) -> tuple[T, list[tuple[str, str]]]:
@@ -187,7 +211,10 @@ class Database:
                 isolation = "repeatable_read" if readonly else "read_committed"
                 async with conn.transaction(isolation=isolation, readonly=readonly):
                     tx = Tx(conn)
-                    result = await fn(tx, *args, **kwargs)
+                    if isgeneratorfunction(fn):
+                        result = await drive(tx, fn(POSTGRES, *args, **kwargs))
+                    else:
+                        result = await fn(tx, *args, **kwargs)
                     if tx.changes:
                         await conn.execute(
                             "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", CHANNEL,
@@ -200,6 +227,101 @@ class Database:
             if "pool is closing" in str(exc) or "connection is closed" in str(exc):
                 raise Unavailable("PostgreSQL is unavailable") from exc
             raise
+
+
+async def _read_range(tx: Tx, content: int, start: int, end: int) -> list[bytes]:
+    """The bytes ``[start, end)`` of a body (clipped to its size), in pieces of at most
+    64 KiB. Only the covering chunk rows are read, each with ``substring`` so that
+    PostgreSQL fetches just the slices it needs."""
+    size = await tx.fetchval("SELECT size FROM contents WHERE id = $1", content)
+    if size is None:
+        raise StorageError("Message no longer exists")
+    end = min(end, int(size))
+    if start >= end:
+        return []
+    rows = await tx.fetch(
+        "SELECT substring(data FROM (greatest($2 - seq * $4, 0) + 1)::integer"
+        " FOR (least($3 - seq * $4, $4) - greatest($2 - seq * $4, 0))::integer) AS part"
+        " FROM body_chunks WHERE content_id = $1 AND seq BETWEEN $5 AND $6 ORDER BY seq",
+        content, start, end, BODY_CHUNK, start // BODY_CHUNK, (end - 1) // BODY_CHUNK,
+    )
+    pieces: list[bytes] = []
+    for r in rows:
+        part = r["part"]
+        pieces.extend(part[i:i + CHUNK_SIZE] for i in range(0, len(part), CHUNK_SIZE))
+    return pieces
+
+
+async def _read_ranges(tx: Tx, ranges: Sequence[tuple[int, int, int]]) -> list[bytes | None]:
+    """``[start, end)`` of each ``(content, start, end)`` in one transaction; None for
+    a missing body."""
+    out: list[bytes | None] = []
+    for content, start, end in ranges:
+        try:
+            out.append(b"".join(await _read_range(tx, content, start, end)))
+        except StorageError:
+            out.append(None)
+    return out
+
+
+@lru_cache(maxsize=2048)
+def numbered(sql: str) -> str:
+    """The SQL core's ``?`` placeholders as PostgreSQL's ``$1``, ``$2``... (no ``?``
+    appears in the core's SQL but as a placeholder: see storage/sql/core.py)."""
+    parts = sql.split("?")
+    return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+
+
+async def drive(tx: Tx, routine: Routine[T]) -> T:
+    """Runs a routine of the SQL core in the transaction ``tx``; its :class:`Changed`
+    announcements are sent with NOTIFY at COMMIT (see :meth:`Database._run`)."""
+    sent: object = None
+    try:
+        while True:
+            op = routine.send(sent)
+            if type(op) is Query:
+                sent = await _execute(tx.conn, op)
+            elif type(op) is Changed:
+                tx.changed(op.user, op.names)
+                sent = None
+            else:
+                assert isinstance(op, WriteBody)
+                await _write_body(tx.conn, op)
+                sent = None
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+
+
+async def _execute(conn: asyncpg.Connection, query: Query) -> object:
+    sql, kind = numbered(query.sql), query.kind
+    if kind in ("rows", "tuples"):
+        return await conn.fetch(sql, *query.args)
+    if kind == "row":
+        return await conn.fetchrow(sql, *query.args)
+    if kind == "value":
+        return await conn.fetchval(sql, *query.args)
+    if kind == "many":
+        if query.args:
+            await conn.executemany(sql, query.args)
+        return None
+    status = str(await conn.execute(sql, *query.args))  # "UPDATE 3", "INSERT 0 1"
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+async def _write_body(conn: asyncpg.Connection, op: WriteBody) -> None:
+    """The body as rows of ``body_chunks``, read piece by piece from the spool file."""
+    op.source.seek(0)
+    remaining, seq = op.size, 0
+    while remaining > 0:
+        chunk = op.source.read(min(BODY_CHUNK, remaining))
+        if not chunk:
+            raise StorageError("Message source is shorter than its declared size")
+        await conn.execute("INSERT INTO body_chunks (content_id, seq, data) VALUES ($1, $2, $3)",
+                           op.content_id, seq, chunk)
+        remaining -= len(chunk)
+        seq += 1
 
 
 def deliver_local(changes: ChangeFeed, user: str, mailbox: str) -> None:

@@ -30,21 +30,32 @@ import asyncio
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from inspect import isgeneratorfunction
 from pathlib import Path
 from typing import TypeVar
 
 from pyimapd.search.sql import contains
-from pyimapd.storage.interface import Unavailable
+from pyimapd.storage.interface import ChangeFeed, StorageError, Unavailable
+from pyimapd.storage.sql.core import SQLITE, Changed, Query, Routine, WriteBody
 from pyimapd.storage.sqlite import schema
+from pyimapd.storage.values import CHUNK_SIZE
 
 T = TypeVar("T")
 
 DB_NAME = "pyimapd.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 """How long a writer waits for another process's write lock before giving up."""
+
+SMALL_MAILBOX = 2000
+"""SELECT and polls try the loop's thread first, bounded to this many rows; past
+that they go to a reader thread."""
+SMALL_READ = 256 * 1024
+"""Section or body bytes read on the event loop's thread."""
+READ_CHUNKS_PER_CALL = 16
+"""64 KiB chunks read per thread hop when streaming a body (1 MiB at most in memory)."""
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -55,8 +66,11 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 class Database:
     """The connections of one process to ``DATA_DIR/pyimapd.sqlite3``."""
 
-    def __init__(self, data_dir: Path, readers: int = 4) -> None:
+    def __init__(
+        self, data_dir: Path, readers: int = 4, changes: ChangeFeed | None = None
+    ) -> None:
         self.path = Path(data_dir) / DB_NAME
+        self.changes = changes
         self._data_dir = Path(data_dir)
         self._readers = readers
         self._local = threading.local()
@@ -104,7 +118,18 @@ class Database:
         thread and returns once it is committed and durable."""
         if self._writer is None:
             raise Unavailable("Store is not started")
-        return await self._run(self._writer, _bind(fn, args), immediate=True)
+        changes: list[Changed] = []
+        result = await self._run(self._writer, _bind(fn, args, changes), immediate=True)
+        self._announce(changes)
+        return result
+
+    def _announce(self, changes: list[Changed]) -> None:
+        """Wakes the watchers of what a committed write changed (pyimapd.storage.feed)."""
+        if self.changes is None:
+            return
+        for change in changes:
+            for name in change.names:
+                self.changes.notify(change.user, name)
 
     async def read(self, fn: Callable[..., T], *args: object) -> T:
         """Runs ``fn(conn, *args)`` in one read transaction (one snapshot) on a reader."""
@@ -143,11 +168,34 @@ class Database:
             if conn is None:
                 conn = self._inline_writer = self._loop_connection(
                     "PRAGMA synchronous=NORMAL", "PRAGMA wal_autocheckpoint=0")
-            return self._transaction(conn, _bind(fn, args), immediate=True)
+            changes: list[Changed] = []
+            result = self._transaction(conn, _bind(fn, args, changes), immediate=True)
+            self._announce(changes)
+            return result
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc):
                 raise
         return await self.write(fn, *args)
+
+    async def read_bounded(self, fn: Callable[..., T | None], *args: object) -> T:
+        """``fn(..., limit)`` on the loop's thread, bounded to :data:`SMALL_MAILBOX`
+        rows; past that (``fn`` returns None) ``fn(...)`` on a reader thread."""
+        found = await self.read_small(fn, *args, SMALL_MAILBOX)
+        if found is None:
+            found = await self.read(fn, *args)
+        assert found is not None  # no limit, no None
+        return found
+
+    async def body_pieces(self, content: int, start: int, end: int) -> list[bytes]:
+        """Up to 1 MiB of ``[start, end)`` of a body, read on the loop's thread when
+        that is at most :data:`SMALL_READ`."""
+        run = self.read_small if end - start <= SMALL_READ else self.read
+        return await run(_read_chunks, content, start, end, READ_CHUNKS_PER_CALL)
+
+    async def read_ranges(self, ranges: Sequence[tuple[int, int, int]]) -> list[bytes | None]:
+        small = sum(end - start for _, start, end in ranges) <= SMALL_READ
+        run = self.read_small if small else self.read
+        return await run(_read_ranges, list(ranges))
 
     def _loop_connection(self, *pragmas: str) -> sqlite3.Connection:
         """A connection for the event loop's thread: it never waits for a lock
@@ -207,13 +255,120 @@ class Database:
         return conn
 
 
-def _bind(fn: Callable[..., T], args: tuple[object, ...]) -> Callable[[sqlite3.Connection], T]:
-    """``fn`` with its arguments bound after the connection, which comes first."""
+def _bind(
+    fn: Callable[..., T], args: tuple[object, ...], changes: list[Changed] | None = None
+) -> Callable[[sqlite3.Connection], T]:
+    """A call on a connection: a routine of the SQL core (storage/sql), driven with
+    :func:`drive`, or a function taking the connection first (schema and checks)."""
+    if isgeneratorfunction(fn):
+        def run(conn: sqlite3.Connection) -> T:
+            return drive(conn, fn(SQLITE, *args), changes)
+        return run
 
     def call(conn: sqlite3.Connection) -> T:
         return fn(conn, *args)
 
     return call
+
+
+def drive(conn: sqlite3.Connection, routine: Routine[T], changes: list[Changed] | None) -> T:
+    """Runs a routine of the SQL core on ``conn``, inside the caller's transaction;
+    its :class:`Changed` announcements go to ``changes`` (for after the COMMIT)."""
+    sent: object = None
+    try:
+        while True:
+            op = routine.send(sent)
+            if type(op) is Query:
+                sent = _execute(conn, op)
+            elif type(op) is Changed:
+                if changes is None:
+                    raise RuntimeError("a read transaction announced a change")
+                changes.append(op)
+                sent = None
+            else:
+                assert isinstance(op, WriteBody)
+                _write_body(conn, op)
+                sent = None
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+
+
+def _execute(conn: sqlite3.Connection, query: Query) -> object:
+    kind = query.kind
+    if kind == "many":
+        conn.executemany(query.sql, query.args)
+        return None
+    if kind == "tuples":  # no sqlite3.Row per row: for scans of a whole mailbox
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        return cursor.execute(query.sql, query.args).fetchall()
+    cursor = conn.execute(query.sql, query.args)
+    if kind == "rows":
+        return cursor.fetchall()
+    if kind == "row":
+        return cursor.fetchone()
+    if kind == "value":
+        found = cursor.fetchone()
+        return None if found is None else found[0]
+    return cursor.rowcount
+
+
+def _write_body(conn: sqlite3.Connection, op: WriteBody) -> None:
+    """Fills the ``zeroblob`` the content row was inserted with, 64 KiB at a time
+    straight from the spool file: incremental blob I/O, never the whole message."""
+    if op.size <= 0:
+        return
+    op.source.seek(0)
+    with conn.blobopen("contents", "body", op.content_id) as blob:
+        remaining = op.size
+        while remaining > 0:
+            chunk = op.source.read(min(CHUNK_SIZE, remaining))
+            if not chunk:
+                raise StorageError("Message source is shorter than its declared size")
+            blob.write(chunk)
+            remaining -= len(chunk)
+
+
+def _read_chunks(
+    conn: sqlite3.Connection, content: int, start: int, end: int, count: int
+) -> list[bytes]:
+    """Up to ``count`` chunks of at most 64 KiB from ``[start, end)`` of a body: blob
+    I/O reads the slice in place, never the whole column."""
+    try:
+        blob = conn.blobopen("contents", "body", content, readonly=True)
+    except sqlite3.OperationalError as exc:
+        raise StorageError("Message no longer exists") from exc
+    chunks: list[bytes] = []
+    with blob:
+        end = min(end, len(blob))
+        blob.seek(min(start, end))
+        while start < end and len(chunks) < count:
+            n = min(CHUNK_SIZE, end - start)
+            chunks.append(blob.read(n))
+            start += n
+    return chunks
+
+
+def _read_ranges(
+    conn: sqlite3.Connection, ranges: Sequence[tuple[int, int, int]]
+) -> list[bytes | None]:
+    """``[start, end)`` of each ``(content, start, end)``; None for a missing body."""
+    out: list[bytes | None] = []
+    for content, start, end in ranges:
+        try:
+            blob = conn.blobopen("contents", "body", content, readonly=True)
+        except sqlite3.OperationalError:
+            out.append(None)
+            continue
+        with blob:
+            end = min(end, len(blob))
+            if start >= end:
+                out.append(b"")
+                continue
+            blob.seek(start)
+            out.append(blob.read(end - start))
+    return out
 
 
 def open_connection(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pyimapd.storage.interface import FlagRow
-from pyimapd.storage.sqlite import messages as msg
+from pyimapd.storage.sql import messages as msg
 from pyimapd.storage.sqlite.db import Database
 
 MIN_SPAN = 5000
@@ -87,6 +87,7 @@ class FlagIndex:
 
     def __init__(self, db: Database, max_rows: int = MAX_ROWS) -> None:
         self._db = db
+        self.min_span = MIN_SPAN
         self._max_rows = max_rows
         self._copies: OrderedDict[int, FlagCopy] = OrderedDict()
         self._locks: dict[int, asyncio.Lock] = {}

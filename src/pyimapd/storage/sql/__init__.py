@@ -1,0 +1,1 @@
+"""The SQL core both database backends run (see :mod:`.core`)."""
