@@ -244,8 +244,8 @@ async def test_flag_index_follows_every_change(
     import random
 
     from pyimapd.storage.interface import NoSuchMailbox
+    from pyimapd.storage.sql import flagindex
     from pyimapd.storage.sql import messages as sqlite_messages
-    from pyimapd.storage.sqlite import flagindex
 
     monkeypatch.setattr(flagindex, "MIN_SPAN", 10)
     first, second = SqliteBackend(tmp_path / "d"), SqliteBackend(tmp_path / "d")
@@ -301,7 +301,7 @@ def test_flag_index_memory_is_bounded() -> None:
     """Least recently used copies go first; a copy larger than the bound is not kept."""
     from array import array
 
-    from pyimapd.storage.sqlite.flagindex import FlagCopy, FlagIndex
+    from pyimapd.storage.sql.flagindex import FlagCopy, FlagIndex
 
     index = FlagIndex(db=None, max_rows=100)  # type: ignore[arg-type]
 

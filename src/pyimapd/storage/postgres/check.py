@@ -1,5 +1,5 @@
-"""``pyimapd doctor`` for PostgreSQL: the invariants of docs/storage.md on the schema of
-:mod:`.schema`, each problem said in words an operator can act on.
+"""``pyimapd doctor`` for PostgreSQL: the invariants of docs/storage.md, each problem
+said in words an operator can act on.
 
 How this works: :func:`check` runs in one REPEATABLE READ, READ ONLY transaction
 (:meth:`~.db.Database.read`), so every query sees the same snapshot and a busy server
@@ -7,48 +7,27 @@ cannot make a healthy store look damaged (an APPEND writes its content, chunks a
 message in one transaction). PostgreSQL has no ``PRAGMA integrity_check``: its own
 storage is its business (checksums, ``amcheck``), so this checks what pyimapd relies on.
 
-* References. The foreign keys forbid dangling rows, but they can be bypassed
-  (``session_replication_role = replica``, a restore without constraints); each reference
-  is checked with an anti-join, as SQLite's ``foreign_key_check`` does.
 * Bodies. ``read_range`` finds byte ``b`` of a body in chunk ``b // BODY_CHUNK``, so the
   chunks of a content must be numbered from 0 without gaps, all full but the last, and
   sum to ``contents.size`` (which must equal ``messages.size``). Contents no message
   refers to are orphans; the ``messages_free_content`` trigger must be enabled, or every
   expunge leaves one.
-* Counters. No UID at or above UIDNEXT, no MODSEQ (of a message or an expunge record)
-  above HIGHESTMODSEQ: clients cache by them (RFC 3501 2.3.1.1, RFC 7162 3.1).
-* Accounts. Every user has a selectable INBOX; a \\Noselect mailbox holds no message.
+* The rest are the SQL core's (storage/sql/check.py).
 """
 
 from __future__ import annotations
 
-from pyimapd.storage.invariants import (
-    MODSEQ_ABOVE_HIGHEST,
-    NO_INBOX,
-    ORPHAN_CONTENTS,
-    UID_AT_UIDNEXT,
-    Invariant,
-)
 from pyimapd.storage.postgres import schema
-from pyimapd.storage.postgres.db import Tx
+from pyimapd.storage.postgres.db import Tx, drive
 from pyimapd.storage.postgres.schema import BODY_CHUNK
-
-_REFERENCES: list[tuple[str, str, str]] = [
-    ("mailboxes", "user_id", "users"),
-    ("subscriptions", "user_id", "users"),
-    ("messages", "mailbox_id", "mailboxes"),
-    ("expunged", "mailbox_id", "mailboxes"),
-    ("mailbox_keywords", "mailbox_id", "mailboxes"),
-    ("content_headers", "content_id", "contents"),
-]
-"""Child table, column, parent table (``id``): broken references reported together.
-``messages.content_id`` and ``body_chunks.content_id`` have their own sentences."""
+from pyimapd.storage.sql.check import Invariant, invariants
+from pyimapd.storage.sql.core import POSTGRES
 
 _CHUNKS = (
     "SELECT content_id, count(*) AS n, min(seq) AS lo, max(seq) AS hi,"
     " sum(octet_length(data)) AS total,"
-    " count(*) FILTER (WHERE octet_length(data) <> $1) AS partial,"
-    " bool_or(octet_length(data) <> $1 AND seq = last) AS last_partial"
+    " count(*) FILTER (WHERE octet_length(data) <> ?) AS partial,"
+    " bool_or(octet_length(data) <> ? AND seq = last) AS last_partial"
     " FROM (SELECT content_id, seq, data, max(seq) OVER (PARTITION BY content_id) AS last"
     "       FROM body_chunks) AS chunk GROUP BY content_id"
 )
@@ -56,8 +35,7 @@ _CHUNKS = (
 full (at most one, the last). ``octet_length`` of a TOASTed value reads only its
 pointer, so this does not fetch the bodies."""
 
-_QUERIES: list[Invariant] = [
-    ORPHAN_CONTENTS,
+_BODIES: list[Invariant] = [
     (
         "SELECT count(*) FROM body_chunks b WHERE NOT EXISTS "
         "(SELECT 1 FROM contents c WHERE c.id = b.content_id)",
@@ -83,20 +61,6 @@ _QUERIES: list[Invariant] = [
         "{n} stored message bodies have missing, extra or short chunks (FETCH of parts "
         "of them returns the wrong bytes)",
     ),
-    UID_AT_UIDNEXT,
-    MODSEQ_ABOVE_HIGHEST,
-    (
-        "SELECT count(*) FROM expunged e JOIN mailboxes b ON b.id = e.mailbox_id "
-        "WHERE e.modseq > b.highestmodseq OR e.uid >= b.uidnext",
-        "{n} expunge records are above their mailbox's HIGHESTMODSEQ or UIDNEXT "
-        "(clients resynchronising with QRESYNC may miss expunges)",
-    ),
-    (
-        "SELECT count(*) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id "
-        "WHERE b.noselect",
-        "{n} messages are in \\Noselect mailboxes (no client can see them)",
-    ),
-    NO_INBOX,
 ]
 
 
@@ -124,32 +88,13 @@ async def _trigger_problem(tx: Tx) -> str | None:
     return None
 
 
-async def _reference_problem(tx: Tx) -> str | None:
-    broken: dict[str, int] = {}
-    for child, column, parent in _REFERENCES:
-        n = int(await tx.fetchval(
-            f"SELECT count(*) FROM {child} x WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {parent} p WHERE p.id = x.{column})"
-        ))
-        if n:
-            broken[child] = broken.get(child, 0) + n
-    if not broken:
-        return None
-    return (f"{sum(broken.values())} rows point to rows that do not exist (references "
-            f"broken in {', '.join(sorted(broken))})")
-
-
 async def check(tx: Tx) -> list[str]:
     """Every problem found, in words; an empty list means healthy. Stops after the
     version check when the schema is not the expected one (the queries assume it)."""
     version = await _version_problem(tx)
     if version is not None:
         return [version]
-    problems = [p for p in (await _trigger_problem(tx), await _reference_problem(tx))
-                if p is not None]
-    for sql, text in _QUERIES:
-        args = (BODY_CHUNK,) if "$1" in sql else ()
-        n = int(await tx.fetchval(sql, *args))
-        if n:
-            problems.append(text.format(n=n))
-    return problems
+    trigger = await _trigger_problem(tx)
+    problems = [] if trigger is None else [trigger]
+    # a chunk query has two ? (both BODY_CHUNK); the others none
+    return problems + await drive(tx, invariants(POSTGRES, _BODIES, BODY_CHUNK, BODY_CHUNK))

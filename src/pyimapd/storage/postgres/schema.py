@@ -1,7 +1,8 @@
 """The PostgreSQL schema and its migrations (docs/postgres.md explains the choices).
 
-How this works: the logical schema is SQLite's (docs/storage.md) with PostgreSQL types,
-plus ``body_chunks``: a message body is stored as rows of at most
+How this works: the tables are the SQL core's (storage/sql/schema.py) in PostgreSQL's
+types, plus the UIDVALIDITY sequence, the trigger that frees contents, the SQL functions
+the SEARCH compiler relies on, and ``body_chunks``: a message body is stored as rows of at most
 :data:`BODY_CHUNK` bytes, so neither the server nor the client ever holds a large body
 in one allocation. Migrations are explicit: ``pyimapd db migrate`` runs :func:`migrate`,
 which takes an advisory lock (several nodes may run it at once), applies the missing
@@ -17,6 +18,8 @@ import time
 import asyncpg
 
 from pyimapd.storage.interface import StorageError
+from pyimapd.storage.sql.core import POSTGRES
+from pyimapd.storage.sql.schema import quota_columns, tables
 
 BODY_CHUNK = 256 * 1024
 """Bytes per ``body_chunks`` row: big enough that a 25 MB message is 100 rows, small
@@ -25,46 +28,10 @@ enough that reading or writing one is a modest allocation."""
 MIGRATE_LOCK = 0x70796D6170  # 'pymap' as an advisory lock key
 
 SCHEMA_V1 = """
-CREATE TABLE schema_version (version INTEGER NOT NULL);
-
 -- UIDVALIDITY: a sequence, so creating mailboxes on several nodes never contends on a
 -- row. Seeded from the clock, cycling within 32 bits (RFC 3501 nz-number).
 CREATE SEQUENCE uidvalidity_seq AS BIGINT MINVALUE 1 MAXVALUE 4294967295 CYCLE;
-
-CREATE TABLE users (
-    id BIGSERIAL PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    password_hash TEXT NOT NULL,
-    secrets JSONB NOT NULL DEFAULT '{}',
-    created BIGINT NOT NULL
-);
-
-CREATE TABLE mailboxes (
-    id BIGSERIAL PRIMARY KEY,
-    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    uidvalidity BIGINT NOT NULL,
-    uidnext BIGINT NOT NULL DEFAULT 1,
-    highestmodseq BIGINT NOT NULL DEFAULT 1,
-    recent_floor BIGINT NOT NULL DEFAULT 0,
-    noselect BOOLEAN NOT NULL DEFAULT FALSE,
-    special_use TEXT,
-    UNIQUE (user_id, name)
-);
-
-CREATE TABLE subscriptions (
-    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    PRIMARY KEY (user_id, name)
-);
-
-CREATE TABLE contents (
-    id BIGSERIAL PRIMARY KEY,
-    size BIGINT NOT NULL,
-    structure BYTEA NOT NULL,
-    search_text TEXT NOT NULL
-);
-
+""" + tables(POSTGRES) + """
 -- The body in BODY_CHUNK-byte rows, seq from 0. STORAGE EXTERNAL: no compression
 -- attempt (mail is mostly compressed already) and substring() reads only the slices
 -- it needs from the TOAST table.
@@ -75,45 +42,6 @@ CREATE TABLE body_chunks (
     PRIMARY KEY (content_id, seq)
 );
 ALTER TABLE body_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
-
-CREATE TABLE content_headers (
-    content_id BIGINT NOT NULL REFERENCES contents(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    value TEXT NOT NULL
-);
-CREATE INDEX content_headers_by_content ON content_headers (content_id, name);
-
-CREATE TABLE messages (
-    mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
-    uid BIGINT NOT NULL,
-    content_id BIGINT NOT NULL REFERENCES contents(id),
-    sysflags INTEGER NOT NULL DEFAULT 0,
-    keywords TEXT NOT NULL DEFAULT '',
-    internaldate BIGINT NOT NULL,
-    internaldate_offset INTEGER NOT NULL,
-    size BIGINT NOT NULL,
-    modseq BIGINT NOT NULL,
-    sent_date BIGINT,
-    sent_date_offset INTEGER,
-    PRIMARY KEY (mailbox_id, uid)
-);
-CREATE INDEX messages_by_modseq ON messages (mailbox_id, modseq);
-CREATE INDEX messages_by_content ON messages (content_id);
-
-CREATE TABLE expunged (
-    mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
-    uid BIGINT NOT NULL,
-    modseq BIGINT NOT NULL,
-    PRIMARY KEY (mailbox_id, uid)
-);
-CREATE INDEX expunged_by_modseq ON expunged (mailbox_id, modseq);
-
-CREATE TABLE mailbox_keywords (
-    mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
-    folded TEXT NOT NULL,
-    keyword TEXT NOT NULL,
-    PRIMARY KEY (mailbox_id, folded)
-);
 
 -- A content lives while a message refers to it. The row lock on the content makes two
 -- transactions dropping its last two references (in two mailboxes) take turns, so the
@@ -139,12 +67,6 @@ CREATE FUNCTION date(epoch BIGINT, modifier TEXT) RETURNS TEXT
         THEN to_char(date '1970-01-01' + floor(epoch / 86400.0)::integer, 'YYYY-MM-DD') END $$;
 """
 
-SCHEMA_V2_QUOTA = """
--- RFC 9208 limits set by the administrator (pyimapd user quota): KiB of message
--- storage and number of messages over all the account's mailboxes; NULL = unlimited.
-ALTER TABLE users ADD COLUMN quota_storage_kib BIGINT, ADD COLUMN quota_messages BIGINT;
-"""
-
 SCHEMA_V3_CONTAINS = """
 -- The substring test of search/sql.py. strpos() is Boyer-Moore-Horspool, whose worst
 -- case is length(haystack) * length(needle) (14 s for a needle of 60,000 characters
@@ -157,7 +79,7 @@ CREATE FUNCTION pyimapd_contains(haystack TEXT, needle TEXT) RETURNS BOOLEAN
         ELSE haystack ~ ('***=' || needle) END, FALSE) $$;
 """
 
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2_QUOTA, SCHEMA_V3_CONTAINS]
+MIGRATIONS: list[str] = [SCHEMA_V1, quota_columns(POSTGRES), SCHEMA_V3_CONTAINS]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 LATEST = len(MIGRATIONS)

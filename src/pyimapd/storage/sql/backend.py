@@ -61,7 +61,7 @@ SMALL_FLAGS = 1024
 
 
 class FlagCopies(Protocol):
-    """A process's copies of the flags of large mailboxes (sqlite/flagindex.py)."""
+    """A process's copies of the flags of large mailboxes (storage/sql/flagindex.py)."""
 
     min_span: int
     """FETCH FLAGS of at least this many UIDs is served from the copy."""
@@ -280,7 +280,7 @@ class SqlSelected:
         ranges = merge_ranges(uids)
         copies = self._store.flag_copies
         if copies is not None and sum(hi - lo + 1 for lo, hi in ranges) >= copies.min_span:
-            # Most of a large mailbox: from the process's copy (see sqlite/flagindex.py).
+            # Most of a large mailbox: from the process's copy (see storage/sql/flagindex.py).
             copy = await copies.current(self._id, self._uidvalidity)
             for page in copy.pages(ranges):
                 yield page

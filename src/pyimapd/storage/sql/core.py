@@ -24,7 +24,7 @@ counter and SQLite's index hints. Both databases accept the rest as written here
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, TypeVar
 
@@ -126,6 +126,8 @@ class Dialect:
     index_hints: bool
     """SQLite's planner needs ``INDEXED BY`` on the MODSEQ scans (it walks the primary
     key instead); PostgreSQL has no such syntax and plans them well."""
+    types: Mapping[str, str]
+    """How the shared DDL's column roles are spelled (storage/sql/schema.py)."""
 
     def indexed_by(self, index: str) -> str:
         return f" INDEXED BY {index}" if self.index_hints else ""
@@ -147,6 +149,11 @@ SQLITE = Dialect(
         " VALUES (?, ?, ?, zeroblob(?1)) RETURNING id"
     ),
     index_hints=True,
+    types={  # one INTEGER type; clustered tables without a rowid where keyed
+        "id": "INTEGER PRIMARY KEY", "int": "INTEGER", "blob": "BLOB", "bool": "INTEGER",
+        "false": "0", "json": "TEXT", "without_rowid": " WITHOUT ROWID",
+        "body_column": ",\n    body BLOB NOT NULL",
+    },
 )
 
 POSTGRES = Dialect(
@@ -161,6 +168,10 @@ POSTGRES = Dialect(
         "INSERT INTO contents (size, structure, search_text) VALUES (?, ?, ?) RETURNING id"
     ),
     index_hints=False,
+    types={  # 64-bit counters; the body lives in body_chunks (postgres/schema.py)
+        "id": "BIGSERIAL PRIMARY KEY", "int": "BIGINT", "blob": "BYTEA", "bool": "BOOLEAN",
+        "false": "FALSE", "json": "JSONB", "without_rowid": "", "body_column": "",
+    },
 )
 
 def uid_batches(d: Dialect, uids: Sequence[int]) -> list[tuple[str, tuple[Any, ...]]]:

@@ -204,7 +204,7 @@ def select_snapshot(
 ) -> Routine[tuple[Snapshot, list[int], int | None] | None]:
     """The SELECT data: the mailbox, every UID ascending and the first unseen UID.
     ``cached_uids(mailbox id, UIDVALIDITY, HIGHESTMODSEQ)`` may give the UIDs from a
-    copy exact at this snapshot's HIGHESTMODSEQ (see sqlite/flagindex.py). With
+    copy exact at this snapshot's HIGHESTMODSEQ (see storage/sql/flagindex.py). With
     ``limit``, None for a mailbox of more messages than that (for a caller that must
     stay quick)."""
     box = yield from mailbox_row(d, (yield from user_id(d, user)), name)
@@ -304,7 +304,7 @@ def flag_page(
 
 @dataclass(frozen=True, slots=True)
 class FlagDelta:
-    """What changed in a mailbox since a MODSEQ (see sqlite/flagindex.py)."""
+    """What changed in a mailbox since a MODSEQ (see storage/sql/flagindex.py)."""
 
     highestmodseq: int
     changed: list[FlagRow]

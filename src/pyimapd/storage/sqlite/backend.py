@@ -5,7 +5,7 @@ worker threads inside one transaction each (writes on the single writer connecti
 reads on pooled readers) and on the event loop's own thread for reads known to be small;
 after a write has committed (and so is durable) it notifies the change feed, whose
 transport reaches the other worker processes sharing the file. What only this backend
-has: the per-process flag copies of large mailboxes (:mod:`.flagindex`) and the
+has: the per-process flag copies of large mailboxes (storage/sql/flagindex.py) and the
 integrity checks of ``pyimapd doctor`` (:mod:`.check`).
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 from pyimapd.storage.feed import LocalChangeFeed
 from pyimapd.storage.interface import ChangeFeed
 from pyimapd.storage.sql.backend import SqlBackend
+from pyimapd.storage.sql.flagindex import FlagIndex
 from pyimapd.storage.sqlite.db import Database
-from pyimapd.storage.sqlite.flagindex import FlagIndex
 
 
 class SqliteBackend(SqlBackend):

@@ -1,10 +1,10 @@
 """The SQLite schema and its migrations (docs/storage.md explains every table).
 
-How this works: :func:`migrate` runs once at start-up on the writer connection. It reads
-``schema_version`` and applies the missing steps of :data:`MIGRATIONS` in one
-``BEGIN IMMEDIATE`` transaction, so several processes starting together migrate once.
-The logical schema is meant to carry over to PostgreSQL unchanged: plain integer and
-text columns, no SQLite-only types, epochs instead of date strings.
+How this works: the tables are the SQL core's (storage/sql/schema.py) in SQLite's types;
+this adds the UIDVALIDITY counter row and the trigger that frees contents. :func:`migrate`
+runs once at start-up on the writer connection. It reads ``schema_version`` and applies
+the missing steps of :data:`MIGRATIONS` in one ``BEGIN IMMEDIATE`` transaction, so
+several processes starting together migrate once.
 """
 
 from __future__ import annotations
@@ -12,93 +12,14 @@ from __future__ import annotations
 import sqlite3
 import time
 
-SCHEMA_V1 = """
-CREATE TABLE schema_version (version INTEGER NOT NULL);
+from pyimapd.storage.sql.core import SQLITE
+from pyimapd.storage.sql.schema import quota_columns, tables
 
+SCHEMA_V1 = """
 -- Global counters. 'uidvalidity' is seeded from the clock and only grows, so every
 -- mailbox creation (even under a name used before) gets a UIDVALIDITY never seen.
 CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-
-CREATE TABLE users (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    password_hash TEXT NOT NULL,
-    secrets TEXT NOT NULL DEFAULT '{}',      -- JSON: app passwords, TOTP... later
-    created INTEGER NOT NULL                 -- epoch seconds
-);
-
-CREATE TABLE mailboxes (
-    id INTEGER PRIMARY KEY,
-    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,                      -- normalised, '/' delimited
-    uidvalidity INTEGER NOT NULL,
-    uidnext INTEGER NOT NULL DEFAULT 1,
-    highestmodseq INTEGER NOT NULL DEFAULT 1,
-    recent_floor INTEGER NOT NULL DEFAULT 0, -- highest UID already claimed as \\Recent
-    noselect INTEGER NOT NULL DEFAULT 0,     -- kept only for its inferiors
-    special_use TEXT,                        -- RFC 6154 attribute, e.g. '\\Sent'
-    UNIQUE (user_id, name)
-);
-
--- Names, not mailboxes: a subscription may outlive its mailbox (RFC 3501 6.3.6).
-CREATE TABLE subscriptions (
-    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    PRIMARY KEY (user_id, name)
-) WITHOUT ROWID;
-
--- One row per stored message content, shared by every copy. The body is the last
--- column so reading the others never walks its overflow pages.
-CREATE TABLE contents (
-    id INTEGER PRIMARY KEY,
-    size INTEGER NOT NULL,
-    structure BLOB NOT NULL,                 -- serialised MIME tree, opaque here
-    search_text TEXT NOT NULL,               -- casefolded decoded body text
-    body BLOB NOT NULL                       -- written and read with incremental blob I/O
-);
-
--- Header values SEARCH looks at: one row per value line, casefolded.
-CREATE TABLE content_headers (
-    content_id INTEGER NOT NULL REFERENCES contents(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    value TEXT NOT NULL
-);
-CREATE INDEX content_headers_by_content ON content_headers (content_id, name);
-
-CREATE TABLE messages (
-    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
-    uid INTEGER NOT NULL,
-    content_id INTEGER NOT NULL REFERENCES contents(id),
-    sysflags INTEGER NOT NULL DEFAULT 0,     -- bits: Answered 1 Flagged 2 Deleted 4 Seen 8 Draft 16
-    keywords TEXT NOT NULL DEFAULT '',       -- space-separated, as first spelled
-    internaldate INTEGER NOT NULL,           -- UTC epoch seconds
-    internaldate_offset INTEGER NOT NULL,    -- minutes east of UTC, as given
-    size INTEGER NOT NULL,
-    modseq INTEGER NOT NULL,
-    sent_date INTEGER,                       -- Date header, epoch seconds, NULL if none
-    sent_date_offset INTEGER,
-    PRIMARY KEY (mailbox_id, uid)
-) WITHOUT ROWID;
-CREATE INDEX messages_by_modseq ON messages (mailbox_id, modseq);
-CREATE INDEX messages_by_content ON messages (content_id);
-
--- Expunged UIDs with the MODSEQ of their expunge: poll() and QRESYNC VANISHED.
-CREATE TABLE expunged (
-    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
-    uid INTEGER NOT NULL,
-    modseq INTEGER NOT NULL,
-    PRIMARY KEY (mailbox_id, uid)
-) WITHOUT ROWID;
-CREATE INDEX expunged_by_modseq ON expunged (mailbox_id, modseq);
-
--- Keywords ever used in a mailbox (the FLAGS response), one per case-folded spelling.
-CREATE TABLE mailbox_keywords (
-    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
-    folded TEXT NOT NULL,
-    keyword TEXT NOT NULL,
-    PRIMARY KEY (mailbox_id, folded)
-) WITHOUT ROWID;
-
+""" + tables(SQLITE) + """
 -- A content lives as long as some message refers to it: the mapping through the
 -- messages_by_content index is the reference count, so it can never drift.
 CREATE TRIGGER messages_free_content AFTER DELETE ON messages
@@ -108,14 +29,7 @@ BEGIN
 END;
 """
 
-SCHEMA_V2_QUOTA = """
--- RFC 9208 limits set by the administrator (pyimapd user quota): KiB of message
--- storage and number of messages over all the account's mailboxes; NULL = unlimited.
-ALTER TABLE users ADD COLUMN quota_storage_kib INTEGER;
-ALTER TABLE users ADD COLUMN quota_messages INTEGER;
-"""
-
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2_QUOTA]
+MIGRATIONS: list[str] = [SCHEMA_V1, quota_columns(SQLITE)]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 
@@ -168,13 +82,3 @@ def _execute_script(conn: sqlite3.Connection, script: str) -> None:
         if stripped.endswith(";") and (not in_trigger or stripped.upper() == "END;"):
             conn.execute("\n".join(statement))
             statement, in_trigger = [], False
-
-
-def next_uidvalidity(conn: sqlite3.Connection) -> int:
-    """Takes the next UIDVALIDITY (inside the caller's write transaction). Kept within
-    32 bits as RFC 3501 requires (nz-number), wrapping to 1 in the far future."""
-    row = conn.execute(
-        "UPDATE counters SET value = CASE WHEN value >= 4294967295 THEN 1 ELSE value + 1 END"
-        " WHERE name = 'uidvalidity' RETURNING value"
-    ).fetchone()
-    return int(row[0])

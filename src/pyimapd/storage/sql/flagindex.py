@@ -2,8 +2,9 @@
 
 How this works: the flag resync every client runs after SELECT (``UID FETCH 1:* (UID
 FLAGS)``) reads these three columns of every message, and on a 100,000-message mailbox
-turning SQLite rows into Python objects was most of its cost. So the first such FETCH
-of a large mailbox loads them into compact arrays (a :class:`FlagCopy`, about 24 bytes
+turning SQLite rows into Python objects was most of its cost (only the SQLite backend
+uses it so far; PostgreSQL's case is not measured). So the first such FETCH of a large
+mailbox loads them into compact arrays (a :class:`FlagCopy`, about 24 bytes
 a message), and later ones read only what changed since the MODSEQ the copy is at:
 every change bumps the mailbox's HIGHESTMODSEQ and stamps the changed message, or its
 expunge record, with the new value (docs/storage.md), so ``modseq > M`` on ``messages``
@@ -26,10 +27,10 @@ from dataclasses import dataclass
 
 from pyimapd.storage.interface import FlagRow
 from pyimapd.storage.sql import messages as msg
-from pyimapd.storage.sqlite.db import Database
+from pyimapd.storage.sql.backend import Engine
 
 MIN_SPAN = 5000
-"""A flag FETCH over fewer UIDs than this reads SQLite directly (no copy is made)."""
+"""A flag FETCH over fewer UIDs than this reads the database directly (no copy)."""
 MAX_ROWS = 1_000_000
 """Messages kept in all copies of a process together (about 24 MB)."""
 PAGE = 5000
@@ -85,7 +86,7 @@ class FlagCopy:
 class FlagIndex:
     """The copies of one process, by mailbox row id."""
 
-    def __init__(self, db: Database, max_rows: int = MAX_ROWS) -> None:
+    def __init__(self, db: Engine, max_rows: int = MAX_ROWS) -> None:
         self._db = db
         self.min_span = MIN_SPAN
         self._max_rows = max_rows

@@ -1,0 +1,114 @@
+"""The tables both databases share (docs/storage.md explains every one), written once.
+
+How this works: the DDL below names column types by role (``{id}``, ``{int}``,
+``{blob}``...) and each :class:`~.core.Dialect` says how its database spells them:
+SQLite's one INTEGER type and ``WITHOUT ROWID`` tables, PostgreSQL's BIGINT, BYTEA,
+BOOLEAN and JSONB. The backends' schema modules put around it what only they have
+(SQLite's counter row, PostgreSQL's sequence and body chunks, and each one's trigger)
+and run the migrations their own way.
+"""
+
+from __future__ import annotations
+
+from pyimapd.storage.sql.core import Dialect
+
+_TABLES = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+
+CREATE TABLE users (
+    id {id},
+    name TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    secrets {json} NOT NULL DEFAULT '{{}}',  -- JSON: mechanism name -> SASL secret
+    created {int} NOT NULL                   -- epoch seconds
+);
+
+CREATE TABLE mailboxes (
+    id {id},
+    user_id {int} NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,                      -- normalised, '/' delimited
+    uidvalidity {int} NOT NULL,
+    uidnext {int} NOT NULL DEFAULT 1,
+    highestmodseq {int} NOT NULL DEFAULT 1,
+    recent_floor {int} NOT NULL DEFAULT 0,   -- highest UID already claimed as \\Recent
+    noselect {bool} NOT NULL DEFAULT {false},  -- kept only for its inferiors
+    special_use TEXT,                        -- RFC 6154 attribute, e.g. '\\Sent'
+    UNIQUE (user_id, name)
+);
+
+-- Names, not mailboxes: a subscription may outlive its mailbox (RFC 3501 6.3.6).
+CREATE TABLE subscriptions (
+    user_id {int} NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    PRIMARY KEY (user_id, name)
+){without_rowid};
+
+-- One row per stored message content, shared by every copy. On SQLite the body is
+-- the last column, so reading the others never walks its overflow pages.
+CREATE TABLE contents (
+    id {id},
+    size {int} NOT NULL,
+    structure {blob} NOT NULL,               -- serialised MIME tree, opaque here
+    -- then the casefolded decoded body text, and on SQLite the body itself
+    search_text TEXT NOT NULL{body_column}
+);
+
+-- Header values SEARCH looks at: one row per value line, casefolded.
+CREATE TABLE content_headers (
+    content_id {int} NOT NULL REFERENCES contents(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL
+);
+CREATE INDEX content_headers_by_content ON content_headers (content_id, name);
+
+CREATE TABLE messages (
+    mailbox_id {int} NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid {int} NOT NULL,
+    content_id {int} NOT NULL REFERENCES contents(id),
+    sysflags INTEGER NOT NULL DEFAULT 0,     -- Answered 1 Flagged 2 Deleted 4 Seen 8 Draft 16
+    keywords TEXT NOT NULL DEFAULT '',       -- space-separated, as first spelled
+    internaldate {int} NOT NULL,             -- UTC epoch seconds
+    internaldate_offset INTEGER NOT NULL,    -- minutes east of UTC, as given
+    size {int} NOT NULL,
+    modseq {int} NOT NULL,
+    sent_date {int},                         -- Date header, epoch seconds, NULL if none
+    sent_date_offset INTEGER,
+    PRIMARY KEY (mailbox_id, uid)
+){without_rowid};
+CREATE INDEX messages_by_modseq ON messages (mailbox_id, modseq);
+CREATE INDEX messages_by_content ON messages (content_id);
+
+-- Expunged UIDs with the MODSEQ of their expunge: poll() and QRESYNC VANISHED.
+CREATE TABLE expunged (
+    mailbox_id {int} NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid {int} NOT NULL,
+    modseq {int} NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+){without_rowid};
+CREATE INDEX expunged_by_modseq ON expunged (mailbox_id, modseq);
+
+-- Keywords ever used in a mailbox (the FLAGS response), one per case-folded spelling.
+CREATE TABLE mailbox_keywords (
+    mailbox_id {int} NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    folded TEXT NOT NULL,
+    keyword TEXT NOT NULL,
+    PRIMARY KEY (mailbox_id, folded)
+){without_rowid};
+"""
+
+_QUOTA = """
+-- RFC 9208 limits set by the administrator (pyimapd user quota): KiB of message
+-- storage and number of messages over all the account's mailboxes; NULL = unlimited.
+ALTER TABLE users ADD COLUMN quota_storage_kib {int};
+ALTER TABLE users ADD COLUMN quota_messages {int};
+"""
+
+
+def tables(d: Dialect) -> str:
+    """Schema version 1's tables, in ``d``'s types."""
+    return _TABLES.format(**d.types)
+
+
+def quota_columns(d: Dialect) -> str:
+    """Schema version 2: the quota limits."""
+    return _QUOTA.format(**d.types)
