@@ -33,3 +33,31 @@ def test_storage_and_protocol_do_not_import_the_session() -> None:
             text = path.read_text()
             assert "pyimapd.session" not in text, f"{path} reaches up into the session"
             assert "pyimapd.transport" not in text, f"{path} reaches into the transport"
+
+
+def test_only_the_storage_engines_import_a_database_driver() -> None:
+    """SQL drivers belong to storage/sqlite and storage/postgres; the SQL core
+    (storage/sql) only yields statements."""
+    for layer in ("protocol", "session", "mime", "search", "storage/sql", "storage/memory"):
+        for path in (SRC / layer).rglob("*.py"):
+            found = _imports(path) & {"sqlite3", "asyncpg"}
+            assert not found, f"{path} imports {', '.join(sorted(found))}"
+
+
+def test_handlers_leave_the_wire_format_and_the_state_to_their_layers() -> None:
+    """FETCH responses and literals are written by protocol/ (fetch_response, responses);
+    the connection state changes through Session's transitions, never by assignment."""
+    for path in (SRC / "session" / "handlers").glob("*.py"):
+        text = path.read_text()
+        for pattern in ("FETCH (", "{%d}", "~{"):
+            for line in text.splitlines():
+                code = line.split("#", 1)[0]
+                if pattern in code and ('b"' in code or "b'" in code):
+                    raise AssertionError(f"{path.name} writes {pattern!r} by hand: {line}")
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            targets = node.targets if isinstance(node, ast.Assign) else (
+                [node.target] if isinstance(node, ast.AugAssign | ast.AnnAssign) else [])
+            for target in targets:
+                if isinstance(target, ast.Attribute) and target.attr == "state":
+                    raise AssertionError(f"{path.name}:{node.lineno} assigns .state")

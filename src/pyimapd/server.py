@@ -6,7 +6,7 @@ How this works: :func:`run` is what ``pyimapd serve`` calls. With one worker it 
 with its own event loop, its own backend connections and its own listeners, which share
 the port through ``SO_REUSEPORT``. The store is shared (SQLite serialises writers); what
 one worker changes reaches the sessions of the others through the change feed, which for
-SQLite is a :class:`~pyimapd.storage.feed.PeerChangeFeed` on ``DATA_DIR/run``.
+SQLite is a :class:`~pyimapd.transport.peers.PeerChangeFeed` on ``DATA_DIR/run``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from pyimapd.auth.passwords import Passwords
 from pyimapd.config import Config
 from pyimapd.services import Services, before_fork, worker_exited
 from pyimapd.session.session import ServerContext
-from pyimapd.storage.feed import PeerChangeFeed, socket_path
 from pyimapd.storage.interface import Backend, ChangeFeed
+from pyimapd.transport.peers import PeerChangeFeed, socket_path
 from pyimapd.transport.server import Listener
 from pyimapd.transport.tls import load_tls
 from pyimapd.watchdog import LoopWatchdog

@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import replace
-from typing import Any
 
 from harness import Client, Harness
 from pyimapd.config import Timeouts
-from pyimapd.session.view import SelectedView
+from pyimapd.session.view import SelectedView, SharedPolls
 from pyimapd.storage.interface import Changes, SelectResult
 
 
@@ -79,33 +78,6 @@ async def test_autologout_ends_an_idle_that_hears_nothing(harness: Harness) -> N
     assert b"Autologout" in out
 
 
-async def test_a_subscription_with_only_wait_still_wakes_idle(harness: Harness) -> None:
-    """The Subscription protocol asks only for wait() and close(): IDLE falls back to a
-    task per change for a feed without watch()."""
-    changes: Any = harness.backend.changes
-    original = changes.subscribe
-
-    class Minimal:
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-
-        async def wait(self, timeout: float | None = None) -> bool:
-            return bool(await self.inner.wait(timeout))
-
-        def close(self) -> None:
-            self.inner.close()
-
-    changes.subscribe = lambda user, mailbox: Minimal(original(user, mailbox))
-    a = await idler(harness)
-    writer = await harness.connect(("demo", "demo"))
-    await append(writer)
-    await a.read_until(rb"^\* 1 EXISTS\r\n")
-    await append(writer)
-    await a.read_until(rb"^\* 2 EXISTS\r\n")
-    a.send("DONE\r\n")
-    assert b"i OK" in await a.read_until(rb"^i .*\r\n")
-
-
 # --- the shared poll ------------------------------------------------------------------
 
 
@@ -136,8 +108,11 @@ class Sub:
 
 
 def views(gate: Gate, n: int) -> list[SelectedView]:
+    """``n`` sessions of one process (one SharedPolls) with the mailbox selected."""
     result = SelectResult("INBOX", 7, 1, 1, [], frozenset(), None, frozenset(), False)
-    return [SelectedView(gate, result, Sub()) for _ in range(n)]  # type: ignore[arg-type]
+    polls = SharedPolls()
+    return [SelectedView(gate, result, Sub(), polls)  # type: ignore[arg-type]
+            for _ in range(n)]
 
 
 async def test_one_poll_for_many_sessions_and_recent_for_the_leader() -> None:

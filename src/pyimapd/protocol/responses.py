@@ -64,12 +64,23 @@ def _quote_ok(data: bytes) -> bool:
     return len(data) <= QUOTED_MAX and not any(b in _QUOTED_BAD for b in data)
 
 
+def literal_prefix(size: int, binary: bool = False) -> bytes:
+    """``{size}`` CRLF, or ``~{size}`` CRLF for a literal8 (RFC 3516: the value may hold
+    NUL), before ``size`` bytes the caller sends (streamed, for a large value)."""
+    return (b"~{%d}\r\n" if binary else b"{%d}\r\n") % size
+
+
+def literal(data: bytes, binary: bool = False) -> bytes:
+    """A complete literal (RFC 3501 section 4.3) of ``data``."""
+    return literal_prefix(len(data), binary) + data
+
+
 def encode_string(data: bytes | str) -> bytes:
     """``string``: a quoted string when possible, else a literal."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if _quote_ok(raw):
         return b'"' + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
-    return b"{%d}\r\n" % len(raw) + raw
+    return literal(raw)
 
 
 def encode_astring(data: bytes | str) -> bytes:
@@ -93,7 +104,7 @@ def encode_value(value: Value) -> bytes:
     if isinstance(value, str | bytes):
         return encode_string(value)
     if isinstance(value, Literal):
-        return b"{%d}\r\n" % len(value.data) + value.data
+        return literal(value.data)
     if isinstance(value, Mailbox):
         return encode_astring(encode_mailbox_name(value.name))
     if isinstance(value, Adjacent):

@@ -30,7 +30,7 @@ from pyimapd.protocol.responses import ResponseCode, tagged, untagged_status
 from pyimapd.session.io import Channel
 from pyimapd.session.state import CommandFailed, ConnectionClosed, Result, State, bad, no
 from pyimapd.session.table import TABLE, command_name
-from pyimapd.session.view import SelectedView
+from pyimapd.session.view import SelectedView, SharedPolls
 from pyimapd.storage.interface import Backend, MailStore, NoSuchMailbox, StorageError
 from pyimapd.watchdog import LoopWatchdog
 
@@ -52,6 +52,8 @@ class ServerContext:
     sasl_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     metrics: Any = None
     """A :class:`pyimapd.metrics.Metrics` when ``metrics_listen`` is set."""
+    polls: SharedPolls = field(default_factory=SharedPolls)
+    """Store polls shared by the sessions of this process (session/view.py)."""
     watchdog: LoopWatchdog | None = None
     """Names the command that blocks the loop (``[timeouts] loop_stall``)."""
 
@@ -218,7 +220,7 @@ class Session:
             lines = await self.view.refresh(allow_expunge)
         except NoSuchMailbox:
             self.write(untagged_status("BYE", "The selected mailbox was deleted"))
-            self.state = State.LOGOUT
+            self.enter_logout()
             raise ConnectionClosed() from None
         for line in lines:
             self.write(line)
@@ -226,7 +228,7 @@ class Session:
     async def on_parse_error(self, error: ParseError) -> None:
         if error.fatal:
             self.write(untagged_status("BYE", error.text))
-            self.state = State.LOGOUT
+            self.enter_logout()
             return
         code = ResponseCode(error.code) if error.code else None
         if error.tag is None:
@@ -252,9 +254,24 @@ class Session:
         if self.bad_commands >= limit:
             self.log.info("too many bad commands; disconnecting")
             self.write(untagged_status("BYE", "Too many invalid commands"))
-            self.state = State.LOGOUT
+            self.enter_logout()
 
-    # --- state changes --------------------------------------------------------------
+    # --- state changes (RFC 3501 section 3) ----------------------------------------
+
+    async def enter_authenticated(self, user: str) -> None:
+        """LOGIN or AUTHENTICATE succeeded: the user's store is opened."""
+        self.store = await self.ctx.backend.open(user)
+        self.user = user
+        self.state = State.AUTHENTICATED
+
+    def enter_selected(self, view: SelectedView) -> None:
+        """SELECT or EXAMINE succeeded (the previous mailbox was left first)."""
+        self.view = view
+        self.state = State.SELECTED
+
+    def enter_logout(self) -> None:
+        """LOGOUT, a fatal error or BYE: the connection ends after this response."""
+        self.state = State.LOGOUT
 
     async def unselect(self) -> None:
         if self.view is not None:

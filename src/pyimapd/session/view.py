@@ -112,21 +112,35 @@ class _SharedPoll:
                 future.set_result(result)
 
 
-_POLLS: dict[tuple[object, ...], _SharedPoll] = {}
-"""Polls in this process, by mailbox and starting point (see ``_poll``): transient, an
-entry lives while its query runs and, if it succeeded, until the loop's next turn."""
+class SharedPolls:
+    """The polls in flight in this process, by mailbox and starting point (see
+    ``SelectedView._poll``); one per server context. Transient: an entry lives while its
+    query runs and, if it succeeded, until the loop's next turn."""
 
+    __slots__ = ("_polls",)
 
-def _forget(key: tuple[object, ...], shared: _SharedPoll) -> None:
-    if _POLLS.get(key) is shared:
-        del _POLLS[key]
+    def __init__(self) -> None:
+        self._polls: dict[tuple[object, ...], _SharedPoll] = {}
+
+    def get(self, key: tuple[object, ...]) -> _SharedPoll | None:
+        return self._polls.get(key)
+
+    def start(self, key: tuple[object, ...], seen: int) -> _SharedPoll:
+        shared = self._polls[key] = _SharedPoll(seen)
+        return shared
+
+    def forget(self, key: tuple[object, ...], shared: _SharedPoll) -> None:
+        if self._polls.get(key) is shared:
+            del self._polls[key]
 
 
 class SelectedView:
     def __init__(
-        self, mailbox: SelectedMailbox, result: SelectResult, subscription: Subscription
+        self, mailbox: SelectedMailbox, result: SelectResult, subscription: Subscription,
+        polls: SharedPolls,
     ) -> None:
         self.mailbox = mailbox
+        self.polls = polls
         self.name = result.name
         self.readonly = result.readonly
         self.uidvalidity = result.uidvalidity
@@ -295,12 +309,9 @@ class SelectedView:
         session has consumed (``generation``), so it cannot miss a change; \Recent
         stays with the session whose poll claimed it (RFC 3501 section 2.3.2)."""
         claim = not self.readonly
-        identity = getattr(self.subscription, "identity", None)
-        if identity is None:
-            return await self.mailbox.poll(self.modseq, self.max_uid, claim)
-        seen = self.subscription.generation()  # type: ignore[attr-defined]
-        key = (identity, self.uidvalidity, self.modseq, self.max_uid, claim)
-        while (shared := _POLLS.get(key)) is not None and shared.seen >= seen:
+        seen = self.subscription.generation()
+        key = (self.subscription.identity, self.uidvalidity, self.modseq, self.max_uid, claim)
+        while (shared := self.polls.get(key)) is not None and shared.seen >= seen:
             if shared.result is not None:
                 return shared.result  # done this turn: \Recent taken out
             changes = await shared.join()  # the followers' result, likewise
@@ -309,19 +320,19 @@ class SelectedView:
         return await self._lead_poll(key, seen, claim)
 
     async def _lead_poll(self, key: tuple[object, ...], seen: int, claim: bool) -> Changes:
-        shared = _POLLS[key] = _SharedPoll(seen)
+        shared = self.polls.start(key, seen)
         try:
             changes = await self.mailbox.poll(self.modseq, self.max_uid, claim)
         except Exception as exc:
             shared.finish(None, exc)
-            _forget(key, shared)
+            self.polls.forget(key, shared)
             raise
         except BaseException:
             shared.finish(None)  # the followers poll for themselves
-            _forget(key, shared)
+            self.polls.forget(key, shared)
             raise
         shared.finish(replace(changes, recent=frozenset()) if claim else changes)
-        asyncio.get_running_loop().call_soon(_forget, key, shared)
+        asyncio.get_running_loop().call_soon(self.polls.forget, key, shared)
         return changes
 
     def flags_responses(self) -> list[bytes]:

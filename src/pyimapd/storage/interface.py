@@ -24,7 +24,8 @@ delimiter and ``INBOX`` normalised (see :mod:`pyimapd.storage.names`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol
@@ -433,8 +434,25 @@ class MailStore(Protocol):
 
 
 class Subscription(Protocol):
+    """One session's interest in one mailbox's changes, as the session uses it."""
+
     async def wait(self, timeout: float | None = None) -> bool:
         """Returns True when the mailbox changed since the last wait, False on timeout."""
+
+    def watch(self, future: asyncio.Future[None]) -> None:
+        """Resolves ``future`` at the next change (at once if one is pending) without
+        consuming it: IDLE waits on a change or the client's line with one future."""
+
+    def unwatch(self, future: asyncio.Future[None]) -> None: ...
+
+    @property
+    def identity(self) -> Hashable:
+        """Equal for subscriptions to the same mailbox of the same feed: their sessions
+        may share one poll of the store (session/view.py, ``SharedPolls``)."""
+
+    def generation(self) -> int:
+        """How many changes the mailbox has signalled in this process: a poll started at
+        generation g has seen every change signalled up to g (signals follow COMMIT)."""
 
     def close(self) -> None: ...
 

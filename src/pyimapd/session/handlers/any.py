@@ -47,5 +47,5 @@ async def noop(session: Session, command: c.Noop) -> Result:
 async def logout(session: Session, command: c.Logout) -> Result:
     session.write(untagged_status("BYE", "IMAP4rev1 server terminating connection"))
     await session.unselect()
-    session.state = State.LOGOUT
+    session.enter_logout()
     return ok("LOGOUT completed")

@@ -30,7 +30,7 @@ from pyimapd.auth.sasl import (
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.events import RawLine
 from pyimapd.protocol.responses import ResponseCode, continuation
-from pyimapd.session.state import Result, State, bad, no, ok
+from pyimapd.session.state import Result, bad, no, ok
 
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
@@ -86,7 +86,7 @@ async def _handshake(session: Session) -> None:
         await session.io.start_tls()
     except (OSError, TimeoutError, ConnectionError) as exc:
         session.log.info("TLS handshake with %s failed: %s", session.io.peer, exc)
-        session.state = State.LOGOUT
+        session.enter_logout()
         raise ConnectionClosed() from None
     session.log.info("TLS established with %s", session.io.peer)
 
@@ -121,9 +121,7 @@ async def _check_password(session: Session, user: str, password: str) -> bool:
 
 async def _enter(session: Session, user: str) -> None:
     """Enters the authenticated state (section 6.2.3)."""
-    session.user = user
-    session.store = await session.ctx.backend.open(user)
-    session.state = State.AUTHENTICATED
+    await session.enter_authenticated(user)
     if session.ctx.throttle is not None:
         session.ctx.throttle.record_success(user)
     session.log.info("user %s logged in from %s", user, session.io.peer_host)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pyimapd import mime
 from pyimapd.mime import decode
 from pyimapd.protocol import commands as c
+from pyimapd.protocol import fetch_response as wire
 from pyimapd.protocol.responses import ResponseCode
 from pyimapd.session.state import CommandFailed, no
 from pyimapd.storage.interface import MessageRecord
@@ -106,8 +107,8 @@ async def write(
         return
     lo = min(offset, scan.size)
     hi = scan.size if count is None else min(lo + count, scan.size)
-    marker = b"~{%d}\r\n" if scan.nul else b"{%d}\r\n"
-    head = label(item, offset if item.partial is not None else None) + b" " + marker % (hi - lo)
+    head = (label(item, offset if item.partial is not None else None) + wire.SEP
+            + wire.literal_prefix(hi - lo, binary=scan.nul))
     if scan.kept is not None:
         out.append(head + bytes(scan.kept[lo:hi]))
         return

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pyimapd import mime
 from pyimapd.protocol import commands as c
+from pyimapd.protocol import fetch_response as wire
 from pyimapd.protocol.responses import ResponseCode, encode_value
 from pyimapd.session.handlers import binary
 from pyimapd.session.handlers.condstore import enable_condstore
@@ -148,7 +149,7 @@ async def _fetch_flags(
     over the whole mailbox. It reads pages of bare rows and fills one format per line;
     the sequence number comes from walking the view along the ascending UIDs."""
     names = [i.name for i in items]  # type: ignore[union-attr]
-    line = b"* %%d FETCH (%s)\r\n" % b" ".join(_FLAG_ITEMS[n][0] for n in names)
+    line = wire.line_format([_FLAG_ITEMS[n][0] for n in names])
     pick = itemgetter(0, *[_FLAG_ITEMS[n][1] for n in names])
     known, recent, size = view.uids, view.recent, len(view.uids)
     encoded = _EncodedFlags()
@@ -203,8 +204,8 @@ async def _fetch_records(
             if since is not None and record.modseq <= since:
                 continue
             if simple:
-                pending.append(b"* %d FETCH (%s)\r\n" % (msn, b" ".join(
-                    [_simple(view, record, None, i.name) for i in items])))  # type: ignore[union-attr]
+                pending.append(wire.line(
+                    msn, [_simple(view, record, None, i.name) for i in items]))  # type: ignore[union-attr]
                 _write_full(session, pending)
                 continue
             batch.append((msn, record))
@@ -345,7 +346,7 @@ async def _write_message(
     """Appends the response to ``pending``, unless a large section is streamed: then
     ``pending`` and the start of this response are written first."""
     binary.check(root, wanted)  # UNKNOWN-CTE fails the FETCH before any output (RFC 3516)
-    out = _Out([b"* %d FETCH (" % msn])
+    out = _Out([wire.begin(msn)])
     out.pending = pending
     out.prefetched = prefetched
     try:
@@ -357,7 +358,7 @@ async def _write_message(
             session.log.warning("message %d vanished while streaming: %s", record.uid, exc)
             raise ConnectionClosed() from exc
         raise
-    out.append(b")\r\n")
+    out.append(wire.END)
     pending.append(b"".join(out))
 
 
@@ -381,7 +382,7 @@ async def _fill(
 ) -> None:
     for index, item in enumerate(wanted):
         if index:
-            out.append(b" ")
+            out.append(wire.SEP)
         if isinstance(item, c.FetchBinary):
             await binary.write(session, view, record, root, item, out)
             continue
@@ -472,15 +473,15 @@ async def _write_section(
         if section.partial is not None:
             lo, hi = _clip(0, len(data), section.partial)
             data = data[lo:hi]
-        out.append(b"{%d}\r\n" % len(data) + data)
+        out.append(wire.literal(data))
         return
     if end - start <= STREAM_OVER:
         data = await _read(view, record, start, end, out)
-        out.append(b"{%d}\r\n" % len(data) + data)
+        out.append(wire.literal(data))
         return
     chunks = aiter(view.mailbox.read(record.content, start, end - start))
     first = await anext(chunks, b"")  # a vanished body fails here, before any output
-    out.append(b"{%d}\r\n" % (end - start))
+    out.append(wire.literal_prefix(end - start))
     if out.pending:
         session.write(b"".join(out.pending))
         out.pending.clear()

@@ -17,7 +17,7 @@ from pyimapd.protocol.responses import (
 )
 from pyimapd.session.handlers.condstore import enable_condstore, highestmodseq_code, resync
 from pyimapd.session.handlers.listing import Entry, select_entries
-from pyimapd.session.state import Result, State, bad, no, ok
+from pyimapd.session.state import Result, bad, no, ok
 from pyimapd.session.view import SelectedView
 from pyimapd.storage.interface import DELIMITER, NoSuchMailbox, StorageError
 from pyimapd.storage.names import list_matcher
@@ -56,13 +56,12 @@ async def _open(session: Session, command: c.Select | c.Examine, readonly: bool)
     except BaseException:
         subscription.close()
         raise
-    view = SelectedView(mailbox, result, subscription)
+    view = SelectedView(mailbox, result, subscription, session.ctx.polls)
     if command.condstore:
         session.enabled.add("CONDSTORE")
     view.condstore = "CONDSTORE" in session.enabled
     view.qresync = "QRESYNC" in session.enabled
-    session.view = view
-    session.state = State.SELECTED
+    session.enter_selected(view)
     flags, permanent = view.flags_responses()
     session.write(untagged(view.exists, Atom("EXISTS")))
     session.write(flags)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyimapd.protocol import commands as c
+from pyimapd.protocol import fetch_response as wire
 from pyimapd.protocol.responses import Atom, ResponseCode, encode_value, untagged_status
 from pyimapd.session.handlers.condstore import enable_condstore, highestmodseq_code
 from pyimapd.session.state import Result, bad, no, ok
@@ -143,7 +144,7 @@ async def _report_store(
             items.append(b"UID %d" % uid)
         if view.condstore:
             items.append(b"MODSEQ (%d)" % update.modseq)
-        session.write(b"* %d FETCH (" % msn + b" ".join(items) + b")\r\n")
+        session.write(wire.line(msn, items))
 
 
 async def copy(session: Session, command: c.Copy) -> Result:
