@@ -4,6 +4,7 @@ failed-login throttle."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -246,3 +247,34 @@ def test_password_verify_with_and_without_libsodium(
     assert not p.verify(stored[:-6] + "AAAAAA", "s3cret-pässword")
     assert not p.verify("$argon2id$garbage", "x")
     assert not p.verify("not a hash", "x")
+
+
+async def test_logins_that_arrive_together_share_one_verification() -> None:
+    """A burst of first logins of one account pays argon2id once (issue 15's slow
+    start); other passwords get their own run, a failure is shared but not cached, and
+    a client that goes away does not cancel the run for the others."""
+    cache = LoginCache()
+    runs: list[str] = []
+    gate = asyncio.Event()
+
+    def verifier(password: str):  # type: ignore[no-untyped-def]
+        async def run() -> bool:
+            runs.append(password)
+            await gate.wait()
+            return password == "right"
+        return run
+
+    right = [asyncio.create_task(cache.verify_once("demo", "right", "$h1", verifier("right")))
+             for _ in range(20)]
+    wrong = [asyncio.create_task(cache.verify_once("demo", "wrong", "$h1", verifier("wrong")))
+             for _ in range(5)]
+    await asyncio.sleep(0)
+    right[0].cancel()
+    gate.set()
+    results = await asyncio.gather(*right[1:], *wrong)
+    assert sorted(runs) == ["right", "wrong"]
+    assert results == [True] * 19 + [False] * 5
+    assert cache.check("demo", "right", "$h1") and not cache.check("demo", "wrong", "$h1")
+    assert not cache.check("demo", "right", "$h2")  # a new password hash: verify again
+    assert await cache.verify_once("demo", "wrong", "$h1", verifier("wrong")) is False
+    assert runs.count("wrong") == 2

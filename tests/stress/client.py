@@ -3,7 +3,9 @@
 How this works: a :class:`RandomClient` logs in, selects one mailbox, learns it
 (``FETCH 1:* (UID FLAGS)``) and then, until its deadline, picks operations at random by
 weight from :attr:`RandomClient.operations`: APPEND, STORE of its own keyword, STORE
-\\Deleted, EXPUNGE, COPY, FETCH, SEARCH, NOOP. Every untagged response goes through the
+\\Deleted, STORE of a keyword new to the mailbox, EXPUNGE, COPY, FETCH, SEARCH, NOOP, and
+LOGOUT followed by a new LOGIN and SELECT. Every other client SELECTs with CONDSTORE, so
+that MODSEQ is checked too. Every untagged response goes through the
 client's :class:`~stress.model.MailboxModel`; a tagged BAD, or a NO other than
 ``[EXPUNGEISSUED]`` (RFC 2180: the message went away under us), is a violation.
 
@@ -26,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from stress.model import MailboxModel, Violation, fetch_items
+from stress.model import MailboxModel, RecentRegistry, Violation, fetch_items
 from stress.wire import Connection, Response
 
 Operation = Callable[[], Awaitable[None]]
@@ -39,10 +41,15 @@ class Stats:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+PROBES = 8
+"""Fresh keywords each client STOREs once (``$p<client>_<n>``): each is new to the mailbox,
+so every session must see an untagged FLAGS before a FETCH that shows it."""
+
+
 class RandomClient:
     def __init__(
         self, index: int, host: str, port: int, user: str, password: str, mailbox: str,
-        other: str, seed: int,
+        other: str, seed: int, recent: RecentRegistry | None = None,
     ) -> None:
         self.index = index
         self.host, self.port = host, port
@@ -50,10 +57,13 @@ class RandomClient:
         self.mailbox, self.other = mailbox, other
         self.rng = random.Random(seed)
         self.keyword = f"$k{index}"
-        self.model = MailboxModel(mailbox, self.keyword)
+        self.model = MailboxModel(mailbox, self.keyword, recent, owner=user)
+        self.condstore = index % 2 == 0
+        """Half the clients SELECT with CONDSTORE: MODSEQ in every FETCH they get."""
         self.conn: Connection | None = None
         self.stats = Stats()
         self.appends = 0
+        self.probes = 0
         self.operations: dict[str, tuple[int, Operation]] = {
             "append": (6, self.op_append),
             "store_keyword": (8, self.op_store_keyword),
@@ -64,6 +74,8 @@ class RandomClient:
             "search": (4, self.op_search),
             "noop": (2, self.op_noop),
             "resync": (1, self.op_resync),
+            "probe_keyword": (1, self.op_probe_keyword),
+            "reconnect": (1, self.op_reconnect),
         }
 
     # --- plumbing -------------------------------------------------------------------
@@ -90,7 +102,8 @@ class RandomClient:
     async def connect(self) -> None:
         self.conn = await Connection.open(self.host, self.port)
         await self.command(f"LOGIN {self.user} {self.password}")
-        await self.command(f'SELECT "{self.mailbox}"')
+        condstore = " (CONDSTORE)" if self.condstore else ""
+        await self.command(f'SELECT "{self.mailbox}"{condstore}')
         await self.op_resync()
 
     async def run(self, deadline: float) -> None:
@@ -170,10 +183,31 @@ class RandomClient:
             await self.command(f"STORE {msns} {sign}FLAGS ({self.keyword})")
 
     async def op_store_deleted(self) -> None:
+        """Nobody clears \\Deleted, so the STORE's own FETCH must show it."""
         known = self.known()
         if known:
-            msn, _ = self.rng.choice(known)
-            await self.command(f"STORE {msn} +FLAGS (\\Deleted)")
+            msn, uid = self.rng.choice(known)
+            untagged, _ = await self.command(f"STORE {msn} +FLAGS (\\Deleted)")
+            for resp in untagged:
+                if resp.tokens[:2] == [str(msn), "FETCH"]:
+                    flags = fetch_items(resp.tokens[2]).get("FLAGS") or []
+                    if "\\deleted" not in {str(f).lower() for f in flags}:  # type: ignore[union-attr]
+                        raise self.model.fail(f"STORE +FLAGS (\\Deleted) of UID {uid} "
+                                              f"answered FLAGS {flags}")
+
+    async def op_probe_keyword(self) -> None:
+        known = self.known()
+        if not known or self.probes >= PROBES:
+            return
+        self.probes += 1
+        msn, _ = self.rng.choice(known)
+        await self.command(f"STORE {msn} +FLAGS ($p{self.index}_{self.probes})")
+
+    async def op_reconnect(self) -> None:
+        """LOGOUT and a new session: the model keeps what outlives a session."""
+        await self.close()
+        self.model.reselect()
+        await self.connect()
 
     async def op_expunge(self) -> None:
         await self.command("EXPUNGE")
@@ -190,6 +224,7 @@ class RandomClient:
         items = self.rng.choice([
             "(FLAGS)", "(UID FLAGS)", "(FLAGS RFC822.SIZE)",
             "(UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])", "(INTERNALDATE UID)",
+            *(["(UID FLAGS MODSEQ)"] if self.condstore else []),
         ])
         prefix = "UID " if self.rng.random() < 0.3 else ""
         if prefix:
@@ -231,23 +266,33 @@ async def run_stress(
     host: str, port: int, user: str, password: str, clients: int, seconds: float,
     seed: int, mailboxes: tuple[str, str] = ("INBOX", "Shared"),
     client_class: type[RandomClient] = RandomClient,
+    users: list[tuple[str, str]] | None = None, one_mailbox: bool = False,
 ) -> list[RandomClient]:
     """Runs ``clients`` random clients for ``seconds``; raises :class:`Violation` (with
-    the seed in its text) on the first response that does not fit."""
-    await setup_mailboxes(host, port, user, password, [m for m in mailboxes if m != "INBOX"])
-    team = [
-        client_class(i, host, port, user, password, mailboxes[i % 2], mailboxes[(i + 1) % 2],
-                     seed * 1000 + i)
-        for i in range(clients)
-    ]
+    the seed in its text) on the first response that does not fit.
+
+    With ``users``, client i logs in as ``users[i % len(users)]`` (``user`` is then
+    unused), so each account's mailboxes have clients of their own; the clients of one
+    account alternate between the two mailboxes. ``one_mailbox`` puts every client on
+    the first mailbox (the second is then only where COPY goes)."""
+    accounts = users or [(user, password)]
+    for name, secret in accounts:
+        await setup_mailboxes(host, port, name, secret, [m for m in mailboxes if m != "INBOX"])
+    recent = RecentRegistry()
+    team = []
+    for i in range(clients):
+        name, secret = accounts[i % len(accounts)]
+        side = 0 if one_mailbox else (i // len(accounts)) % 2
+        team.append(client_class(i, host, port, name, secret, mailboxes[side],
+                                 mailboxes[1 - side], seed * 1000 + i, recent))
     try:
         await _all_or_none([c.connect() for c in team])
         deadline = time.monotonic() + seconds
         await _all_or_none([c.run(deadline) for c in team])
-        finals: dict[str, list[int]] = {}
+        finals: dict[tuple[str, str], list[int]] = {}
         for c in team:
             uids = await c.finish()
-            first = finals.setdefault(c.mailbox, uids)
+            first = finals.setdefault((c.user, c.mailbox), uids)
             if first != uids:
                 raise c.model.fail(f"clients disagree on {c.mailbox}: {first[:10]} vs {uids[:10]}")
     except Violation as exc:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from serverutil import ServerHandle, register_server, start_server
+from serverutil import DEFAULT_USERS, ServerHandle, register_server, start_server
 from stress.procnet import children
 
 STRESS_SECONDS = float(os.environ.get("PYIMAPD_STRESS_SECONDS", "12"))
+STRESS_USERS = {f"user{i}": f"secret{i}" for i in range(10)}
+"""The ten accounts of the many-users load, besides ``demo``."""
 
 
 def wait_workers(handle: ServerHandle, count: int, timeout: float = 20.0) -> list[int]:
@@ -32,7 +34,11 @@ def wait_workers(handle: ServerHandle, count: int, timeout: float = 20.0) -> lis
 @pytest.fixture(params=[1, 2], ids=["1worker", "2workers"])
 def stress_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerHandle]:
     workers = request.param
-    handle = start_server(tmp_path, extra_args=("--workers", str(workers)))
+    config = tmp_path / "stress.toml"
+    # 50 clients that reconnect at random from one address: above the default per-IP cap.
+    config.write_text("[limits]\nmax_connections_per_ip = 1000\n")
+    handle = start_server(tmp_path, users={**DEFAULT_USERS, **STRESS_USERS},
+                          extra_args=("--workers", str(workers), "--config", str(config)))
     register_server(request.node, handle)
     if workers > 1:
         wait_workers(handle, workers)

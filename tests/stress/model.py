@@ -14,7 +14,15 @@ the model and raises :class:`Violation` when it does not:
 - flags: every client STOREs only its own keyword, so nobody else changes it; the model
   knows, per UID, whether its keyword is set (from its own STOREs and APPENDs, or from the
   first time it saw the message), and every FLAGS it receives must agree, as must the
-  results of SEARCH KEYWORD for the messages it knows.
+  results of SEARCH KEYWORD for the messages it knows;
+- every keyword in a FETCH's FLAGS is in the last untagged FLAGS (RFC 3501 section 7.2.6,
+  RFC 9051 section 7.3.5: the FLAGS update comes before the first use of a new keyword);
+- MODSEQ (RFC 7162 section 3.1): per UID it never goes down, across reconnections too; a
+  FETCH the client did not ask for (during NOOP, SEARCH, APPEND, COPY, EXPUNGE) reports a
+  change, so its MODSEQ is above the HIGHESTMODSEQ of the SELECT; ``[HIGHESTMODSEQ n]``
+  never goes down within a session;
+- ``\\Recent`` (RFC 3501 section 2.3.2): a UID is recent in at most one session, checked
+  through a :class:`RecentRegistry` shared by all the clients of a mailbox.
 
 A model is per client and per mailbox; :mod:`stress.client` drives it.
 """
@@ -29,6 +37,22 @@ from stress.wire import Response, Token
 
 NO_EXPUNGE_COMMANDS = frozenset({"FETCH", "STORE", "SEARCH"})
 """RFC 3501 section 7.4.1: EXPUNGE is not sent while these (by sequence number) run."""
+SOLICITING_COMMANDS = frozenset({"FETCH", "STORE", "SELECT", "EXAMINE"})
+"""Commands whose FETCH responses may describe unchanged messages (the rest are changes)."""
+SYSTEM_FLAGS = frozenset({"\\seen", "\\answered", "\\flagged", "\\deleted", "\\draft",
+                          "\\recent"})
+
+
+class RecentRegistry:
+    """Which session first saw each UID as ``\\Recent``, per mailbox of a user: RFC 3501
+    section 2.3.2 lets only one session see a message as recent."""
+
+    def __init__(self) -> None:
+        self.owner: dict[tuple[str, int, int], object] = {}
+
+    def claim(self, mailbox: str, uidvalidity: int, uid: int, session: object) -> object:
+        """The session that holds ``uid`` as recent (``session`` if nobody did)."""
+        return self.owner.setdefault((mailbox, uidvalidity, uid), session)
 
 
 class Violation(AssertionError):
@@ -55,18 +79,39 @@ def fetch_items(data: Token) -> dict[str, Token]:
 
 
 class MailboxModel:
-    def __init__(self, mailbox: str, keyword: str) -> None:
+    def __init__(self, mailbox: str, keyword: str, recent: RecentRegistry | None = None,
+                 owner: str = "") -> None:
         self.mailbox = mailbox
         self.keyword = keyword
+        self.recent_registry = recent or RecentRegistry()
+        self.owner = owner
+        """The account whose mailbox this is (mailbox names repeat across users)."""
         self.slots: list[Slot] = []
         self.mine: dict[int, bool] = {}
         self.expunged: set[int] = set()
         self.uidvalidity: int | None = None
+        self.modseqs: dict[int, int] = {}
+        """The highest MODSEQ received per UID, kept across reconnections."""
+        self.flags_list: set[str] | None = None
+        """The last untagged FLAGS, lower-cased; None before the first."""
+        self.select_modseq = 0
+        self.highest_seen = 0
+        self.session: object = object()
+        """This connection's identity for the \\Recent registry."""
         self.command = ""
         self.search_keyword: bool | None = None
         self.last_search: list[int] = []
         self.history: deque[str] = deque(maxlen=40)
-        self.counts = {"exists": 0, "expunge": 0, "fetch": 0, "flags_checked": 0}
+        self.counts = {"exists": 0, "expunge": 0, "fetch": 0, "flags_checked": 0,
+                       "modseq_checked": 0, "keywords_checked": 0, "recent_checked": 0}
+
+    def reselect(self) -> None:
+        """A new connection selects the mailbox again: a fresh view and session; what
+        outlives a session (UIDs gone, our keyword, MODSEQs per UID) stays."""
+        self.slots = []
+        self.flags_list = None
+        self.select_modseq = self.highest_seen = 0
+        self.session = object()
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -122,6 +167,10 @@ class MailboxModel:
             uid = self.command.upper().startswith("UID ")
             self.check_search(numbers, uid, self.search_keyword)
             self.last_search = numbers
+        elif tokens and str(tokens[0]).upper() == "FLAGS":
+            if len(tokens) < 2 or not isinstance(tokens[1], list):
+                raise self.fail(f"malformed FLAGS {resp.raw!r}")
+            self.flags_list = {str(f).lower() for f in tokens[1]}
         elif tokens and tokens[0] == "OK":
             code = resp.code() or ""
             if code.upper().startswith("UIDVALIDITY"):
@@ -129,6 +178,17 @@ class MailboxModel:
                 if self.uidvalidity not in (None, value):
                     raise self.fail(f"UIDVALIDITY changed {self.uidvalidity} -> {value}")
                 self.uidvalidity = value
+            elif code.upper().startswith("HIGHESTMODSEQ"):
+                self.highest_modseq(int(code.split()[1]))
+
+    def highest_modseq(self, value: int) -> None:
+        """``[HIGHESTMODSEQ n]``, untagged or tagged: never lower than before in a session;
+        the first one (SELECT's) is the point every later change is above."""
+        if value < self.highest_seen:
+            raise self.fail(f"HIGHESTMODSEQ went backwards: {self.highest_seen} -> {value}")
+        if not self.highest_seen:
+            self.select_modseq = value
+        self.highest_seen = value
 
     def _exists(self, number: int) -> None:
         self.counts["exists"] += 1
@@ -158,8 +218,44 @@ class MailboxModel:
             flags = items["FLAGS"]
             if not isinstance(flags, list):
                 raise self.fail(f"FLAGS is not a list: {flags!r}")
-            present = self.keyword.lower() in {str(f).lower() for f in flags}
-            self._check_keyword(slot, present)
+            names = {str(f).lower() for f in flags}
+            self._check_announced(names)
+            self._check_keyword(slot, self.keyword.lower() in names)
+            if "\\recent" in names and slot.uid is not None:
+                self._check_recent(slot.uid)
+        if "MODSEQ" in items:
+            self._check_modseq(slot.uid, items["MODSEQ"])
+
+    def _check_announced(self, names: set[str]) -> None:
+        unknown = names - SYSTEM_FLAGS - (self.flags_list or set())
+        self.counts["keywords_checked"] += 1
+        if unknown:
+            raise self.fail(f"keywords {sorted(unknown)} used before an untagged FLAGS "
+                            f"announced them (last FLAGS {sorted(self.flags_list or ())})")
+
+    def _check_recent(self, uid: int) -> None:
+        assert self.uidvalidity is not None
+        self.counts["recent_checked"] += 1
+        key = f"{self.owner}/{self.mailbox}"
+        if self.recent_registry.claim(key, self.uidvalidity, uid, self.session) is not self.session:
+            raise self.fail(f"UID {uid} is \\Recent here and in another session")
+
+    def _check_modseq(self, uid: int | None, value: Token) -> None:
+        if not isinstance(value, list) or len(value) != 1 or not str(value[0]).isdigit():
+            raise self.fail(f"malformed MODSEQ {value!r}")
+        modseq = int(str(value[0]))
+        self.counts["modseq_checked"] += 1
+        words = self.command.upper().split(" ", 2)
+        verb = words[1] if words[0] == "UID" and len(words) > 1 else words[0]
+        if verb not in SOLICITING_COMMANDS and modseq <= self.select_modseq:
+            raise self.fail(f"unsolicited FETCH with MODSEQ {modseq}, not above the "
+                            f"HIGHESTMODSEQ {self.select_modseq} of SELECT")
+        if uid is None:
+            return
+        before = self.modseqs.get(uid, 0)
+        if modseq < before:
+            raise self.fail(f"UID {uid}: MODSEQ went backwards, {before} -> {modseq}")
+        self.modseqs[uid] = modseq
 
     def _check_msn(self, number: int) -> None:
         if not 1 <= number <= self.count:

@@ -30,6 +30,9 @@ from pyimapd.storage.interface import (
     SelectResult,
     Subscription,
 )
+from pyimapd.storage.values import flag_key
+
+_SYSTEM_KEYS = frozenset(flag_key(f) for f in SYSTEM_FLAGS)
 
 
 class InvalidSequence(ValueError):
@@ -85,10 +88,12 @@ class _SharedPoll:
     done, its result stays for the rest of the event loop's turn, for the sessions a
     signal woke together: a poll that needs no thread ends before they run."""
 
-    __slots__ = ("seen", "followers", "result")
+    __slots__ = ("seen", "serial", "followers", "result")
 
-    def __init__(self, seen: int) -> None:
+    def __init__(self, seen: int, serial: int) -> None:
         self.seen = seen
+        self.serial = serial
+        """Which poll this is in the process (see ``SharedPolls.started``)."""
         self.followers: list[asyncio.Future[Changes | None]] = []
         self.result: Changes | None = None
 
@@ -117,16 +122,20 @@ class SharedPolls:
     ``SelectedView._poll``); one per server context. Transient: an entry lives while its
     query runs and, if it succeeded, until the loop's next turn."""
 
-    __slots__ = ("_polls",)
+    __slots__ = ("_polls", "started")
 
     def __init__(self) -> None:
         self._polls: dict[tuple[object, ...], _SharedPoll] = {}
+        self.started = 0
+        """How many polls have started: a session that read the mailbox joins only
+        polls numbered above the count at the end of its read (``note_read``)."""
 
     def get(self, key: tuple[object, ...]) -> _SharedPoll | None:
         return self._polls.get(key)
 
     def start(self, key: tuple[object, ...], seen: int) -> _SharedPoll:
-        shared = self._polls[key] = _SharedPoll(seen)
+        self.started += 1
+        shared = self._polls[key] = _SharedPoll(seen, self.started)
         return shared
 
     def forget(self, key: tuple[object, ...], shared: _SharedPoll) -> None:
@@ -148,11 +157,18 @@ class SelectedView:
         self.uids: list[int] = list(result.uids)
         self.recent: set[int] = set(result.recent)
         self.keywords: frozenset[str] = result.keywords
+        self._announced = frozenset(flag_key(k) for k in result.keywords) | _SYSTEM_KEYS
+        """What FLAGS has told the client, case-folded, for :meth:`announce`."""
+        self._covered: set[frozenset[str]] = set()
+        """Flag sets already known to be announced: one hash lookup per FETCH line."""
         self.modseq = result.highestmodseq
         self.max_uid = self.uids[-1] if self.uids else 0
         self.subscription = subscription
         self.pending_expunge: set[int] = set()
         self.own_changes: dict[int, int] = {}
+        self._join_after = 0
+        """Polls numbered up to this started before this session's last read of the
+        mailbox, so they may hold older MODSEQs than it reported (``note_read``)."""
         self._dirty = False
         self.condstore = False
         """RFC 7162 section 3.1: unsolicited FETCH carries UID and MODSEQ (3.2.4)."""
@@ -233,6 +249,16 @@ class SelectedView:
         """This session changed the mailbox: the next refresh must poll the store."""
         self._dirty = True
 
+    def note_read(self) -> None:
+        """This session just reported messages as the store has them now (FETCH,
+        STORE): from here on it must not take the result of a poll that started
+        earlier. Such a poll may have read before a change this session has already
+        reported, and would report the message again with its older MODSEQ (RFC 7162
+        section 3.1 forbids that; issue 15). The generation check cannot see it: the
+        change's signal may not have arrived yet (another worker's datagram, or a
+        commit whose announcement is still on its way back to the loop)."""
+        self._join_after = self.polls.started
+
     def note_own_change(self, uid: int, modseq: int) -> None:
         """A flag change this session already reported, so refresh does not repeat it."""
         self.own_changes[uid] = modseq
@@ -256,6 +282,27 @@ class SelectedView:
         if self.qresync:
             return [vanished_line(gone, earlier=False)] if gone else []
         return out
+
+    def announce(self, flags: frozenset[str]) -> list[bytes]:
+        """FLAGS and PERMANENTFLAGS to send before a response that shows ``flags``, if
+        they hold a keyword this session was not told of yet (RFC 3501 section 7.2.6,
+        RFC 9051 section 7.3.5: the FLAGS update precedes the first use). Every FETCH
+        that carries FLAGS goes through here: another session may have added the keyword
+        since this one's last poll, and a FETCH reads the messages as they are now."""
+        if flags in self._covered:
+            return []
+        if all(f in self._announced or flag_key(f) in self._announced for f in flags):
+            if len(self._covered) < 4096:  # a mailbox has few distinct flag sets
+                self._covered.add(flags)
+            return []
+        self.learn_keywords(self.keywords | {f for f in flags if f not in SYSTEM_FLAGS})
+        return self.flags_responses()
+
+    def learn_keywords(self, keywords: frozenset[str]) -> None:
+        """The mailbox's keywords, as the FLAGS about to be sent will list them."""
+        folded = {flag_key(k) for k in self.keywords}
+        self.keywords = self.keywords | {k for k in keywords if flag_key(k) not in folded}
+        self._announced = frozenset(flag_key(k) for k in self.keywords) | _SYSTEM_KEYS
 
     def flags_fetch(self, msn: int, update: FlagUpdate) -> bytes:
         """An unsolicited FETCH for a flag change: FLAGS, plus UID and MODSEQ once
@@ -282,16 +329,19 @@ class SelectedView:
         if allow_expunge and self.pending_expunge:
             # First, so that the FETCH responses below use the numbers after them.
             out.extend(self.remove_expunged(sorted(self.pending_expunge)))
+        if not {flag_key(k) for k in changes.keywords} <= self._announced:
+            # Before the FETCHes below, which may use the new keywords. Keywords are never
+            # withdrawn from a mailbox, so this only grows.
+            self.learn_keywords(changes.keywords)
+            out.extend(self.flags_responses())
         for update in changes.flags:
             if self.own_changes.get(update.uid) == update.modseq:
                 continue
             msn = self.msn_of(update.uid)
             if msn is not None and update.uid not in self.pending_expunge:
+                out.extend(self.announce(update.flags))
                 out.append(self.flags_fetch(msn, update))
         self.own_changes.clear()
-        if changes.keywords != self.keywords:
-            self.keywords = changes.keywords
-            out.extend(self.flags_responses())
         if changes.new:
             self.uids.extend(u.uid for u in changes.new)
             self.max_uid = self.uids[-1]
@@ -306,12 +356,14 @@ class SelectedView:
         (a new message wakes them all at once: one query instead of thousands).
 
         A session joins a poll in flight only if it started after every signal this
-        session has consumed (``generation``), so it cannot miss a change; \Recent
+        session has consumed (``generation``), so it cannot miss a change, and after
+        its last read of the messages (``note_read``), so it cannot go back; \Recent
         stays with the session whose poll claimed it (RFC 3501 section 2.3.2)."""
         claim = not self.readonly
         seen = self.subscription.generation()
         key = (self.subscription.identity, self.uidvalidity, self.modseq, self.max_uid, claim)
-        while (shared := self.polls.get(key)) is not None and shared.seen >= seen:
+        while ((shared := self.polls.get(key)) is not None and shared.seen >= seen
+               and shared.serial > self._join_after):
             if shared.result is not None:
                 return shared.result  # done this turn: \Recent taken out
             changes = await shared.join()  # the followers' result, likewise

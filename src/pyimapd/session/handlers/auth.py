@@ -110,13 +110,11 @@ async def _check_password(session: Session, user: str, password: str) -> bool:
     record = await session.ctx.backend.users.get_user(user)
     stored = record.password_hash if record else None
     cache = session.ctx.login_cache
-    if cache is not None and cache.check(user, password, stored):
-        return True
-    if not await session.ctx.passwords.verify_async(stored, password):
-        return False
+    passwords = session.ctx.passwords
     if cache is not None and stored is not None:
-        cache.remember(user, password, stored)
-    return True
+        return await cache.verify_once(
+            user, password, stored, lambda: passwords.verify_async(stored, password))
+    return await passwords.verify_async(stored, password)
 
 
 async def _enter(session: Session, user: str) -> None:

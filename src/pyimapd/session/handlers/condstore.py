@@ -81,6 +81,9 @@ async def resync(session: Session, view: SelectedView, params: c.Qresync) -> Non
         msn = view.msn_of(record.uid)
         if msn is None or record.modseq <= params.modseq:
             continue
+        for line in view.announce(record.flags):  # a keyword added since SELECT: FLAGS first
+            session.write(line)
         flags = flag_atoms(record.flags, record.uid in view.recent)
         items = [Atom("UID"), record.uid, Atom("FLAGS"), flags, Atom("MODSEQ"), [record.modseq]]
         session.write(untagged(msn, Atom("FETCH"), items))
+    view.note_read()

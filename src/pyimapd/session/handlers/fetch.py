@@ -130,6 +130,7 @@ async def fetch(session: Session, command: c.Fetch) -> Result:
     else:
         found = await _fetch_records(session, view, uids, items, since, structure,
                                      simple, newly_seen)
+    view.note_read()  # no older poll may report these messages after this (issue 15)
     if found < len(uids) and not command.uid:
         text = "Some of the requested messages no longer exist"
         return no(text, ResponseCode("EXPUNGEISSUED"))
@@ -152,7 +153,7 @@ async def _fetch_flags(
     line = wire.line_format([_FLAG_ITEMS[n][0] for n in names])
     pick = itemgetter(0, *[_FLAG_ITEMS[n][1] for n in names])
     known, recent, size = view.uids, view.recent, len(view.uids)
-    encoded = _EncodedFlags()
+    encoded = _EncodedFlags(session, view)
     found = at = 0  # ``at``: where the next UID is expected in ``known``
     async for page in view.mailbox.fetch_flags(view.uid_ranges(uids)):
         n, listed = len(page), [row[0] for row in page]
@@ -172,7 +173,9 @@ async def _fetch_flags(
                 at += 1
                 found += 1
                 if since is None or modseq > since:
-                    item = _flags_item(flags, True) if uid in recent else encoded[flags]
+                    item = encoded[flags]  # announces a new keyword first
+                    if uid in recent:
+                        item = _flags_item(flags, True)
                     out.append(line % pick((at, uid, item, modseq)))
         if out:
             session.write(b"".join(out))
@@ -181,9 +184,18 @@ async def _fetch_flags(
 
 
 class _EncodedFlags(dict[frozenset[str], bytes]):
-    """``FLAGS (...)`` per flag set (without \\Recent), filled on first use."""
+    """``FLAGS (...)`` per flag set (without \\Recent), filled on first use. A flag set
+    first met may hold a keyword the session has not been told of: the FLAGS update is
+    written then, ahead of the page of FETCH lines that will use it."""
+
+    def __init__(self, session: Session, view: SelectedView) -> None:
+        super().__init__()
+        self.session, self.view = session, view
 
     def __missing__(self, flags: frozenset[str]) -> bytes:
+        announce = self.view.announce(flags)
+        if announce:
+            self.session.write(b"".join(announce))
         item = self[flags] = _flags_item(flags, False)
         return item
 
@@ -203,6 +215,7 @@ async def _fetch_records(
             found += 1
             if since is not None and record.modseq <= since:
                 continue
+            pending.extend(view.announce(record.flags))  # before the FETCH that shows them
             if simple:
                 pending.append(wire.line(
                     msn, [_simple(view, record, None, i.name) for i in items]))  # type: ignore[union-attr]

@@ -114,6 +114,7 @@ async def store(session: Session, command: c.Store) -> Result:
         view.note_own_change(update.uid, update.modseq)
     if uids and (view.condstore or not command.silent):
         await _report_store(session, view, command, uids, updates, set(modified))
+    view.note_read()  # what it reported, or changed, is newer than any poll in flight
     if modified:
         numbers = modified if command.uid else [view.msn_of(u) or 0 for u in modified]
         code = ResponseCode("MODIFIED", uid_set_text(numbers))
@@ -139,6 +140,8 @@ async def _report_store(
             continue
         items: list[bytes] = []
         if uid in modified or not command.silent:
+            for line in view.announce(update.flags):  # a new keyword: FLAGS first
+                session.write(line)
             items.append(b"FLAGS " + encode_value(flag_atoms(update.flags, uid in view.recent)))
         if command.uid or view.condstore:
             items.append(b"UID %d" % uid)
