@@ -61,3 +61,20 @@ def test_handlers_leave_the_wire_format_and_the_state_to_their_layers() -> None:
             for target in targets:
                 if isinstance(target, ast.Attribute) and target.attr == "state":
                     raise AssertionError(f"{path.name}:{node.lineno} assigns .state")
+
+
+def test_handlers_read_a_continuation_through_the_session() -> None:
+    """A handler that reads a line of its own asks the session (ask_for_line,
+    read_continuation): it does not switch the parser or write ``+`` itself."""
+    for path in (SRC / "session" / "handlers").glob("*.py"):
+        text = path.read_text()
+        assert "expect_raw_line" not in text, f"{path.name} switches the parser itself"
+        assert "continuation(" not in text.replace("read_continuation(", ""), (
+            f"{path.name} writes a continuation request itself")
+
+
+def test_the_lmtp_sessions_hold_no_socket() -> None:
+    """LMTP's sockets, limits and shutdown are the transport's (transport/lmtp.py)."""
+    for path in (SRC / "lmtp").glob("*.py"):
+        found = _imports(path) & {"asyncio", "selectors", "ssl"}
+        assert not found, f"{path.name} imports {', '.join(sorted(found))}"

@@ -30,7 +30,7 @@ def before_fork(config: Config) -> list[socket.socket]:
         prepare_multiprocess(config.data_dir / "run" / "metrics")
     if not config.listen_lmtp:
         return []
-    from pyimapd.lmtp.server import bind
+    from pyimapd.transport.lmtp import bind
 
     return bind(config.listen_lmtp)
 
@@ -64,7 +64,8 @@ class Services:
             services.metrics = metrics
             services.servers.append(await metrics.serve(config.metrics_listen))
         if config.listen_lmtp:
-            from pyimapd.lmtp.server import LmtpServer, bind
+            from pyimapd.lmtp.server import LmtpServer
+            from pyimapd.transport.lmtp import LmtpListener, bind
 
             lmtp = LmtpServer(
                 backend,
@@ -74,14 +75,15 @@ class Services:
                 hostname=config.lmtp.hostname or None,
                 metrics=metrics,
             )
-            await lmtp.start(lmtp_sockets if lmtp_sockets else bind(config.listen_lmtp))
-            services.lmtp = lmtp
+            listener = LmtpListener(lmtp.serve, config.connections.max_connections, metrics)
+            await listener.start(lmtp_sockets if lmtp_sockets else bind(config.listen_lmtp))
+            services.lmtp = listener
         return services
 
     async def stop(self) -> None:
-        from pyimapd.lmtp.server import LmtpServer
+        from pyimapd.transport.lmtp import LmtpListener
 
         for server in self.servers:
             server.close()
-        if isinstance(self.lmtp, LmtpServer):
+        if isinstance(self.lmtp, LmtpListener):
             await self.lmtp.stop()

@@ -175,3 +175,37 @@ def test_delivered_message_reaches_idle_within_100ms(
     delays = [_idle_and_deliver(handle, port, f"idle-{i}") for i in range(3)]
     assert min(delays) < 0.1, delays
     assert max(delays) < 1.0, delays
+
+
+def test_connections_over_the_limit_get_421(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The transport's connection limit holds for LMTP too (RFC 5321 section 3.8: 421,
+    then close); a slot that frees up is usable again."""
+    port = free_port()
+    config = tmp_path / "limits.toml"
+    config.write_text("[limits]\nmax_connections = 2\n")
+    handle = start_server(tmp_path, USERS, extra_args=(
+        "--listen-lmtp", f"127.0.0.1:{port}", "--config", str(config)))
+    register_server(request.node, handle)
+    try:
+        first, second = (Lmtp(socket.create_connection(("127.0.0.1", port)))
+                         for _ in range(2))
+        assert first.reply()[0].startswith("220") and second.reply()[0].startswith("220")
+        third = Lmtp(socket.create_connection(("127.0.0.1", port)))
+        assert third.reply()[0].startswith("421 4.3.2")
+        with pytest.raises(EOFError):
+            third.line()
+        first.send("QUIT\r\n")
+        assert first.reply()[0].startswith("221")
+        for _ in range(50):  # the server closes the first connection, then frees its slot
+            again = Lmtp(socket.create_connection(("127.0.0.1", port)))
+            if again.reply()[0].startswith("220"):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the freed slot was not given to a new connection")
+        again.send("LHLO client.example.org\r\n")
+        assert again.reply()[-1].startswith("250")
+        for conn in (second, again, third):
+            conn.sock.close()
+    finally:
+        handle.stop()

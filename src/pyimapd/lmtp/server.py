@@ -1,28 +1,21 @@
-"""The LMTP listener: a thin asyncio transport around :mod:`pyimapd.lmtp.protocol`.
+"""LMTP sessions: the mail transactions of one connection, over the sans-IO protocol.
 
-How this works: each connection runs :func:`LmtpServer._session`, a loop that feeds the
-sans-IO :class:`~pyimapd.lmtp.protocol.LmtpConnection` with what the socket gives, looks
+How this works: :meth:`LmtpServer.serve` runs one connection. It feeds the sans-IO
+:class:`~pyimapd.lmtp.protocol.LmtpConnection` with what the channel gives, looks
 recipients up through :class:`~pyimapd.delivery.Delivery` when RCPT asks, spools the
 message as it streams in, and after the final dot answers with one reply per accepted
 recipient (RFC 2033 section 4.2), each sent only once that recipient's copy is durable.
 
-Addresses are ``HOST:PORT`` or ``unix:PATH``. :func:`bind` opens the listening sockets;
-``pyimapd serve`` with worker processes binds them once, before forking, and every worker
-accepts on the same sockets (see docs/lmtp.md).
+The sockets, connection limits and shutdown are the transport's
+(transport/lmtp.py, ``LmtpListener``); this module sees a :class:`Channel`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import errno
 import logging
-import os
-import secrets
 import socket
-import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pyimapd.delivery import Delivery, DeliveryPolicy, DeliveryResult, Spool, Target
 from pyimapd.lmtp import protocol as p
@@ -31,75 +24,20 @@ from pyimapd.storage.interface import Backend
 if TYPE_CHECKING:
     from pyimapd.metrics import Metrics
 
-log = logging.getLogger("pyimapd.lmtp")
 
-READ_CHUNK = 64 * 1024
-IDLE_TIMEOUT = 300.0
-"""RFC 5321 section 4.5.3.2.7: a server should wait at least 5 minutes for a command."""
-SOCKET_MODE = 0o666
-"""A UNIX socket's mode: the MTA runs as its own user. Restrict with the directory."""
+class Channel(Protocol):
+    """What a session needs of its connection (transport/lmtp.py's LmtpChannel)."""
 
+    log: logging.LoggerAdapter[logging.Logger]
+    idle: bool
 
-def parse_lmtp_address(text: str) -> tuple[str, int] | Path:
-    """``HOST:PORT``, ``[IPv6]:PORT`` or ``unix:PATH``."""
-    if text.startswith("unix:"):
-        if not text[5:]:
-            raise ValueError("unix: needs a path")
-        return Path(text[5:])
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"expected HOST:PORT or unix:PATH, got {text!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
+    async def read(self) -> bytes: ...
 
-
-def _unlink_stale(path: Path) -> None:
-    """Removes a socket file left by a dead server; refuses to steal a live one."""
-    try:
-        if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
-    except FileNotFoundError:
-        return
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(str(path))
-    except (ConnectionRefusedError, FileNotFoundError):
-        path.unlink(missing_ok=True)
-        return
-    finally:
-        probe.close()
-    raise OSError(errno.EADDRINUSE, f"another server listens on {path}")
-
-
-def bind(addresses: tuple[str, ...]) -> list[socket.socket]:
-    """Listening sockets for the addresses, ready to be shared by worker processes."""
-    sockets: list[socket.socket] = []
-    try:
-        for text in addresses:
-            where = parse_lmtp_address(text)
-            if isinstance(where, Path):
-                _unlink_stale(where)
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sockets.append(sock)
-                sock.bind(str(where))
-                os.chmod(where, SOCKET_MODE)
-            else:
-                host, port = where
-                family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                sock = socket.socket(family, socket.SOCK_STREAM)
-                sockets.append(sock)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((host, port))
-            sock.listen(128)
-            sock.setblocking(False)
-    except BaseException:
-        for sock in sockets:
-            sock.close()
-        raise
-    return sockets
+    async def send(self, data: bytes) -> None: ...
 
 
 class LmtpServer:
-    """Serves LMTP on already bound sockets until :meth:`stop`."""
+    """Delivers what LMTP connections bring, one :meth:`serve` per connection."""
 
     def __init__(
         self,
@@ -116,98 +54,32 @@ class LmtpServer:
         self.max_message_size = max_message_size
         self.hostname = hostname or socket.getfqdn()
         self.metrics = metrics
-        self._servers: list[asyncio.Server] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._idle: set[asyncio.Task[None] | None] = set()
-        """Connections waiting for a command outside a transaction: safe to cut."""
 
-    async def start(self, sockets: list[socket.socket]) -> None:
-        for sock in sockets:
-            if sock.family == socket.AF_UNIX:
-                server = await asyncio.start_unix_server(self._connected, sock=sock)
-            else:
-                server = await asyncio.start_server(self._connected, sock=sock)
-            self._servers.append(server)
-            log.info("listening for LMTP on %s", sock.getsockname())
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Stops accepting; idle connections are closed at once, a transaction in
-        progress gets ``grace`` seconds to finish (the MTA retries what we cut)."""
-        for server in self._servers:
-            server.close()
-        for task in list(self._tasks):
-            if task in self._idle:
-                task.cancel()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=grace)
-        for task in list(self._tasks):
-            task.cancel()
-
-    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        name = writer.get_extra_info("peername")
-        peer = f"{name[0]}:{name[1]}" if isinstance(name, tuple) else "unix"
-        extra = {"session": secrets.token_hex(4), "peer": str(peer), "protocol": "lmtp"}
-        slog = logging.LoggerAdapter(log, extra)
-        slog.debug("LMTP connection from %s", peer)
-        if self.metrics is not None:
-            self.metrics.connection_opened("lmtp")
-        try:
-            await self._session(reader, writer, slog)
-        except (ConnectionError, TimeoutError) as exc:
-            slog.debug("LMTP connection ended: %r", exc)
-        except Exception:
-            slog.exception("LMTP session crashed")
-        finally:
-            if self.metrics is not None:
-                self.metrics.connection_closed("lmtp")
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 5.0)
-            slog.debug("LMTP connection from %s closed", peer)
-            if task is not None:
-                self._tasks.discard(task)
-
-    async def _session(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        slog: logging.LoggerAdapter[logging.Logger],
-    ) -> None:
+    async def serve(self, channel: Channel) -> None:
+        """Runs the connection until QUIT, EOF or an error; TimeoutError when the client
+        stays silent too long (the channel's read says how long)."""
         conn = p.LmtpConnection(self.hostname, self.max_message_size)
-        tx = _Transaction(self, slog)
+        tx = _Transaction(self, channel.log)
         try:
             while True:
                 event = conn.next_event()
-                await _send(conn, writer)  # what the event queued (354, 221, errors...)
+                await channel.send(conn.data_to_send())  # what the event queued (354, 221...)
                 if isinstance(event, p.Closed):
                     return
                 if isinstance(event, p.NeedData):
-                    idle = tx.sender is None
-                    task = asyncio.current_task()
-                    if idle:
-                        self._idle.add(task)
+                    channel.idle = tx.sender is None
                     try:
-                        data = await asyncio.wait_for(reader.read(READ_CHUNK), IDLE_TIMEOUT)
+                        data = await channel.read()
                     finally:
-                        self._idle.discard(task)
+                        channel.idle = False
                     if not data:
                         return
                     conn.receive_data(data)
                     continue
                 await tx.on_event(conn, event)
-                await _send(conn, writer)  # the answer to RCPT or to the message
+                await channel.send(conn.data_to_send())  # the answer to RCPT or to the message
         finally:
             tx.discard()
-
-
-async def _send(conn: p.LmtpConnection, writer: asyncio.StreamWriter) -> None:
-    out = conn.data_to_send()
-    if out:
-        writer.write(out)
-        await writer.drain()
 
 
 class _Transaction:

@@ -26,7 +26,7 @@ from pyimapd.config import Config
 from pyimapd.protocol.commands import Command
 from pyimapd.protocol.connection import ServerConnection
 from pyimapd.protocol.events import NeedData, ParseError
-from pyimapd.protocol.responses import ResponseCode, tagged, untagged_status
+from pyimapd.protocol.responses import ResponseCode, continuation, tagged, untagged_status
 from pyimapd.session.io import Channel
 from pyimapd.session.state import CommandFailed, ConnectionClosed, Result, State, bad, no
 from pyimapd.session.table import TABLE, command_name
@@ -142,6 +142,20 @@ class Session:
             async with asyncio.timeout(self.read_timeout()):  # no task per read, unlike wait_for
                 data = await self.io.read()
             self.conn.receive_data(data)
+
+    def ask_for_line(self, text: str) -> None:
+        """Sends ``+ text`` (RFC 3501 section 7.5) and has the parser hand over the
+        client's next line raw, for a handler that reads a line of its own: a SASL
+        response, IDLE's DONE. The handler then reads it with :meth:`next_event`."""
+        self.write(continuation(text))
+        self.conn.expect_raw_line()
+
+    async def read_continuation(self, text: str) -> Any:
+        """:meth:`ask_for_line`, sent at once, then the client's answer: a RawLine
+        event (or what the parser made of something else)."""
+        self.ask_for_line(text)
+        await self.io.drain()
+        return await self.next_event()
 
     # --- dispatch -------------------------------------------------------------------
 

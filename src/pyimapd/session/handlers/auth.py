@@ -29,7 +29,7 @@ from pyimapd.auth.sasl import (
 )
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.events import RawLine
-from pyimapd.protocol.responses import ResponseCode, continuation
+from pyimapd.protocol.responses import ResponseCode
 from pyimapd.session.state import Result, bad, no, ok
 
 if TYPE_CHECKING:
@@ -194,10 +194,7 @@ async def _conclude(session: Session, name: str, step: Step) -> Result:
 
 async def _read_response(session: Session, challenge: bytes) -> bytes | None:
     """Sends a ``+`` challenge and reads the client's base64 line; None on ``*``."""
-    session.write(continuation(base64.b64encode(challenge).decode()))
-    await session.io.drain()
-    session.conn.expect_raw_line()
-    event = await session.next_event()
+    event = await session.read_continuation(base64.b64encode(challenge).decode())
     if not isinstance(event, RawLine):
         raise SaslError("expected a SASL response line")
     line = event.line.strip()

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.events import RawLine
-from pyimapd.protocol.responses import continuation
 from pyimapd.session.state import Result, bad, ok
 
 if TYPE_CHECKING:
@@ -23,8 +22,7 @@ if TYPE_CHECKING:
 
 
 async def idle(session: Session, command: c.Idle) -> Result:
-    session.write(continuation("idling"))
-    session.conn.expect_raw_line()
+    session.ask_for_line("idling")
     loop = asyncio.get_running_loop()
     reader: asyncio.Future[Any] = asyncio.ensure_future(session.next_event())
     wake: list[asyncio.Future[None]] = []  # the current round's future, for the reader
