@@ -286,7 +286,8 @@ def test_multipart_without_boundary_has_no_parts(corpus):
     data, root = corpus("16_multipart_no_boundary")
     assert bodystructure_value(root, False) == (
         ("TEXT", "PLAIN", ASCII, None, None, "7BIT", 0, 0), "MIXED")
-    assert_sections(data, root, {((1,), ""): None,
+    assert_sections(data, root, {((1,), ""): b"", ((1,), "MIME"): b"", ((2,), ""): None,
+                                 ((1, 1), ""): None,
                                  ((), "TEXT"): b"--something\r\nnot parsed as parts\r\n"})
 
 

@@ -29,8 +29,26 @@ def test_headers_are_decoded_unfolded_lowercased(corpus) -> None:
     data, root = corpus("07_rfc2047")
     headers, text = search_fields(io.BytesIO(data), root)
     assert headers["subject"] == "été déjà vu ici"
-    assert headers["from"] == "andré pirard <pirard@vm1.ulg.ac.be>"
+    assert headers["from"] == "andré pirard <pirard@vm1.ulg.ac.be>\npirard@vm1.ulg.ac.be"
     assert text == "Body.\r\n"
+
+
+def test_address_fields_also_hold_each_parsed_address() -> None:
+    """FROM/TO/CC/BCC match the address as parsed, comments and folding white space
+    taken out, one line per address (issue 16); the header text stays searchable."""
+    headers, _ = fields(
+        b"From: <user-from (comment)@ (comment) domain.org>\r\n"
+        b"To: \"Ann\" <Ann@Example.ORG>, team: x (c) @ y.example;\r\n"
+        b"Cc: ,,\r\n"
+        b"Bcc: undisclosed-recipients:;\r\n"
+        b"Subject: <not@an.address.field>\r\n\r\n")
+    assert headers["from"] == ("<user-from (comment)@ (comment) domain.org>\n"
+                               "user-from@domain.org")
+    assert headers["to"] == ('"ann" <ann@example.org>, team: x (c) @ y.example;\n'
+                             "ann@example.org\nx@y.example")
+    assert headers["cc"] == ",,"
+    assert headers["bcc"] == "undisclosed-recipients:;"
+    assert headers["subject"] == "<not@an.address.field>"
 
 
 def test_repeated_fields_are_joined() -> None:

@@ -113,9 +113,7 @@ def test_commands(line: bytes, command: c.Command) -> None:
         (b"a1 AUTHENTICATE PLAIN", None),
         (b"a1 SELECT", "Missing mailbox name"),
         (b"a1 SELECT a b", "Unexpected extra arguments to SELECT"),
-        (b"a1 SELECT &AGE-", "Invalid mailbox name: printable ASCII must not be BASE64-encoded"),
         (b'a1 SELECT "\xff"', "Invalid mailbox name: not UTF-8"),
-        (b'a1 SELECT "a\x01"', "Invalid mailbox name: control character in mailbox name"),
         (b"a1 SELECT a*", "Unexpected extra arguments to SELECT"),
         (b"a1 RENAME old", "Missing new mailbox name"),
         (b'a1 LIST ""', "Missing mailbox pattern"),
@@ -155,6 +153,33 @@ def test_syntax_errors(line: bytes, error: str | None) -> None:
         assert not isinstance(event, ParseError)
     else:
         assert event == ParseError("a1", error)
+
+
+@pytest.mark.parametrize(
+    ("line", "code", "text"),
+    [
+        (b"a1 SELECT &AGE-", "NONEXISTENT",
+         "Invalid mailbox name: printable ASCII must not be BASE64-encoded"),
+        (b'a1 SELECT "a\x01"', "NONEXISTENT",
+         "Invalid mailbox name: control character in mailbox name"),
+        (b"a1 EXAMINE &Jjo", "NONEXISTENT",
+         "Invalid mailbox name: unterminated or invalid modified BASE64 in mailbox name"),
+        (b"a1 STATUS &AGE- (MESSAGES)", "NONEXISTENT",
+         "Invalid mailbox name: printable ASCII must not be BASE64-encoded"),
+        (b'a1 LIST "" &Jjo', "NONEXISTENT",
+         "Invalid mailbox pattern: unterminated or invalid modified BASE64 in mailbox name"),
+        (b"a1 DELETE &2D0-", "NONEXISTENT",
+         "Invalid mailbox name: unpaired surrogate in mailbox name"),
+        (b"a1 CREATE &Jjo", "CANNOT",
+         "Invalid mailbox name: unterminated or invalid modified BASE64 in mailbox name"),
+        (b"a1 RENAME INBOX &Jjo", "CANNOT",
+         "Invalid new mailbox name: unterminated or invalid modified BASE64 in mailbox name"),
+    ],
+)
+def test_invalid_modified_utf7_is_no_not_bad(line: bytes, code: str, text: str) -> None:
+    """The syntax is right, the name just cannot exist: NO, so clients keep the
+    connection (issue 16). A broken string or a missing argument is still BAD."""
+    assert one(line + b"\r\n") == ParseError("a1", text, code=code, status="NO")
 
 
 @pytest.mark.parametrize(

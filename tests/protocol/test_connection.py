@@ -32,6 +32,8 @@ SMALL = Limits(max_line=100, max_literal=50, max_append=1000, max_literals=3,
                max_raw_line=60, max_command=400)
 
 
+TOOBIG = ParseError("a1", "Message too large", code="TOOBIG", status="NO")
+
 def test_limits_defaults() -> None:
     limits = Limits()
     assert limits.max_line == DEFAULT_MAX_LINE == 65536
@@ -270,14 +272,14 @@ def test_append_trailing_non_sync_literal_is_discarded() -> None:
 
 def test_append_too_large_sync() -> None:
     events, sent = feed(b"a1 APPEND x {1001}\r\na2 NOOP\r\n", SMALL)
-    assert events == [ParseError("a1", "Message too large", code="TOOBIG"), c.Noop("a2")]
+    assert events == [TOOBIG, c.Noop("a2")]
     assert sent == b""
 
 
 def test_append_too_large_non_sync_is_discarded() -> None:
     data = b"a1 APPEND x {1001+}\r\n" + b"a9 NOOP\r\n" * 111 + b"zz\r\na2 NOOP\r\n"
     events, sent = feed(data, SMALL)
-    assert events == [ParseError("a1", "Message too large", code="TOOBIG"), c.Noop("a2")]
+    assert events == [TOOBIG, c.Noop("a2")]
 
 
 def test_append_message_uses_append_limit_not_literal_limit() -> None:
@@ -294,13 +296,18 @@ def test_append_message_uses_append_limit_not_literal_limit() -> None:
         (b'a1 APPEND x "31-Feb-2024 00:00:00 +0000" {3}\r\n', "Invalid date"),
         (b'a1 APPEND x "1-Feb-2024 00:00:00" {3}\r\n', "Invalid date-time"),
         (b"a1 APPEND x () y {3}\r\n", "Invalid APPEND arguments"),
-        (b"a1 APPEND &Jjo {3}\r\n", "Invalid mailbox name: unterminated or invalid "
-         "modified BASE64 in mailbox name"),
     ],
 )
 def test_append_bad_head_is_refused_before_the_literal(data: bytes, text: str) -> None:
     events, sent = feed(data + b"a2 NOOP\r\n")
     assert events == [ParseError("a1", text), c.Noop("a2")]
+    assert sent == b""
+
+
+def test_append_to_an_invalid_name_is_no_before_the_literal() -> None:
+    events, sent = feed(b"a1 APPEND &Jjo {3}\r\na2 NOOP\r\n")
+    text = "Invalid mailbox name: unterminated or invalid modified BASE64 in mailbox name"
+    assert events == [ParseError("a1", text, code="CANNOT", status="NO"), c.Noop("a2")]
     assert sent == b""
 
 

@@ -18,6 +18,6 @@ def test_the_flag_resync_format_matches_line() -> None:
 
 def test_literals() -> None:
     assert wire.literal(b"hello") == b"{5}\r\nhello"
-    assert wire.literal(b"") == b"{0}\r\n"
+    assert wire.literal(b"") == b"\"\""  # an empty value is a quoted string (issue 16)
     assert wire.literal(b"a\x00b", binary=True) == b"~{3}\r\na\x00b"
     assert wire.literal_prefix(1 << 20) == b"{1048576}\r\n"

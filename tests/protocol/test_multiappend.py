@@ -16,6 +16,8 @@ SMALL = Limits(max_append=100, max_literals=3)
 PST = timezone(-timedelta(hours=8))
 
 
+TOOBIG = ParseError("a1", "Message too large", code="TOOBIG", status="NO")
+
 def test_rfc3502_example_streams_both_messages() -> None:
     data = (b'A003 APPEND saved-messages (\\Seen) {5}\r\nfirst'
             b' (\\Seen) "7-Feb-1994 22:43:04 -0800" {6}\r\nsecond\r\nA004 NOOP\r\n')
@@ -56,14 +58,14 @@ def test_second_message_too_large_is_refused_without_plus() -> None:
     events, sent, conn = feed_chunks([b"a1 APPEND x {1}\r\n", b"a {101}\r\n", b"a2 NOOP\r\n"],
                                      SMALL)
     assert events == [c.AppendStart("a1", "x", (), None, 1), AppendData(b"a"),
-                      ParseError("a1", "Message too large", code="TOOBIG"), c.Noop("a2")]
+                      TOOBIG, c.Noop("a2")]
     assert sent == CONTINUE_LITERAL  # only the first message's
 
 
 def test_second_message_too_large_non_sync_is_discarded() -> None:
     data = b"a1 APPEND x {1+}\r\na {101+}\r\n" + b"a9 NOOP\r\n" * 11 + b"zz\r\na2 NOOP\r\n"
     events, _ = feed(data, SMALL)
-    assert events[-2:] == [ParseError("a1", "Message too large", code="TOOBIG"), c.Noop("a2")]
+    assert events[-2:] == [TOOBIG, c.Noop("a2")]
 
 
 def test_message_count_is_bounded() -> None:

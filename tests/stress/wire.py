@@ -18,6 +18,10 @@ STATUS_WORDS = {b"OK", b"NO", b"BAD", b"BYE", b"PREAUTH"}
 Token = str | bytes | list["Token"] | None
 
 
+LINE_LIMIT = 16 * 1024 * 1024
+"""Longest response line the checker reads."""
+
+
 @dataclass
 class Response:
     raw: bytes
@@ -53,7 +57,10 @@ class Connection:
 
     @classmethod
     async def open(cls, host: str, port: int, timeout: float = 30.0) -> Connection:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        # A mailbox the stress grows to thousands of messages answers SEARCH ALL with a
+        # line far over asyncio's 64 KiB default (one PostgreSQL run hit it).
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, limit=LINE_LIMIT), timeout)
         conn = cls(reader, writer)
         greeting = await conn.read_response(timeout)
         if greeting.status() != "OK":

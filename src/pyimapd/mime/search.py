@@ -15,7 +15,8 @@ from email.header import decode_header, make_header
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
-from pyimapd.mime.headers import field_value, split_fields
+from pyimapd.mime.address import MISSING_MAILBOX, parse_address_list
+from pyimapd.mime.headers import field_value, split_fields, to_text
 from pyimapd.mime.model import Part
 
 _CHUNK = 64 * 1024
@@ -138,6 +139,9 @@ def _part_header_lines(source: BinaryIO, root: Part) -> str:
     return "\n".join(lines)
 
 
+ADDRESS_FIELDS = frozenset({"from", "sender", "reply-to", "to", "cc", "bcc"})
+
+
 def _header_values(source: BinaryIO, root: Part) -> dict[str, str]:
     end = min(root.body_start, root.header_start + MAX_SEARCH_HEADER)
     values: dict[str, list[str]] = {}
@@ -145,8 +149,25 @@ def _header_values(source: BinaryIO, root: Part) -> dict[str, str]:
         if name is None:
             continue
         key = name.decode("utf-8", "replace")
-        values.setdefault(key, []).append(decode_words(field_value(raw)).lower())
+        value = field_value(raw)
+        lines = values.setdefault(key, [])
+        lines.append(decode_words(value).lower())
+        if key.lower() in ADDRESS_FIELDS:
+            lines.extend(_address_lines(to_text(value)))
     return {k: "\n".join(v) for k, v in values.items()}
+
+
+def _address_lines(value: str) -> list[str]:
+    """Each address of an address field as ``mailbox@host``, parsed: comments and
+    folding white space taken out (``<user (c)@ (c) example.org>`` is
+    ``user@example.org``), so FROM/TO/CC/BCC match the address a client shows and not
+    only the header text (issue 16). One line per address: a key matches within one
+    line, never across two addresses."""
+    found = []
+    for _name, _adl, mailbox, host in parse_address_list(value) or ():
+        if mailbox is not None and host is not None and mailbox != MISSING_MAILBOX:
+            found.append(f"{mailbox}@{host}".lower())
+    return found
 
 
 class _Base64:

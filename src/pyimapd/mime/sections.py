@@ -40,6 +40,15 @@ def _find(root: Part, path: tuple[int, ...]) -> Part | None:
     for number in path:
         if container is None:
             return None
+        if container.is_multipart and not container.children:
+            # A multipart without parts (no boundary, no delimiter, nothing between
+            # them): BODYSTRUCTURE shows one empty text/plain part for it (the grammar
+            # needs ``1*body``), so part 1 exists and is empty, as in Dovecot.
+            if number != 1:
+                return None
+            part = Part(container.end, container.end, container.end)
+            container = None
+            continue
         if container.is_multipart:
             if not 1 <= number <= len(container.children):
                 return None

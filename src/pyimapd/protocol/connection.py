@@ -308,7 +308,7 @@ class ServerConnection:
             try:
                 head = append_head(self._segments, self._literals)
             except AppendHeadError as exc:
-                problem = ParseError(exc.tag, str(exc))
+                problem = exc.error()
         if problem is None and binary and head is None:
             problem = ParseError(self._tag, TEXT_LITERAL8)
         if problem is None:
@@ -349,7 +349,7 @@ class ServerConnection:
         """RFC 7888 section 4 / RFC 4469: refuse before reading; TOOBIG for messages."""
         if head is not None:
             if size > self.limits.max_append:
-                return ParseError(head.tag, TEXT_MESSAGE_TOO_LARGE, code="TOOBIG")
+                return ParseError(head.tag, TEXT_MESSAGE_TOO_LARGE, code="TOOBIG", status="NO")
             return None
         if size > self.limits.max_literal:
             return ParseError(self._tag, TEXT_LITERAL_TOO_LARGE)
@@ -420,7 +420,7 @@ class ServerConnection:
         if problem is None and self._append_count >= max(1, self.limits.max_literals):
             problem = ParseError(tag, TEXT_TOO_MANY_MESSAGES)
         if problem is None and size > self.limits.max_append:
-            problem = ParseError(tag, TEXT_MESSAGE_TOO_LARGE, code="TOOBIG")
+            problem = ParseError(tag, TEXT_MESSAGE_TOO_LARGE, code="TOOBIG", status="NO")
         if problem is not None:
             return self._refuse_literal(problem, size, sync)
         if sync:

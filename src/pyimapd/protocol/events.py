@@ -73,3 +73,6 @@ class ParseError:
     text: str
     fatal: bool = False
     code: str | None = None
+    status: str = "BAD"
+    """``NO`` for a command that is well formed but can never succeed (an invalid
+    mailbox name, a literal over the size limit)."""

@@ -76,6 +76,12 @@ class ParseFailure(Exception):
     """A syntax error; ``str(exc)`` is the text of the ``BAD`` response."""
 
 
+class InvalidMailboxName(ParseFailure):
+    """A mailbox name that is a valid astring but not valid modified UTF-7 (RFC 3501
+    section 5.1.3). The syntax is right, so the answer is ``NO`` (no such mailbox can
+    exist), not ``BAD``: clients drop connections that answer BAD to what they sent."""
+
+
 class Reader:
     """Cursor over one framed command: text segments with literals between them."""
 
@@ -357,4 +363,4 @@ def decode_mailbox(raw: bytes, what: str = "mailbox name") -> str:
     try:
         return normalise_inbox(decode_mailbox_name(text))
     except ValueError as exc:
-        raise ParseFailure(f"Invalid {what}: {exc}") from exc
+        raise InvalidMailboxName(f"Invalid {what}: {exc}") from exc

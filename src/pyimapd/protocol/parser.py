@@ -28,6 +28,7 @@ from pyimapd.protocol.fetch_parser import parse_fetch_items
 from pyimapd.protocol.grammar import (
     ATOM_PATTERN,
     TAG_PATTERN,
+    InvalidMailboxName,
     ParseFailure,
     Reader,
 )
@@ -79,6 +80,8 @@ def parse_command(segments: Sequence[bytes], literals: Sequence[bytes]) -> c.Com
         if handler is None:
             raise ParseFailure(f"Unknown command {name}")
         return handler(r, tag, False)
+    except InvalidMailboxName as exc:
+        return invalid_name(tag, name, exc)
     except ParseFailure as exc:
         return ParseError(tag, str(exc))
     except c.CommandError as exc:
@@ -120,6 +123,8 @@ def append_head(segments: Sequence[bytes], literals: Sequence[bytes]) -> AppendH
         head = _append_head(r, tag)
         if not r.at_end():
             raise ParseFailure("Invalid APPEND arguments")
+    except InvalidMailboxName as exc:
+        raise AppendHeadError(tag, str(exc), "NO") from exc
     except ParseFailure as exc:
         raise AppendHeadError(tag, str(exc)) from exc
     return head
@@ -128,9 +133,22 @@ def append_head(segments: Sequence[bytes], literals: Sequence[bytes]) -> AppendH
 class AppendHeadError(ParseFailure):
     """An APPEND whose arguments before the message literal are invalid."""
 
-    def __init__(self, tag: str, text: str) -> None:
+    def __init__(self, tag: str, text: str, status: str = "BAD") -> None:
         super().__init__(text)
         self.tag = tag
+        self.status = status
+
+    def error(self) -> ParseError:
+        if self.status == "NO":
+            return ParseError(self.tag, str(self), code="CANNOT", status="NO")
+        return ParseError(self.tag, str(self))
+
+
+def invalid_name(tag: str, command: str, exc: InvalidMailboxName) -> ParseError:
+    """``NO``: a CREATE or RENAME to such a name can never succeed (CANNOT, RFC 5530),
+    and no other command can find a mailbox by it (NONEXISTENT)."""
+    code = "CANNOT" if command in ("CREATE", "RENAME") else "NONEXISTENT"
+    return ParseError(tag, str(exc), code=code, status="NO")
 
 
 def _append_head(r: Reader, tag: str) -> AppendHead:
@@ -163,6 +181,8 @@ def append_next_head(tag: str, text: bytes) -> AppendHead:
         head = _append_head_rest(r, tag, "")
         if not r.at_end():
             raise ParseFailure("Invalid APPEND arguments")
+    except InvalidMailboxName as exc:
+        raise AppendHeadError(tag, str(exc), "NO") from exc
     except ParseFailure as exc:
         raise AppendHeadError(tag, str(exc)) from exc
     return head

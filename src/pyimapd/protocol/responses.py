@@ -66,7 +66,11 @@ def _quote_ok(data: bytes) -> bool:
 
 def literal_prefix(size: int, binary: bool = False) -> bytes:
     """``{size}`` CRLF, or ``~{size}`` CRLF for a literal8 (RFC 3516: the value may hold
-    NUL), before ``size`` bytes the caller sends (streamed, for a large value)."""
+    NUL), before ``size`` bytes the caller sends (streamed, for a large value). An empty
+    value is ``""``: a string either way (``string = quoted / literal``), and what
+    Dovecot sends, so clients that compare answers see one form."""
+    if size == 0:
+        return b'""'
     return (b"~{%d}\r\n" if binary else b"{%d}\r\n") % size
 
 

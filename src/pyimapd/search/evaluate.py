@@ -5,9 +5,12 @@ Semantics shared with :mod:`pyimapd.search.sql` (both are tested on one table of
 
 * flags and keywords match case-insensitively; ``\\Recent`` is never stored, so a
   :class:`Flag` for it matches nothing (the session turns RECENT into UIDs);
-* BEFORE/ON/SINCE compare the calendar day of the internal date in its own UTC offset,
-  SENTBEFORE/SENTON/SENTSINCE that of the Date header; a message without a Date header
-  matches no SENT* key;
+* BEFORE/ON/SINCE compare the calendar day of the internal date in its own UTC offset
+  (RFC 3501 and RFC 9051 section 6.4.4: "disregarding time and timezone"; the offset is
+  the one APPEND gave, or the server's zone at delivery), SENTBEFORE/SENTON/SENTSINCE
+  that of the Date header in the Date's own offset; a message without a valid Date
+  header is taken as sent at its internal date (the "sent date" of RFC 5256 section
+  2.2, which SORT uses too), see docs/capabilities.md;
 * OLDER/YOUNGER (RFC 5032) arrive as :class:`InternalTime`, an inclusive comparison
   of the internal date's UTC epoch seconds with a fixed moment;
 * HEADER/SUBJECT/FROM/... are case-insensitive substrings of one value line of the named
@@ -140,7 +143,8 @@ def matches(key: SearchKey, msg: SearchableMessage) -> bool:
         case InternalDate(op=op, day=day):
             return compare_day(op, local_day(msg.internaldate), day)
         case SentDate(op=op, day=day):
-            return msg.sent_date is not None and compare_day(op, local_day(msg.sent_date), day)
+            sent = msg.sent_date if msg.sent_date is not None else msg.internaldate
+            return compare_day(op, local_day(sent), day)
         case Header():
             return _match_header(key, msg)
         case Body(value=value):

@@ -11,7 +11,7 @@ Aliases and columns the condition relies on (the schema in docs/storage.md):
 * ``m`` = ``messages``: ``uid``, ``sysflags`` (system flag bits, see
   :data:`pyimapd.storage.values.SYSTEM_BITS`), ``keywords`` (space-separated),
   ``size``, ``internaldate`` / ``internaldate_offset`` (UTC epoch seconds / minutes east
-  of UTC), ``sent_date`` / ``sent_date_offset`` (the same, NULL without a Date header),
+  of UTC), ``sent_date`` / ``sent_date_offset`` (the same, NULL without a valid Date header),
   ``content_id``;
 * ``c`` = ``contents``: ``search_text`` (casefolded decoded body text);
 * ``content_headers`` (``content_id``, ``name``, ``value``): one row per header value
@@ -93,9 +93,10 @@ def compile_search(key: SearchKey) -> Compiled:
             return ("(m.size > ?)" if larger else "(m.size < ?)"), [int(octets)]
         case InternalDate(op=op, day=day):
             return _day("m.internaldate", op), [day.isoformat()]
-        case SentDate(op=op, day=day):
-            cond = _day("m.sent_date", op)
-            return f"(m.sent_date IS NOT NULL AND {cond})", [day.isoformat()]
+        case SentDate(op=op, day=day):  # no (valid) Date header: the internal date
+            sent, internal = _day("m.sent_date", op), _day("m.internaldate", op)
+            return (f"(CASE WHEN m.sent_date IS NOT NULL THEN {sent} ELSE {internal} END)",
+                    [day.isoformat(), day.isoformat()])
         case Header():
             return _header(key)
         case Body(value=value):

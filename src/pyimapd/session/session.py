@@ -248,7 +248,7 @@ class Session:
         if error.tag is None:
             self.write(untagged_status("BAD", error.text, code))
             await self.count_bad()
-        elif code is not None and code.name == "TOOBIG":
+        elif error.status == "NO":
             self.write(tagged(error.tag, "NO", error.text, code))
         else:
             await self.on_bad(error.tag, error.text, code)
