@@ -10,7 +10,7 @@ Semantics shared with :mod:`pyimapd.search.sql` (both are tested on one table of
   the one APPEND gave, or the server's zone at delivery), SENTBEFORE/SENTON/SENTSINCE
   that of the Date header in the Date's own offset; a message without a valid Date
   header is taken as sent at its internal date (the "sent date" of RFC 5256 section
-  2.2, which SORT uses too), see docs/capabilities.md;
+  2.2, which SORT uses too), see docs/storage.md;
 * OLDER/YOUNGER (RFC 5032) arrive as :class:`InternalTime`, an inclusive comparison
   of the internal date's UTC epoch seconds with a fixed moment;
 * HEADER/SUBJECT/FROM/... are case-insensitive substrings of one value line of the named
