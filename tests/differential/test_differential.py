@@ -36,6 +36,9 @@ KNOWN: dict[tuple[str, str], str] = {
     ("60_empty_subject_and_addresses", "ENVELOPE"): "empty-address-list-elements",
     ("SEARCH SENTBEFORE 01-Mar-2022", "result"): "sent-date-without-date-header",
     ("SEARCH SENTBEFORE 01-Jan-1990", "result"): "sent-date-without-date-header",
+    ("SEARCH SENTSINCE 01-Apr-2022", "result"): "sent-date-without-date-header",
+    ("SEARCH SENTSINCE 01-May-2022", "result"): "sent-date-without-date-header",
+    ("SEARCH NOT (SENTSINCE 01-Jan-2022)", "result"): "sent-date-without-date-header",
 }
 """(message or query, item) -> entry id in known_differences.md."""
 
