@@ -50,6 +50,9 @@ ENVELOPE_FIELDS: dict[str, str] = {
 }
 """Header field name -> :class:`Envelope` attribute."""
 
+ADDRESS_FIELDS = frozenset({"from", "sender", "reply-to", "to", "cc", "bcc"})
+"""The envelope's address-list fields (RFC 5322 section 3.6.2 and 3.6.3)."""
+
 
 @dataclass(slots=True)
 class Part:

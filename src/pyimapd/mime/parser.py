@@ -35,7 +35,7 @@ from pyimapd.mime.headers import (
     split_fields,
     to_text,
 )
-from pyimapd.mime.model import ENVELOPE_FIELDS, Envelope, Part
+from pyimapd.mime.model import ADDRESS_FIELDS, ENVELOPE_FIELDS, Envelope, Part
 
 MAX_DEPTH = 50
 """Multipart/message nesting beyond this is left opaque."""
@@ -271,9 +271,6 @@ def _apply_fields(part: Part, fields: dict[str, str], default: tuple[str, str]) 
     part.location = fields.get("content-location")
 
 
-_ADDRESS_FIELDS = frozenset({"from", "sender", "reply-to", "to", "cc", "bcc"})
-
-
 def _envelope(header: bytes) -> Envelope:
     """RFC 5322 3.6 allows each envelope field once. When one is repeated anyway, the
     address lists are joined and the last of the other fields wins, as in Dovecot."""
@@ -285,9 +282,9 @@ def _envelope(header: bytes) -> Envelope:
             continue
         value = to_text(field_value(raw))
         old = getattr(env, attr)
-        if key in _ADDRESS_FIELDS and old and value:
+        if key in ADDRESS_FIELDS and old and value:
             value = f"{old}, {value}"
-        elif key in _ADDRESS_FIELDS and old:
+        elif key in ADDRESS_FIELDS and old:
             value = old
         setattr(env, attr, value)
     return env

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from pyimapd.mime.address import MISSING_MAILBOX, parse_address_list
 from pyimapd.mime.headers import field_value, split_fields, to_text
-from pyimapd.mime.model import Part
+from pyimapd.mime.model import ADDRESS_FIELDS, Part
 
 _CHUNK = 64 * 1024
 MAX_SEARCH_HEADER = 1 << 20
@@ -137,9 +137,6 @@ def _part_header_lines(source: BinaryIO, root: Part) -> str:
                 value = decode_words(field_value(raw)).lower()
                 lines.append(f"{name.decode('utf-8', 'replace')}: {value}".replace("\n", " "))
     return "\n".join(lines)
-
-
-ADDRESS_FIELDS = frozenset({"from", "sender", "reply-to", "to", "cc", "bcc"})
 
 
 def _header_values(source: BinaryIO, root: Part) -> dict[str, str]:

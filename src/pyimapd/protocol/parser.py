@@ -181,9 +181,7 @@ def append_next_head(tag: str, text: bytes) -> AppendHead:
         head = _append_head_rest(r, tag, "")
         if not r.at_end():
             raise ParseFailure("Invalid APPEND arguments")
-    except InvalidMailboxName as exc:
-        raise AppendHeadError(tag, str(exc), "NO") from exc
-    except ParseFailure as exc:
+    except ParseFailure as exc:  # no mailbox name here: never InvalidMailboxName
         raise AppendHeadError(tag, str(exc)) from exc
     return head
 
