@@ -26,7 +26,7 @@ SAMPLES = 60
 IDLERS = 3
 P99_LIMIT = 0.100
 STRESS_SECONDS = float(os.environ.get("PYIMAPD_STRESS_SECONDS", "10"))
-CLIENTS = 16
+CLIENTS = int(os.environ.get("PYIMAPD_STRESS_CLIENTS", "16"))
 
 
 @pytest.fixture
@@ -119,12 +119,15 @@ def _client_on(ports: list[int]) -> type[RandomClient]:
     return NodeClient
 
 
-async def test_consistency_checker_on_two_nodes(two_nodes: list[ServerHandle]) -> None:
+@pytest.mark.parametrize("load", ["two-mailboxes", "one-mailbox"])
+async def test_consistency_checker_on_two_nodes(two_nodes: list[ServerHandle], load: str) -> None:
+    """``one-mailbox`` is the stress tester's load (every client on one shared mailbox),
+    with its clients split over the two nodes: the MODSEQ regression of issue 15."""
     a, b = two_nodes
     seed = int(os.environ.get("PYIMAPD_STRESS_SEED", random.randrange(1 << 30)))
     team = await run_stress(
         a.host, a.port, "demo", "demo", CLIENTS, STRESS_SECONDS, seed,
-        client_class=_client_on([a.port, b.port]),
+        client_class=_client_on([a.port, b.port]), one_mailbox=load == "one-mailbox",
     )
     assert {c.port for c in team} == {a.port, b.port}
     commands = sum(c.stats.commands for c in team)
