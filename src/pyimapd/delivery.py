@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pyimapd import mime
+from pyimapd.mime import recode
 from pyimapd.storage.interface import (
     Backend,
     MailStore,
@@ -42,29 +43,60 @@ SPOOL_IN_MEMORY = 256 * 1024
 class Spool:
     """Collects one message in chunks; :meth:`finish` parses it off the event loop."""
 
-    def __init__(self, tmp_dir: Path | None = None, in_memory: int = SPOOL_IN_MEMORY) -> None:
+    def __init__(self, tmp_dir: Path | None = None, in_memory: int = SPOOL_IN_MEMORY,
+                 binary: bool = False) -> None:
         """``in_memory``: bytes kept in memory before the spool moves to a file (0: a
-        file from the start, for callers holding many spools, like MULTIAPPEND)."""
-        # Owned by the Spool, closed by close(): a context manager cannot span the events.
-        self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
-            max_size=in_memory, dir=str(tmp_dir) if tmp_dir else None
-        )
-        if in_memory <= 0:
-            self._file.rollover()  # max_size=0 would mean "never roll over"
-        self._crlf = mime.CRLFNormalizer()
+        file from the start, for callers holding many spools, like MULTIAPPEND).
+        ``binary``: the message came as RFC 3516's ``literal8``, so it is kept as sent
+        until :meth:`finish` has found its binary parts (see :mod:`pyimapd.mime.recode`)."""
+        self._tmp_dir = str(tmp_dir) if tmp_dir else None
+        self._in_memory = in_memory
+        self._file = self._new_file()
+        self._crlf = None if binary else mime.CRLFNormalizer()
+        self._nul = False
         self.size = 0
 
+    def _new_file(self) -> tempfile.SpooledTemporaryFile[bytes]:
+        # Owned by the Spool, closed by close(): a context manager cannot span the events.
+        spooled = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=self._in_memory, dir=self._tmp_dir
+        )
+        if self._in_memory <= 0:
+            spooled.rollover()  # max_size=0 would mean "never roll over"
+        return spooled
+
     def feed(self, data: bytes) -> None:
-        out = self._crlf.feed(data)
+        out = self._crlf.feed(data) if self._crlf is not None else data
+        self._nul = self._nul or b"\x00" in out
         self.size += len(out)
         self._file.write(out)
 
     async def finish(self) -> PreparedMessage:
-        tail = self._crlf.flush()
-        self.size += len(tail)
-        self._file.write(tail)
+        if self._crlf is not None:
+            tail = self._crlf.flush()
+            self.size += len(tail)
+            self._file.write(tail)
         self._file.flush()
+        if self._crlf is None or self._nul:
+            await asyncio.to_thread(self._recode)
         return await asyncio.to_thread(_prepare, self._file, self.size)
+
+    def _recode(self) -> None:
+        """Stores binary and NUL-holding parts as base64, the rest CRLF-normalised (a
+        ``literal8`` arrived as sent, so it is normalised only here)."""
+        self._file.seek(0)
+        root = mime.parse_message(self._file, self.size)  # type: ignore[arg-type]
+        leaves = recode.leaves_to_encode(self._file, root, self._crlf is None)  # type: ignore[arg-type]
+        if not leaves and self._crlf is not None:
+            return  # a NUL outside any leaf body (a header): kept as it is
+        out = self._new_file()
+        try:
+            size = recode.write_recoded(self._file, self.size, leaves, out)  # type: ignore[arg-type]
+        except BaseException:
+            out.close()
+            raise
+        self._file.close()
+        self._file, self.size = out, size
 
     def close(self) -> None:
         self._file.close()

@@ -26,7 +26,7 @@ CORPUS = Path(__file__).resolve().parent.parent / "mime" / "corpus"
 
 FLAG_CYCLE = (
     "", "\\Seen", "\\Seen \\Answered", "\\Flagged", "\\Deleted \\Seen", "\\Draft",
-    "$Important", "\\Seen $Important Work", "\\Answered Work", "\\Flagged \\Seen $Junk",
+    "$Important", "\\Seen $Important Work", "\\Answered Work project-x", "\\Flagged \\Seen $Junk",
 )
 ZONES = ("+0000", "-0500", "+0200", "+0930", "-0300", "+0100")
 
@@ -166,6 +166,13 @@ def section_items(bodystructure: object, size: int) -> list[str]:
     items += ["BODY.PEEK[]<0.10>", f"BODY.PEEK[]<{mid}.100>", f"BODY.PEEK[]<{size + 5}.10>",
               "BODY.PEEK[TEXT]<0.1>", f"BODY.PEEK[]<{max(0, size - 4)}.100000>"]
     return list(dict.fromkeys(items))
+
+
+def binary_specs(bodystructure: object) -> list[str]:
+    """Every part number the structure has (``BINARY`` takes part numbers only, RFC 3516
+    section 7), the whole message and an absent part."""
+    specs = ["", *_message_sections("", bodystructure), "99"]
+    return [s for s in dict.fromkeys(specs) if all(p.isdigit() for p in s.split(".")) or not s]
 
 
 SIMPLE_ITEMS = ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE",

@@ -21,7 +21,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-_LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
+_LITERAL = re.compile(rb"~?\{(\d+)\+?\}\r\n$")  # literal8 too (RFC 3516)
 
 
 class Atom(str):
@@ -56,6 +56,13 @@ class Reply:
                 for i in range(0, len(items) - 1, 2):
                     entry[str(items[i]).upper()] = items[i + 1]
         return out
+
+    def sort(self) -> list[int]:
+        """The ``* SORT`` numbers in the order sent (the order is the result)."""
+        for resp in self.untagged:
+            if resp and str(resp[0]).upper() == "SORT":
+                return [int(str(n)) for n in resp[1:]]
+        raise IMAPError(f"no SORT response ({self.status} {self.text})")
 
     def search(self) -> list[int]:
         for resp in self.untagged:

@@ -15,11 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from differential.battery import queries
+from differential.battery import SORT_QUERIES, queries
 from differential.compare import corpus_messages
 from differential.dovecot import Dovecot, DovecotMissing
 from differential.imapwire import Conn
-from differential.runner import Difference, Pair, fetch_differences, load, search_differences
+from differential.runner import (
+    Difference,
+    Pair,
+    binary_differences,
+    fetch_differences,
+    load,
+    search_differences,
+    sort_differences,
+)
 from mime.bigmail import big_messages
 from serverutil import register_server, start_server
 
@@ -39,6 +47,28 @@ KNOWN: dict[tuple[str, str], str] = {
     ("SEARCH SENTSINCE 01-Apr-2022", "result"): "sent-date-without-date-header",
     ("SEARCH SENTSINCE 01-May-2022", "result"): "sent-date-without-date-header",
     ("SEARCH NOT (SENTSINCE 01-Jan-2022)", "result"): "sent-date-without-date-header",
+    **{(name, f"{item}[]"): "binary-of-a-multipart-or-message"
+       for item in ("BINARY", "BINARY.SIZE")
+       for name in ("03_mixed_attachment", "04_alternative", "14_nested_multipart",
+                    "20_extension_fields", "23_related_html", "25_rfc2231_filenames",
+                    "32_bare_lf", "36_unknown_charset", "38_no_content_type_mime",
+                    "39_base64_text", "40_qp_latin1", "42_attachment_only",
+                    "45_uppercase_types", "58_non_ascii_body_utf16",
+                    "59_attachment_text_name", "62_crlf_in_qp_and_trailing_ws")},
+    ("23_related_html", "BINARY[2]"): "binary-of-a-multipart-or-message",
+    ("23_related_html", "BINARY.SIZE[2]"): "binary-of-a-multipart-or-message",
+    ("14_nested_multipart", "BINARY.SIZE[1]"): "dovecot-binary-size",
+    ("20_extension_fields", "BINARY.SIZE[1]"): "dovecot-binary-size",
+    ("21_rfc822_base64", "BINARY.SIZE[]"): "encoded-message-part",
+    ("21_rfc822_base64", "BINARY[1]"): "encoded-message-part",
+    ("21_rfc822_base64", "BINARY.SIZE[1]"): "encoded-message-part",
+    ("37_zero_length_parts", "BINARY[] status"): "dovecot-binary-disconnect",
+    ('SEARCH SUBJECT "with language"', "result"): "language-in-encoded-word",
+    **{(q, "order"): "duplicate-subject-and-invalid-octets-in-sort"
+       for q in ("SORT (SUBJECT) UTF-8 ALL", "SORT (SUBJECT) UTF-8 NOT SEEN",
+                 "SORT (REVERSE SIZE SUBJECT) UTF-8 ALL", "UID SORT (SUBJECT DATE) UTF-8 ALL")},
+    ("SORT (CC) UTF-8 ALL", "order"): "empty-address-list-elements",
+    ("SORT (CC REVERSE ARRIVAL) UTF-8 ALL", "order"): "empty-address-list-elements",
 }
 """(message or query, item) -> entry id in known_differences.md."""
 
@@ -67,7 +97,7 @@ def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             a, b = Conn(ours.host, ours.port), Conn("127.0.0.1", dovecot.port)
             a.login("diff", "diffpw")
             b.login("diff", "diffpw")
-            conns = Pair(a, b)
+            conns = Pair(a, b, ("diff", "diffpw"))
             load(conns, messages, late)
             yield conns, messages + late
             conns.close()
@@ -100,3 +130,18 @@ def test_search_results_agree(pair: tuple[Pair, list]) -> None:
     compared, diffs = search_differences(conns, battery)
     bad = _unexplained(diffs)
     assert not bad, f"{len(bad)} of {compared} SEARCH results differ:\n" + "\n".join(bad)
+
+
+def test_binary_sections_agree(pair: tuple[Pair, list]) -> None:
+    conns, messages = pair
+    compared, diffs = binary_differences(conns, messages)
+    assert compared > 200
+    bad = _unexplained(diffs)
+    assert not bad, f"{len(bad)} of {compared} BINARY fetches differ:\n" + "\n".join(bad)
+
+
+def test_sort_orders_agree(pair: tuple[Pair, list]) -> None:
+    conns, _ = pair
+    compared, diffs = sort_differences(conns, SORT_QUERIES)
+    bad = _unexplained(diffs)
+    assert not bad, f"{len(bad)} of {compared} SORT orders differ:\n" + "\n".join(bad)

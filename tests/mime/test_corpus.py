@@ -4,10 +4,13 @@ from the CRLF-normalised files)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from mime.mime_helpers import CORPUS
 from pyimapd.mime import Section, bodystructure_value, dumps, envelope_value, loads, locate
+from pyimapd.search.sort import sort_values
 
 ASCII = ("CHARSET", "US-ASCII")
 NO_EXT = (None, None, None, None)
@@ -358,3 +361,23 @@ def assert_sections(data, root, expected):
         else:
             assert section is not None, (path, spec)
             assert data[section.start : section.end] == want, (path, spec)
+
+
+def test_address_comments_groups_and_nested_message_id(corpus):
+    """Issue 16: a route-addr with comments parses to ``user-from@domain.org``; a field
+    that starts with a group sorts by its first ENVELOPE address, the group's start
+    marker, whose mailbox is the group name (RFC 5256 section 3); and the Message-ID of
+    the encapsulated message has the same form in the nested ENVELOPE as the top-level
+    one has in its own (the field's value, unfolded and trimmed)."""
+    _, root = corpus("66_address_comments_group")
+    top = envelope_value(root)
+    assert top[2] == (addr("user-from", "domain.org"),)
+    assert top[5] == (addr("user2", None), addr("blah", "domain1.org"), addr(None, None),
+                      addr("zed", "example.org"))
+    assert top[9] == "<top.id@example.org>  (top comment)"
+    nested = bodystructure_value(root, False)[1][7]
+    assert nested == envelope_value(root.children[1].children[0])
+    assert nested[9] == "<nested.id@example.org>  (inner comment)"
+    values = sort_values([("FROM", False), ("TO", False), ("CC", False)], root,
+                         datetime(2023, 3, 14, tzinfo=UTC), 0)
+    assert values == (b"USER-FROM", b"USER2", b"UNDISCLOSED")  # i;unicode-casemap

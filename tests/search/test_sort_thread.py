@@ -40,9 +40,11 @@ def test_sent_date_normalised_to_utc_else_internaldate() -> None:
 
 def test_first_mailbox() -> None:
     assert first_mailbox("Bob <bob@x>, alice@y") == "bob"
-    assert first_mailbox("team: carol@x, dan@y;, eve@z") == "carol"  # group marker skipped
+    # a group's start marker is the first ENVELOPE address: its mailbox is the group name
+    assert first_mailbox("team: carol@x, dan@y;, eve@z") == "team"
+    assert first_mailbox("user2: blah@domain1.org;") == "user2"
     assert first_mailbox(None) == ""
-    assert first_mailbox("undisclosed-recipients:;") == ""
+    assert first_mailbox("undisclosed-recipients:;") == "undisclosed-recipients"
 
 
 def test_sort_criteria_reverse_and_sequence_tiebreak() -> None:

@@ -47,7 +47,7 @@ async def test_decoded_sections(harness: Harness) -> None:
     assert b"BINARY[2]<10> {10}\r\n" + PAYLOAD[10:20] in out, out  # no NUL in range
     assert b"BINARY[1]<0> {4}\r\ncaf\xc3" in out
     out = await c.command("f FETCH 1 (BINARY.PEEK[4] BINARY.SIZE[4] BINARY.PEEK[9])")
-    assert b"BINARY[4] {10}\r\nplain 7bit BINARY.SIZE[4] 10 BINARY[9] NIL)" in out, out
+    assert b"BINARY[4] {10}\r\nplain 7bit BINARY.SIZE[4] 10 BINARY[9] \"\")" in out, out
     out = await c.command("g FETCH 1 (FLAGS)")
     assert b"\\Seen" not in out
 
@@ -64,6 +64,9 @@ async def test_binary_sets_seen_and_unknown_cte(harness: Harness) -> None:
 
 
 async def test_append_literal8_keeps_nul(harness: Harness) -> None:
+    """RFC 3516 section 4.4: the part holding NUL is stored base64-encoded, so BINARY[1]
+    gives the octets sent while BODY[] and BINARY[] (the message itself has no encoding)
+    carry no NUL in their ``{n}`` literals (section 4.3)."""
     c = await harness.connect(("demo", "demo"))
     data = b"Subject: nul\r\n\r\na\x00b\r\n"
     c.send(b"a APPEND INBOX ~{%d}\r\n" % len(data))
@@ -71,9 +74,10 @@ async def test_append_literal8_keeps_nul(harness: Harness) -> None:
     c.send(data + b"\r\n")
     assert b"a OK [APPENDUID" in await c.read_until(rb"^a .*\r\n")
     await c.command("b SELECT INBOX")
-    out = await c.command("c FETCH 1 (BINARY.PEEK[] BINARY.PEEK[1])")
-    assert b"BINARY[] ~{%d}\r\n" % len(data) + data in out
-    assert b"BINARY[1] ~{5}\r\na\x00b\r\n)" in out
+    out = await c.command("c FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BODY.PEEK[])")
+    assert b"BINARY[1] ~{5}\r\na\x00b\r\n BINARY.SIZE[1] 5 " in out, out
+    stored = b"Subject: nul\r\nContent-Transfer-Encoding: base64\r\n\r\nYQBiDQo="
+    assert b"BODY[] {%d}\r\n" % len(stored) + stored + b")" in out, out
 
 
 async def test_large_base64_part_is_streamed(harness: Harness) -> None:
@@ -91,3 +95,23 @@ async def test_large_base64_part_is_streamed(harness: Harness) -> None:
     assert b"BINARY[1]<299990> " in out and out.endswith(b")\r\nc OK FETCH completed\r\n")
     tail = out[out.index(b"BINARY[1]<299990> ") :]
     assert tail.split(b"\r\n", 1)[1][:10] == blob[-10:]
+
+
+async def test_append_literal8_binary_part_keeps_bare_lf(harness: Harness) -> None:
+    """The issue's case: a ``binary`` part of 7 octets with NUL and bare LFs comes back
+    from BINARY[1] as those 7 octets (not 9, with the LFs made CRLF), BINARY.SIZE agrees,
+    and BODY[1] is its base64 form, which BODYSTRUCTURE describes."""
+    c = await harness.connect(("demo", "demo"))
+    payload = b"a\x00b\nc\nd"
+    data = (b"Subject: binary\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="x"\r\n\r\n'
+            b"--x\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Transfer-Encoding: binary\r\n\r\n" + payload + b"\r\n--x--\r\n")
+    c.send(b"a APPEND INBOX ~{%d+}\r\n" % len(data) + data + b"\r\n")
+    assert b"a OK [APPENDUID" in await c.read_until(rb"^a .*\r\n")
+    await c.command("b SELECT INBOX")
+    out = await c.command("c FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BODY.PEEK[1] BODYSTRUCTURE)")
+    assert b"BINARY[1] ~{7}\r\n" + payload + b" BINARY.SIZE[1] 7 " in out, out
+    assert b'BODY[1] {12}\r\nYQBiCmMKZA== ' in out, out
+    assert b'("APPLICATION" "OCTET-STREAM" NIL NIL NIL "base64" 12 NIL' in out, out
+    assert b"\x00" not in out.replace(b"~{7}\r\n" + payload, b"")

@@ -61,7 +61,8 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
 
 
 def decode_words(raw: bytes) -> str:
-    """RFC 2047 decoding of a raw header value; undecodable input is kept as text."""
+    """RFC 2047 decoding of a raw header value; an encoded word that cannot be decoded
+    is kept as written, and the words around it are still decoded (as Dovecot does)."""
     text = raw.decode("utf-8", "replace")
     if "=?" not in text:
         return text
@@ -69,8 +70,8 @@ def decode_words(raw: bytes) -> str:
         return _decode_many_words(text)
     try:
         return str(make_header(decode_header(text)))
-    except Exception:  # bad charset or encoding in an encoded word: keep raw
-        return text
+    except Exception:  # a bad charset or encoding in one word: decode the others
+        return _decode_many_words(text)
 
 
 def _decode_many_words(text: str) -> str:

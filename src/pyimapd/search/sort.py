@@ -33,12 +33,13 @@ def sent_time(root: Part | None, internaldate: datetime) -> int:
 
 
 def first_mailbox(value: str | None) -> str:
-    """``addr-mailbox`` of the first address of an address field (RFC 3501 section 9),
-    group markers skipped; the empty string when there is none (section 3: an absent
-    header sorts as the empty string, which sorts first)."""
-    for _name, _adl, mailbox, host in parse_address_list(value) or ():
-        if host is not None and mailbox is not None:
-            return "" if mailbox == MISSING_MAILBOX else mailbox
+    """``addr-mailbox`` of the first address of an address field as ENVELOPE lists it
+    (RFC 3501 section 9): for a field that starts with a group, that is the group's start
+    marker, whose addr-mailbox is the group name (``Cc: user2: blah@domain1.org;`` sorts
+    as ``user2``, as in Dovecot). The empty string when there is none (section 3: an
+    absent header sorts as the empty string, which sorts first)."""
+    for _name, _adl, mailbox, _host in parse_address_list(value) or ():
+        return "" if mailbox is None or mailbox == MISSING_MAILBOX else mailbox
     return ""
 
 

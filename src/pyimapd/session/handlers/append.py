@@ -10,7 +10,8 @@ bandwidth and no memory. The bytes are spooled (CRLF-normalised and parsed once,
 durable step: all of them or none (RFC 3502 section 6.3.11's atomicity). Only the first
 spools may stay in memory (up to ``SPOOL_IN_MEMORY`` each, ``HELD_IN_MEMORY`` in all);
 the others go to files, so a long MULTIAPPEND never piles up in memory. A message may
-come as RFC 3516's ``literal8`` and hold NUL octets: it is stored as sent.
+come as RFC 3516's ``literal8``: its binary parts are stored base64-encoded (section 4.4
+allows it; :mod:`pyimapd.mime.recode` says why), so that BINARY returns them as sent.
 """
 
 from __future__ import annotations
@@ -48,10 +49,11 @@ class _Batch:
         self.heads: list[tuple[tuple[str, ...], datetime | None]] = []
         self.held = 0
 
-    def start(self, flags: tuple[str, ...], date_time: datetime | None, size: int) -> Spool:
+    def start(self, flags: tuple[str, ...], date_time: datetime | None, size: int,
+              binary: bool) -> Spool:
         in_memory = SPOOL_IN_MEMORY if self.held + size <= HELD_IN_MEMORY else 0
         self.held += min(size, SPOOL_IN_MEMORY) if in_memory else 0
-        self.spools.append(Spool(self.tmp, in_memory))
+        self.spools.append(Spool(self.tmp, in_memory, binary))
         self.heads.append((flags, date_time))
         return self.spools[-1]
 
@@ -86,7 +88,7 @@ async def append(session: Session, command: c.AppendStart) -> Result:
         raise
     batch = _Batch(session)
     try:
-        spool = batch.start(command.flags, command.date_time, command.size)
+        spool = batch.start(command.flags, command.date_time, command.size, command.binary)
         refused = await _receive(session, batch, spool)
         if refused is not None:
             return refused
@@ -112,7 +114,7 @@ async def _receive(session: Session, batch: _Batch, spool: Spool) -> Result | No
         if isinstance(event, AppendData):
             spool.feed(event.data)
         elif isinstance(event, AppendNext):
-            spool = batch.start(event.flags, event.date_time, event.size)
+            spool = batch.start(event.flags, event.date_time, event.size, event.binary)
         elif isinstance(event, AppendEnd):
             return None
         elif isinstance(event, AppendAbort):

@@ -95,8 +95,8 @@ async def write(
 ) -> None:
     """Appends ``label SP value`` to ``out`` (a fetch._Out), streaming large values."""
     found = decode.binary_part(root, item.part) if root is not None else (0, record.size, "")
-    if found is None:  # no such part
-        out.append(label(item, None) + (b" 0" if item.size else b" NIL"))
+    if found is None:  # no such part: empty, as BODY[part] answers it (fetch.py)
+        out.append(label(item, None) + (b" 0" if item.size else b' ""'))
         return
     start, end, encoding = found
     offset, count = item.partial if item.partial is not None else (0, None)
