@@ -309,8 +309,10 @@ class Search(Command):
             raise CommandError(f"unknown SEARCH result option {unknown[0]}")
 
 
-SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO"})
-"""``sort-key`` of RFC 5256 section 5."""
+SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO",
+                       "DISPLAYFROM", "DISPLAYTO"})
+"""``sort-key`` of RFC 5256 section 5, with RFC 5957 section 5's DISPLAYFROM and
+DISPLAYTO."""
 
 THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
 """``thread-alg`` of RFC 5256 section 5 that pyimapd implements."""

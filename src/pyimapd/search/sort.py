@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from pyimapd.mime.address import MISSING_MAILBOX, parse_address_list
+from pyimapd.mime.address import MISSING_DOMAIN, MISSING_MAILBOX, Address, parse_address_list
 from pyimapd.mime.model import Envelope, Part
-from pyimapd.mime.search import sent_date
+from pyimapd.mime.search import decode_words, sent_date
 from pyimapd.search.evaluate import epoch_seconds as timestamp
 from pyimapd.search.subject import base_subject, casemap
 
@@ -32,14 +32,45 @@ def sent_time(root: Part | None, internaldate: datetime) -> int:
     return timestamp(sent if sent is not None else internaldate)
 
 
+def first_address(value: str | None) -> Address | None:
+    """The first address of an address field as ENVELOPE gives it (RFC 3501 section
+    7.4.2), group markers skipped: in ``Cc: user2: blah@domain1.org;`` it is blah's,
+    since a group marker (host NIL) names no mailbox, only a group. None when the field
+    is absent or holds no address (``undisclosed-recipients:;``)."""
+    for address in parse_address_list(value) or ():
+        if address[3] is not None and address[2] is not None:
+            return address
+    return None
+
+
 def first_mailbox(value: str | None) -> str:
-    """``addr-mailbox`` of the first address of an address field (RFC 3501 section 9),
-    group markers skipped; the empty string when there is none (section 3: an absent
-    header sorts as the empty string, which sorts first)."""
-    for _name, _adl, mailbox, host in parse_address_list(value) or ():
-        if host is not None and mailbox is not None:
-            return "" if mailbox == MISSING_MAILBOX else mailbox
-    return ""
+    """``addr-mailbox`` of the first address of an address field (RFC 3501 section 9);
+    the empty string when there is none (section 3: an absent header sorts as the empty
+    string, which sorts first)."""
+    address = first_address(value)
+    if address is None or address[2] == MISSING_MAILBOX:
+        return ""
+    return address[2] or ""
+
+
+def display_value(value: str | None) -> str:
+    """The DISPLAY sort value (RFC 5957 sections 3 and 4) of the first address of an
+    address field: its ``addr-name`` RFC 2047 decoded (RFC 5255 section 4.6) when that
+    is not empty, else ``addr-mailbox@addr-host``, else ``addr-mailbox``, else the empty
+    string. The MISSING_* placeholders stand for the NIL parts of a broken address
+    (``To: user``), so they count as absent here rather than sorting as text."""
+    address = first_address(value)
+    if address is None:
+        return ""
+    name, _adl, mailbox, host = address
+    if name:
+        decoded = decode_words(name.encode("utf-8", "surrogateescape")) if "=?" in name else name
+        if decoded.strip():
+            return decoded
+    box = None if mailbox == MISSING_MAILBOX else mailbox
+    if box and host and host != MISSING_DOMAIN:
+        return f"{box}@{host}"
+    return box or ""
 
 
 def _value(name: str, env: Envelope, root: Part | None, internaldate: datetime,
@@ -58,6 +89,10 @@ def _value(name: str, env: Envelope, root: Part | None, internaldate: datetime,
         return casemap(first_mailbox(env.to))
     if name == "CC":
         return casemap(first_mailbox(env.cc))
+    if name == "DISPLAYFROM":  # RFC 5957 section 4
+        return casemap(display_value(env.from_))
+    if name == "DISPLAYTO":
+        return casemap(display_value(env.to))
     raise ValueError(f"unknown sort key {name!r}")
 
 
