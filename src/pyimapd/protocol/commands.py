@@ -321,14 +321,21 @@ THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
 @dataclass(frozen=True, slots=True)
 class Sort(Command):
     """SORT and UID SORT (RFC 5256): ``criteria`` are ``(sort-key, reverse)`` pairs in
-    priority order; the charset is mandatory, unlike SEARCH's."""
+    priority order; the charset is mandatory, unlike SEARCH's. ``returns`` is None for
+    the plain form, whose answer is ``* SORT``; ESORT's ``SORT RETURN (...)`` answers
+    ``* ESEARCH``."""
 
     criteria: tuple[tuple[str, bool], ...]
     key: SearchKey
     charset: str
     uid: bool = False
+    returns: frozenset[str] | None = None
+    """ESORT's result options (RFC 5267 section 3), as for :class:`Search`."""
 
     def __post_init__(self) -> None:
+        unknown = sorted((self.returns or frozenset()) - SEARCH_RETURN_OPTIONS)
+        if unknown:
+            raise CommandError(f"unknown SORT result option {unknown[0]}")
         if not self.criteria:
             raise CommandError("SORT needs at least one sort criterion")
         for name, _ in self.criteria:

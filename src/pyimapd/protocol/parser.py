@@ -327,9 +327,12 @@ def _search(r: Reader, tag: str, uid: bool) -> c.Command:
 
 
 def _sort(r: Reader, tag: str, uid: bool) -> c.Command:
-    """``sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria`` (RFC 5256)."""
+    """``sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria`` (RFC 5256), or
+    ESORT's ``extended-sort = ["UID" SP] "SORT" search-return-opts SP sort-criteria SP
+    search-criteria`` (RFC 5267 section 5)."""
+    returns = parse_search_return(r)
     criteria, key, charset = parse_sort(r)
-    return c.Sort(tag, criteria, key, charset, uid)
+    return c.Sort(tag, criteria, key, charset, uid, returns)
 
 
 def _thread(r: Reader, tag: str, uid: bool) -> c.Command:

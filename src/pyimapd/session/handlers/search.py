@@ -88,17 +88,23 @@ async def matching_uids(session: Session, key: ast.SearchKey, charset: str | Non
     return [uid for uid in uids if view.msn_of(uid) is not None]
 
 
+async def saving_search(session: Session, key: ast.SearchKey, charset: str | None,
+                        returns: frozenset[str] | None) -> list[int]:
+    """:func:`matching_uids` for a command that may SAVE: RFC 5182 section 2.1 says a
+    SEARCH (SAVE) that fails empties the result variable (a BAD from the parser never
+    gets here, and leaves it alone, as required). SORT (SAVE) does the same: the RFC
+    names SORT among the commands "based on SEARCH" whose result SAVE keeps."""
+    try:
+        return await matching_uids(session, key, charset)
+    except Exception:
+        if returns is not None and "SAVE" in returns:
+            session.require_view().saved = set()
+        raise
+
+
 async def search(session: Session, command: c.Search) -> Result:
     view = session.require_view()
-    save = command.returns is not None and "SAVE" in command.returns
-    try:
-        found = await matching_uids(session, command.key, command.charset)
-    except Exception:
-        # RFC 5182 section 2.1: a SEARCH (SAVE) that fails empties the result variable
-        # (a BAD from the parser never gets here, and leaves it alone, as required).
-        if save:
-            view.saved = set()
-        raise
+    found = await saving_search(session, command.key, command.charset, command.returns)
     modseq = uses_modseq(command.key)
     if command.returns is None:
         numbers = found if command.uid else [view.msn_of(u) or 0 for u in found]
@@ -107,39 +113,53 @@ async def search(session: Session, command: c.Search) -> Result:
             extra.append([Atom("MODSEQ"), await highest_modseq(view, found)])
         session.write(untagged(Atom("SEARCH"), *numbers, *extra))
     else:
-        await _esearch(session, view, command, found, modseq)
+        await esearch(session, view, command.tag, command.uid, found, command.returns, modseq)
     return ok(f"{command_verb(command)} completed")
 
 
-async def _esearch(session: Session, view: SelectedView, command: c.Search,
-                   found: list[int], modseq: bool) -> None:
+def esearch_head(tag: str, uid: bool) -> list[Value]:
+    """``"ESEARCH" [search-correlator] [SP "UID"]`` (RFC 4731 section 3.1): what every
+    ESEARCH response starts with, a command's result or a context update."""
+    items: list[Value] = [Atom("ESEARCH"), [Atom("TAG"), tag]]
+    if uid:
+        items.append(Atom("UID"))
+    return items
+
+
+async def esearch(session: Session, view: SelectedView, tag: str, uid: bool,
+                  found: list[int], returns: frozenset[str], modseq: bool) -> None:
     """The ESEARCH response (RFC 4731 section 3.1) and the saved result (RFC 5182
-    section 2.4). ``RETURN ()`` means ALL; ``RETURN (SAVE)`` alone sends nothing."""
-    options = command.returns or frozenset({"ALL"})
+    section 2.4), for SEARCH and for ESORT's SORT (RFC 5267 section 3.1). ``found`` is
+    in result order: ascending for SEARCH, sort order for SORT. MIN and MAX are the
+    lowest and highest number found, whatever the order; ALL lists the numbers in
+    result order, ranges only where they ascend (section 3.2: ``23765,23764,23763``,
+    never ``23765:23763``). ``RETURN ()`` means ALL; ``RETURN (SAVE)`` alone sends
+    nothing."""
+    options = returns or frozenset({"ALL"})
+    low = min(found) if found else None
+    high = max(found) if found else None
     picked = found
     if options & {"MIN", "MAX"} and not options & {"ALL", "COUNT"}:
         # MIN and/or MAX alone: those are what $ holds and MODSEQ is taken from
-        ends = {found[0]} if found and "MIN" in options else set()
-        picked = sorted(ends | ({found[-1]} if found and "MAX" in options else set()))
+        ends = {low} if low is not None and "MIN" in options else set()
+        picked = sorted(ends | ({high} if high is not None and "MAX" in options else set()))
     if "SAVE" in options:
         view.saved = set(picked)
     if not options - {"SAVE"}:
         return
 
-    def number(uid: int) -> int:
-        return uid if command.uid else view.msn_of(uid) or 0
+    def number(u: int) -> int:
+        return u if uid else view.msn_of(u) or 0
 
-    items: list[Value] = [Atom("ESEARCH"), [Atom("TAG"), command.tag]]
-    if command.uid:
-        items.append(Atom("UID"))
-    if found and "MIN" in options:
-        items += [Atom("MIN"), number(found[0])]
-    if found and "MAX" in options:
-        items += [Atom("MAX"), number(found[-1])]
+    items = esearch_head(tag, uid)
+    if low is not None and "MIN" in options:
+        items += [Atom("MIN"), number(low)]
+    if high is not None and "MAX" in options:
+        items += [Atom("MAX"), number(high)]
     if found and "ALL" in options:
         items += [Atom("ALL"), Atom(uid_set_text([number(u) for u in found]))]
     if "COUNT" in options:
         items += [Atom("COUNT"), len(found)]
     if modseq and picked:  # RFC 4731 section 3.2
-        items += [Atom("MODSEQ"), await highest_modseq(view, picked)]
+        items += [Atom("MODSEQ"), await highest_modseq(view, sorted(picked))]
     session.write(untagged(*items))

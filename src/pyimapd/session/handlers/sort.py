@@ -1,4 +1,5 @@
-"""SORT, UID SORT, THREAD and UID THREAD (RFC 5256 sections 3 and 4).
+"""SORT, UID SORT, THREAD and UID THREAD (RFC 5256 sections 3 and 4), with ESORT's
+result options (RFC 5267 section 3).
 
 How this works: the command searches like SEARCH (:func:`search.matching_uids`, so
 ``$``, OLDER/YOUNGER and the rest work the same), then reads the found messages in UID
@@ -6,7 +7,8 @@ order through the store's paged FETCH iterator, keeping per message only its sor
 or its :class:`~pyimapd.search.thread.ThreadMessage` (never the message), and hands them
 to the pure algorithms of :mod:`pyimapd.search.sort` and :mod:`pyimapd.search.thread`.
 Everything comes from the part tree stored at APPEND (its envelope) except the
-References field, which REFERENCES reads from the stored header.
+References field, which REFERENCES reads from the stored header. ``SORT RETURN (...)``
+answers in the ESEARCH response SEARCH uses (``search.esearch``), in sort order.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from pyimapd.search.thread import (
     references,
     thread_message,
 )
+from pyimapd.session.handlers.condstore import uses_modseq
 from pyimapd.session.handlers.message import command_verb
-from pyimapd.session.handlers.search import matching_uids
+from pyimapd.session.handlers.search import esearch, matching_uids, saving_search
 from pyimapd.session.state import Result, ok
 from pyimapd.session.view import SelectedView
 from pyimapd.storage.interface import MessageRecord, StorageError
@@ -56,15 +59,26 @@ def _numbering(view: SelectedView, uid: bool) -> Callable[[int], int]:
 async def sort(session: Session, command: c.Sort) -> Result:
     """RFC 5256 BASE.6.4.SORT: ``* SORT`` with the found messages in sort order."""
     view = session.require_view()
-    found = await matching_uids(session, command.key, command.charset)
+    found = await saving_search(session, command.key, command.charset, command.returns)
+    ordered = await sorted_uids(view, command.criteria, found)
+    if command.returns is not None:  # ESORT, RFC 5267 section 3
+        await esearch(session, view, command.tag, command.uid, ordered, command.returns,
+                      uses_modseq(command.key))
+    else:
+        number = _numbering(view, command.uid)
+        session.write(untagged(Atom("SORT"), *[number(u) for u in ordered]))
+    return ok(f"{command_verb(command)} completed")
+
+
+async def sorted_uids(view: SelectedView, criteria: tuple[tuple[str, bool], ...],
+                      found: list[int]) -> list[int]:
+    """The found messages that still exist, in the criteria's order."""
     keyed: list[tuple[int, tuple[SortValue, ...]]] = []
     async for record in _records(view, found):
         root = mime.loads(record.structure) if record.structure is not None else None
-        keyed.append((record.uid, sort_values(command.criteria, root, record.internaldate,
+        keyed.append((record.uid, sort_values(criteria, root, record.internaldate,
                                               record.size)))
-    number = _numbering(view, command.uid)
-    session.write(untagged(Atom("SORT"), *[number(u) for u in sort_uids(command.criteria, keyed)]))
-    return ok(f"{command_verb(command)} completed")
+    return sort_uids(criteria, keyed)
 
 
 async def thread(session: Session, command: c.Thread) -> Result:
