@@ -105,9 +105,10 @@ EXTENSIONS += ("THREAD=REFERENCES", "ESEARCH", "SEARCHRES", "WITHIN")
 ESEARCH (RFC 4731): SEARCH RETURN (MIN MAX ALL COUNT); SEARCHRES (RFC 5182): RETURN
 (SAVE) and ``$`` (session/view.py); WITHIN (RFC 5032): OLDER and YOUNGER search keys
 (handlers/search.py binds them to a fixed moment)."""
-EXTENSIONS += ("SORT=DISPLAY", "ESORT")
+EXTENSIONS += ("SORT=DISPLAY", "ESORT", "PARTIAL")
 """RFC 5957: the DISPLAYFROM and DISPLAYTO sort keys (search/sort.py). ESORT (RFC 5267
-section 3): SORT RETURN (...) answered with ESEARCH (handlers/sort.py)."""
+section 3): SORT RETURN (...) answered with ESEARCH (handlers/sort.py). PARTIAL (RFC
+9394): the PARTIAL result option of SEARCH and SORT and UID FETCH's PARTIAL modifier."""
 
 _NAMES = {c.AppendStart: "APPEND", c.Lsub: "LSUB", c.StartTLS: "STARTTLS"}
 

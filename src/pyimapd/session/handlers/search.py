@@ -1,6 +1,6 @@
 """SEARCH and UID SEARCH (RFC 3501 sections 6.4.4 and 6.4.8), with ESEARCH's result
-options (RFC 4731), SEARCHRES's SAVE and ``$`` (RFC 5182) and WITHIN's OLDER/YOUNGER
-(RFC 5032).
+options (RFC 4731), SEARCHRES's SAVE and ``$`` (RFC 5182), PARTIAL (RFC 9394) and
+WITHIN's OLDER/YOUNGER (RFC 5032).
 
 The parser's key tree may name messages by sequence number, by ``\\Recent``, by the
 saved result ``$`` or by an age, which only this session can resolve; :func:`bind`
@@ -113,7 +113,8 @@ async def search(session: Session, command: c.Search) -> Result:
             extra.append([Atom("MODSEQ"), await highest_modseq(view, found)])
         session.write(untagged(Atom("SEARCH"), *numbers, *extra))
     else:
-        await esearch(session, view, command.tag, command.uid, found, command.returns, modseq)
+        await esearch(session, view, command.tag, command.uid, found, command.returns,
+                      command.partial, modseq)
     return ok(f"{command_verb(command)} completed")
 
 
@@ -127,22 +128,28 @@ def esearch_head(tag: str, uid: bool) -> list[Value]:
 
 
 async def esearch(session: Session, view: SelectedView, tag: str, uid: bool,
-                  found: list[int], returns: frozenset[str], modseq: bool) -> None:
+                  found: list[int], returns: frozenset[str], partial: c.PartialRange | None,
+                  modseq: bool) -> None:
     """The ESEARCH response (RFC 4731 section 3.1) and the saved result (RFC 5182
     section 2.4), for SEARCH and for ESORT's SORT (RFC 5267 section 3.1). ``found`` is
     in result order: ascending for SEARCH, sort order for SORT. MIN and MAX are the
     lowest and highest number found, whatever the order; ALL lists the numbers in
     result order, ranges only where they ascend (section 3.2: ``23765,23764,23763``,
-    never ``23765:23763``). ``RETURN ()`` means ALL; ``RETURN (SAVE)`` alone sends
-    nothing."""
+    never ``23765:23763``), and so does PARTIAL (RFC 9394 section 3.1), for the results
+    at its positions in that order. ``RETURN ()`` means ALL; ``RETURN (SAVE)`` alone
+    sends nothing."""
     options = returns or frozenset({"ALL"})
     low = min(found) if found else None
     high = max(found) if found else None
+    page = partial.select(found) if partial is not None else []
     picked = found
-    if options & {"MIN", "MAX"} and not options & {"ALL", "COUNT"}:
-        # MIN and/or MAX alone: those are what $ holds and MODSEQ is taken from
+    if options & {"MIN", "MAX", "PARTIAL"} and not options & {"ALL", "COUNT"}:
+        # What $ holds and MODSEQ is taken from: MIN and/or MAX alone are those
+        # messages (RFC 5182 section 2.4); with PARTIAL, the page and them (RFC 9394
+        # section 3.2, table 1). With COUNT or ALL, every message found.
         ends = {low} if low is not None and "MIN" in options else set()
-        picked = sorted(ends | ({high} if high is not None and "MAX" in options else set()))
+        ends |= {high} if high is not None and "MAX" in options else set()
+        picked = sorted(ends | set(page))
     if "SAVE" in options:
         view.saved = set(picked)
     if not options - {"SAVE"}:
@@ -158,6 +165,9 @@ async def esearch(session: Session, view: SelectedView, tag: str, uid: bool,
         items += [Atom("MAX"), number(high)]
     if found and "ALL" in options:
         items += [Atom("ALL"), Atom(uid_set_text([number(u) for u in found]))]
+    if partial is not None:
+        results = uid_set_text([number(u) for u in page]) if page else "NIL"
+        items += [Atom("PARTIAL"), [Atom(str(partial)), Atom(results)]]
     if "COUNT" in options:
         items += [Atom("COUNT"), len(found)]
     if modseq and picked:  # RFC 4731 section 3.2

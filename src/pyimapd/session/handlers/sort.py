@@ -63,7 +63,7 @@ async def sort(session: Session, command: c.Sort) -> Result:
     ordered = await sorted_uids(view, command.criteria, found)
     if command.returns is not None:  # ESORT, RFC 5267 section 3
         await esearch(session, view, command.tag, command.uid, ordered, command.returns,
-                      uses_modseq(command.key))
+                      command.partial, uses_modseq(command.key))
     else:
         number = _numbering(view, command.uid)
         session.write(untagged(Atom("SORT"), *[number(u) for u in ordered]))
