@@ -288,9 +288,10 @@ class Expunge(Command):
             raise CommandError("UID EXPUNGE takes a UID set, EXPUNGE none")
 
 
-SEARCH_RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL"})
-"""ESEARCH's result options (RFC 4731 section 3.1), SEARCHRES's SAVE (RFC 5182) and
-PARTIAL (RFC 9394 section 3.1)."""
+SEARCH_RETURN_OPTIONS = frozenset(
+    {"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "CONTEXT", "UPDATE"})
+"""ESEARCH's result options (RFC 4731 section 3.1), SEARCHRES's SAVE (RFC 5182),
+PARTIAL (RFC 9394 section 3.1) and CONTEXT and UPDATE (RFC 5267 sections 4.2, 4.3)."""
 
 MAX_PARTIAL = 4294967295
 """``nz-number`` is 32-bit (RFC 9051 section 9)."""
@@ -389,6 +390,18 @@ class Sort(Command):
         for name, _ in self.criteria:
             if name not in SORT_KEYS:
                 raise CommandError(f"unknown sort criterion {name}")
+
+
+@dataclass(frozen=True, slots=True)
+class CancelUpdate(Command):
+    """``CANCELUPDATE 1*(SP quoted)`` (RFC 5267 section 4.3.5): the tags of the
+    searching commands whose updates are to stop."""
+
+    tags: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.tags:
+            raise CommandError("CANCELUPDATE needs at least one tag")
 
 
 @dataclass(frozen=True, slots=True)

@@ -444,6 +444,15 @@ def _uid_expunge(r: Reader, tag: str, uid: bool) -> c.Command:
     return c.Expunge(tag, sequence, uid=True)
 
 
+def _cancelupdate(r: Reader, tag: str, uid: bool) -> c.Command:
+    """``command-select =/ "CANCELUPDATE" 1*(SP quoted)`` (RFC 5267 section 5)."""
+    tags: list[str] = []
+    while not r.at_end() or not tags:
+        r.sp("tag")
+        tags.append(r.quoted("tag").decode("utf-8", "replace"))
+    return c.CancelUpdate(tag, tuple(tags))
+
+
 _UID_COMMANDS: dict[str, _Handler] = {
     "COPY": _copy,
     "MOVE": _move,
@@ -528,6 +537,7 @@ _COMMANDS: dict[str, _Handler] = {
     "SEARCH": _search,
     "SORT": _sort,
     "THREAD": _thread,
+    "CANCELUPDATE": _cancelupdate,
     "FETCH": _fetch,
     "STORE": _store,
     "COPY": _copy,

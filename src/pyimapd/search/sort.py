@@ -109,11 +109,18 @@ def _nth(i: int) -> Callable[[tuple[int, tuple[SortValue, ...]]], SortValue]:
     return lambda message: message[1][i]
 
 
-def sort_uids(criteria: Sequence[Criterion],
-              messages: Sequence[tuple[int, tuple[SortValue, ...]]]) -> list[int]:
-    """The UIDs of ``messages`` (``(uid, sort_values(...))`` pairs in mailbox order)
-    ordered by the criteria, ties kept in mailbox order."""
+def sort_keyed(criteria: Sequence[Criterion],
+               messages: Sequence[tuple[int, tuple[SortValue, ...]]],
+               ) -> list[tuple[int, tuple[SortValue, ...]]]:
+    """``messages`` (``(uid, sort_values(...))`` pairs in mailbox order) ordered by the
+    criteria, ties kept in mailbox order."""
     order = list(messages)
     for i in range(len(criteria) - 1, -1, -1):
         order.sort(key=_nth(i), reverse=criteria[i][1])
-    return [uid for uid, _ in order]
+    return order
+
+
+def sort_uids(criteria: Sequence[Criterion],
+              messages: Sequence[tuple[int, tuple[SortValue, ...]]]) -> list[int]:
+    """The UIDs of :func:`sort_keyed`'s order."""
+    return [uid for uid, _ in sort_keyed(criteria, messages)]

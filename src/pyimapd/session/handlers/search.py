@@ -1,6 +1,7 @@
 """SEARCH and UID SEARCH (RFC 3501 sections 6.4.4 and 6.4.8), with ESEARCH's result
-options (RFC 4731), SEARCHRES's SAVE and ``$`` (RFC 5182), PARTIAL (RFC 9394) and
-WITHIN's OLDER/YOUNGER (RFC 5032).
+options (RFC 4731), SEARCHRES's SAVE and ``$`` (RFC 5182), PARTIAL (RFC 9394),
+CONTEXT=SEARCH's CONTEXT and UPDATE (RFC 5267, ``context.py``) and WITHIN's
+OLDER/YOUNGER (RFC 5032).
 
 The parser's key tree may name messages by sequence number, by ``\\Recent``, by the
 saved result ``$`` or by an age, which only this session can resolve; :func:`bind`
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.responses import Atom, ResponseCode, Value, untagged
 from pyimapd.search import ast
+from pyimapd.session.handlers import context
 from pyimapd.session.handlers.condstore import enable_condstore, uses_modseq
 from pyimapd.session.handlers.message import command_verb
 from pyimapd.session.state import CommandFailed, Result, no, ok
@@ -28,10 +30,14 @@ if TYPE_CHECKING:
 CHARSETS = ("UTF-8", "US-ASCII")
 
 
-def bind(key: ast.SearchKey, view: SelectedView, now: int | None = None) -> ast.SearchKey:
+def bind(key: ast.SearchKey, view: SelectedView, now: int | None = None,
+         keep_recent: bool = False) -> ast.SearchKey:
     """Replaces the session-relative keys by :class:`ast.UidIn` and
     :class:`ast.InternalTime`. ``now`` (UTC epoch seconds, default the current time) is
     the moment OLDER and YOUNGER count back from, one for the whole search.
+    ``keep_recent`` leaves ``\\Recent`` for a later bind: an update context's key
+    (``context.py``) is bound once, when its command runs, but the session's recent
+    messages grow with new mail.
 
     A sequence number beyond the mailbox matches nothing rather than failing, as
     Dovecot does, because a search on a changing mailbox races with its size.
@@ -47,17 +53,18 @@ def bind(key: ast.SearchKey, view: SelectedView, now: int | None = None) -> ast.
     if isinstance(key, ast.UidSet):
         largest = view.uids[-1] if view.uids else 0
         return ast.UidIn(tuple(key.sequence.resolve(largest)))
-    if isinstance(key, ast.Recent):
+    if isinstance(key, ast.Recent) and not keep_recent:
         return ast.UidIn(tuple(view.uid_ranges(sorted(view.recent))))
     if isinstance(key, ast.Within):
         # RFC 5032 section 2: the target time is now minus the interval.
         return ast.InternalTime(key.older, now - key.seconds)
     if isinstance(key, ast.Not):
-        return ast.Not(bind(key.key, view, now))
+        return ast.Not(bind(key.key, view, now, keep_recent))
     if isinstance(key, ast.Or):
-        return ast.Or(bind(key.left, view, now), bind(key.right, view, now))
+        return ast.Or(bind(key.left, view, now, keep_recent),
+                      bind(key.right, view, now, keep_recent))
     if isinstance(key, ast.And):
-        return ast.And(tuple(bind(k, view, now) for k in key.keys))
+        return ast.And(tuple(bind(k, view, now, keep_recent) for k in key.keys))
     return key
 
 
@@ -104,6 +111,7 @@ async def saving_search(session: Session, key: ast.SearchKey, charset: str | Non
 
 async def search(session: Session, command: c.Search) -> Result:
     view = session.require_view()
+    context.check_tag(view, command.tag, command.returns)
     found = await saving_search(session, command.key, command.charset, command.returns)
     modseq = uses_modseq(command.key)
     if command.returns is None:
@@ -115,6 +123,8 @@ async def search(session: Session, command: c.Search) -> Result:
     else:
         await esearch(session, view, command.tag, command.uid, found, command.returns,
                       command.partial, modseq)
+        if "UPDATE" in command.returns:  # RFC 5267 section 4.3
+            context.open_context(session, view, command.tag, command.uid, command.key, found)
     return ok(f"{command_verb(command)} completed")
 
 
@@ -137,8 +147,9 @@ async def esearch(session: Session, view: SelectedView, tag: str, uid: bool,
     result order, ranges only where they ascend (section 3.2: ``23765,23764,23763``,
     never ``23765:23763``), and so does PARTIAL (RFC 9394 section 3.1), for the results
     at its positions in that order. ``RETURN ()`` means ALL; ``RETURN (SAVE)`` alone
-    sends nothing."""
-    options = returns or frozenset({"ALL"})
+    sends nothing. CONTEXT and UPDATE (RFC 5267 sections 4.2 and 4.3) ask for no result
+    data: with nothing else, they get ALL, as ``RETURN ()`` does."""
+    options = returns - {"CONTEXT", "UPDATE"} or frozenset({"ALL"})
     low = min(found) if found else None
     high = max(found) if found else None
     page = partial.select(found) if partial is not None else []
