@@ -3,7 +3,10 @@ clients on one mailbox, one changing it, the other hearing ADDTO and REMOVEFROM.
 
 from __future__ import annotations
 
+import pytest
+
 from harness import Client, Harness
+from pyimapd.session.handlers import context
 from session.test_search_extensions import append, lines, msg
 
 
@@ -123,3 +126,40 @@ async def test_errors_and_limits(harness: Harness) -> None:
     assert b"s OK" in await c1.command("s SELECT INBOX")
     assert lines(await c1.command('w CANCELUPDATE "t4"')) == [
         "w NO No update context for tag t4"]
+
+
+async def test_recent_is_bound_again_for_new_mail(harness: Harness) -> None:
+    """Sequence numbers are fixed when the command runs (section 4.3), but \\Recent
+    grows: a new message this session claims as recent joins a RECENT context."""
+    c1, _ = await two(harness)
+    assert lines(await c1.command("a SEARCH RETURN (UPDATE COUNT) RECENT 1:*")) == [
+        '* ESEARCH (TAG "a") COUNT 6', "a OK SEARCH completed"]
+    other = await harness.connect(("demo", "demo"))  # selects nothing: \Recent stays
+    await append(other, msg(7))
+    out = lines(await c1.command("n NOOP"))
+    assert out == ["* 7 EXISTS", "* 7 RECENT", "n OK NOOP completed"], out
+    assert lines(await c1.command("b SEARCH RETURN (UPDATE COUNT) RECENT")) == [
+        '* ESEARCH (TAG "b") COUNT 7', "b OK SEARCH completed"]
+    await append(other, msg(8))
+    out = esearch(await c1.command("n2 NOOP"))
+    assert out == ['* ESEARCH (TAG "b") ADDTO (0 8)'], out  # "a" named 1:6 only
+
+
+async def test_sort_context_refused_past_its_size(harness: Harness,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Section 4.3.1: NOUPDATE, and the other options are still answered; SEARCH
+    contexts are not refused for it."""
+    monkeypatch.setattr(context, "MAX_SORT_RESULTS", 3)
+    c1, c2 = await two(harness)
+    assert lines(await c1.command("a SORT RETURN (UPDATE MIN) (SIZE) UTF-8 ALL")) == [
+        '* ESEARCH (TAG "a") MIN 1', '* NO [NOUPDATE "a"] Too many results to keep sorted',
+        "a OK SORT completed"]
+    assert lines(await c1.command("b SORT RETURN (UPDATE) (SIZE) UTF-8 1:3")) == [
+        '* ESEARCH (TAG "b") ALL 1:3', "b OK SORT completed"]
+    assert lines(await c1.command("c SEARCH RETURN (UPDATE COUNT) ALL")) == [
+        '* ESEARCH (TAG "c") COUNT 6', "c OK SEARCH completed"]
+    await c2.command("d STORE 1 +FLAGS.SILENT (\\Deleted)")
+    await c2.command("e EXPUNGE")
+    out = lines(await c1.command("n NOOP"))
+    assert out == ['* ESEARCH (TAG "b") REMOVEFROM (1 1)', '* ESEARCH (TAG "c") REMOVEFROM (0 1)',
+                   "* 1 EXPUNGE", "n OK NOOP completed"], out
