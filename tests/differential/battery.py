@@ -118,7 +118,8 @@ def queries() -> list[Query]:
 SORT_QUERIES = [
     f"SORT ({criteria}) UTF-8 {key}"
     for criteria in ("ARRIVAL", "DATE", "SIZE", "SUBJECT", "FROM", "TO", "CC",
-                     "REVERSE DATE", "FROM DATE", "REVERSE SIZE SUBJECT", "CC REVERSE ARRIVAL")
+                     "REVERSE DATE", "FROM DATE", "REVERSE SIZE SUBJECT", "CC REVERSE ARRIVAL",
+                     "DISPLAYFROM", "DISPLAYTO", "REVERSE DISPLAYFROM DATE")
     for key in ("ALL", "NOT SEEN")
 ] + ["UID SORT (SUBJECT DATE) UTF-8 ALL", "SORT (DATE) US-ASCII SUBJECT hello"]
 """SORT (RFC 5256) over the whole corpus: every key, REVERSE, ties broken by sequence

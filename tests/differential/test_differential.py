@@ -66,7 +66,10 @@ KNOWN: dict[tuple[str, str], str] = {
     ('SEARCH SUBJECT "with language"', "result"): "language-in-encoded-word",
     **{(q, "order"): "duplicate-subject-and-invalid-octets-in-sort"
        for q in ("SORT (SUBJECT) UTF-8 ALL", "SORT (SUBJECT) UTF-8 NOT SEEN",
-                 "SORT (REVERSE SIZE SUBJECT) UTF-8 ALL", "UID SORT (SUBJECT DATE) UTF-8 ALL")},
+                 "SORT (REVERSE SIZE SUBJECT) UTF-8 ALL", "UID SORT (SUBJECT DATE) UTF-8 ALL",
+                 "SORT (DISPLAYFROM) UTF-8 ALL", "SORT (DISPLAYFROM) UTF-8 NOT SEEN",
+                 "SORT (REVERSE DISPLAYFROM DATE) UTF-8 ALL",
+                 "SORT (REVERSE DISPLAYFROM DATE) UTF-8 NOT SEEN")},
     ("SORT (CC) UTF-8 ALL", "order"): "empty-address-list-elements",
     ("SORT (CC REVERSE ARRIVAL) UTF-8 ALL", "order"): "empty-address-list-elements",
 }

@@ -108,6 +108,44 @@ async def test_idle_latency_across_nodes(two_nodes: list[ServerHandle]) -> None:
     assert p99 < P99_LIMIT, f"p99 {p99 * 1000:.1f} ms across nodes"
 
 
+async def test_update_contexts_across_nodes(two_nodes: list[ServerHandle]) -> None:
+    """RFC 5267 section 4.3: a context on node B hears of node A's changes (a flag
+    change, new mail, an expunge) while idling, from its own poll of the store."""
+    a, b = two_nodes
+    writer = await _logged_in(a, "Trash")
+    for flags, body in (("", b"bbb"), ("\\Flagged", b"b")):  # sizes 13 and 11
+        _, tagged = await writer.command(f"APPEND Trash ({flags})",
+                                         literal=b"S: x\r\n\r\n" + body + b"\r\n")
+        assert tagged.status() == "OK", tagged.raw
+    await writer.command("NOOP")
+    watcher = await _logged_in(b, "Trash")
+    untagged, tagged = await watcher.command("UID SEARCH RETURN (UPDATE ALL) FLAGGED")
+    assert tagged.status() == "OK", tagged.raw
+    ctag = tagged.tag
+    assert [r.raw for r in untagged] == [f'* ESEARCH (TAG "{ctag}") UID ALL 2\r\n'.encode()]
+    untagged, tagged = await watcher.command("SORT RETURN (UPDATE) (SIZE) UTF-8 ALL")
+    stag = tagged.tag
+    assert [r.raw for r in untagged] == [f'* ESEARCH (TAG "{stag}") ALL 2,1\r\n'.encode()]
+    watcher.send(b"i IDLE\r\n")
+    assert (await watcher.read_response()).tag == "+"
+    await writer.command("STORE 1 +FLAGS (\\Flagged)")
+    await _expect(watcher, f'* ESEARCH (TAG "{ctag}") UID ADDTO (0 1)'.encode())
+    _, tagged = await writer.command("APPEND Trash (\\Flagged)", literal=b"S: y\r\n\r\nzz\r\n")
+    assert tagged.status() == "OK", tagged.raw  # size 12: between the two
+    await _expect(watcher, b"* 3 EXISTS")
+    await _expect(watcher, f'* ESEARCH (TAG "{ctag}") UID ADDTO (0 3)'.encode())
+    await _expect(watcher, f'* ESEARCH (TAG "{stag}") ADDTO (2 3)'.encode())
+    await writer.command("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    await writer.command("EXPUNGE")
+    await _expect(watcher, f'* ESEARCH (TAG "{ctag}") UID REMOVEFROM (0 2)'.encode())
+    await _expect(watcher, f'* ESEARCH (TAG "{stag}") REMOVEFROM (1 2)'.encode())
+    await _expect(watcher, b"* 2 EXPUNGE")
+    watcher.send(b"DONE\r\n")
+    assert (await watcher.read_response()).status() == "OK"
+    await watcher.close()
+    await writer.close()
+
+
 def _client_on(ports: list[int]) -> type[RandomClient]:
     """RandomClients spread over the nodes: clients ``2k`` and ``2k+1`` (one per mailbox)
     go to node ``k mod len(ports)``, so every mailbox has clients on every node."""

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pyimapd.mime.model import Envelope, Part
-from pyimapd.search.sort import first_mailbox, sent_time, sort_uids, sort_values
+from pyimapd.search.sort import (
+    display_value,
+    first_mailbox,
+    sent_time,
+    sort_uids,
+    sort_values,
+)
 from pyimapd.search.subject import casemap
 from pyimapd.search.thread import (
     ThreadMessage,
@@ -45,6 +51,46 @@ def test_first_mailbox() -> None:
     assert first_mailbox("user2: blah@domain1.org;") == "user2"
     assert first_mailbox(None) == ""
     assert first_mailbox("undisclosed-recipients:;") == "undisclosed-recipients"
+
+
+def test_group_first_address_for_cc_and_displayto() -> None:
+    # RFC 5256 section 3 / RFC 5957 section 4: the first ENVELOPE address, which for a
+    # field that starts with a group is the marker (NIL NIL "user2" NIL): the group name
+    # (what Dovecot sorts by, tests/differential).
+    r = root(cc="user2: blah@domain1.org;", to="user2: blah@domain1.org;")
+    assert sort_values([("CC", False)], r, T0, 1) == (b"USER2",)
+    assert sort_values([("DISPLAYTO", False)], r, T0, 1) == (b"USER2",)
+    named = root(cc="team: Zed <a@x>;", to="team: Zed <a@x>;")
+    assert sort_values([("CC", False), ("DISPLAYTO", False)], named, T0, 1) == (b"TEAM", b"TEAM")
+    empty = root(cc=",,", to=",,")
+    assert sort_values([("CC", False), ("DISPLAYTO", False)], empty, T0, 1) == (b"", b"")
+
+
+def test_display_value() -> None:
+    # RFC 5957 section 3: the decoded display name, else mailbox@host, else mailbox.
+    assert display_value("Bob Example <bob@x>, alice@y") == "Bob Example"
+    assert display_value('"=?UTF-8?Q?J=C3=B6rg?=" <j@x>') == "J\u00f6rg"
+    assert display_value("=?ISO-8859-1?Q?Andr=E9?= Pirard <pirard@x>") == "Andr\u00e9 Pirard"
+    assert display_value("<bob@x>") == "bob@x"
+    assert display_value('"" <bob@x>') == "bob@x"
+    assert display_value("bob@x (Bobby)") == "Bobby"  # the comment ENVELOPE takes as name
+    assert display_value("user") == "user"  # MISSING_DOMAIN is NIL, not a host
+    assert display_value(None) == ""
+    assert display_value("undisclosed-recipients:;") == "undisclosed-recipients"  # group name
+
+
+def test_sort_displayfrom_casemap_and_fallback() -> None:
+    crit = [("DISPLAYFROM", False)]
+    msgs = [
+        (1, sort_values(crit, root(from_="zed@x"), T0, 1)),
+        (2, sort_values(crit, root(from_="=?UTF-8?Q?=C3=89mile?= <e@x>"), T0, 1)),
+        (3, sort_values(crit, root(from_="alice <z@x>"), T0, 1)),
+        (4, sort_values(crit, root(from_="Emile <a@x>"), T0, 1)),
+        (5, sort_values(crit, None, T0, 1)),
+    ]
+    # i;unicode-casemap: "Émile" decomposes to E + combining acute, after "EMILE".
+    assert sort_uids(crit, msgs) == [5, 3, 4, 2, 1]
+    assert sort_uids([("DISPLAYFROM", True)], msgs) == [1, 2, 4, 3, 5]
 
 
 def test_sort_criteria_reverse_and_sequence_tiebreak() -> None:

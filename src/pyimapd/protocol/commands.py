@@ -8,7 +8,7 @@ wire spelling, sequence sets keep ``*`` as :data:`STAR` until the session resolv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -288,8 +288,58 @@ class Expunge(Command):
             raise CommandError("UID EXPUNGE takes a UID set, EXPUNGE none")
 
 
-SEARCH_RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
-"""ESEARCH's result options (RFC 4731 section 3.1) and SEARCHRES's SAVE (RFC 5182)."""
+SEARCH_RETURN_OPTIONS = frozenset(
+    {"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "CONTEXT", "UPDATE"})
+"""ESEARCH's result options (RFC 4731 section 3.1), SEARCHRES's SAVE (RFC 5182),
+PARTIAL (RFC 9394 section 3.1) and CONTEXT and UPDATE (RFC 5267 sections 4.2, 4.3)."""
+
+MAX_PARTIAL = 4294967295
+"""``nz-number`` is 32-bit (RFC 9051 section 9)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartialRange:
+    """``partial-range`` of RFC 9394 section 4, kept as written (the PARTIAL response
+    item echoes it): ``first:last`` with both positive (``partial-range-first``, counted
+    from the first result) or both negative (``partial-range-last``, -1 is the last
+    result); ``500:400`` means ``400:500``."""
+
+    first: int
+    last: int
+
+    def __post_init__(self) -> None:
+        if self.first == 0 or self.last == 0 or (self.first < 0) != (self.last < 0):
+            raise CommandError("invalid partial range")
+        if max(abs(self.first), abs(self.last)) > MAX_PARTIAL:
+            raise CommandError("invalid partial range")
+
+    def __str__(self) -> str:
+        return f"{self.first}:{self.last}"
+
+    def select(self, results: Sequence[int]) -> list[int]:
+        """The results at the range's positions, in the order given. A range reaching
+        past either end gets what there is (section 3.1), possibly nothing."""
+        lo, hi = sorted((abs(self.first), abs(self.last)))
+        n = len(results)
+        if self.first > 0:
+            return list(results[lo - 1 : hi])
+        end = n - lo + 1  # -lo is results[n - lo]; the slice ends after it
+        return list(results[max(n - hi, 0) : end]) if end > 0 else []
+
+
+def check_returns(returns: frozenset[str] | None, partial: PartialRange | None,
+                  command: str) -> None:
+    """The result options of SEARCH and ESORT's SORT: known names, a range exactly when
+    PARTIAL is given, and never PARTIAL with ALL (RFC 9394 section 3.1: "either one
+    PARTIAL, one ALL, or neither")."""
+    names = returns or frozenset()
+    unknown = sorted(names - SEARCH_RETURN_OPTIONS)
+    if unknown:
+        raise CommandError(f"unknown {command} result option {unknown[0]}")
+    if ("PARTIAL" in names) != (partial is not None):
+        raise CommandError("PARTIAL needs a range")
+    if {"PARTIAL", "ALL"} <= names:
+        raise CommandError("PARTIAL and ALL cannot be combined")
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,15 +352,17 @@ class Search(Command):
     charset: str | None = None
     uid: bool = False
     returns: frozenset[str] | None = None
+    partial: PartialRange | None = None
+    """The range of RFC 9394's ``PARTIAL`` result option (which ``returns`` names)."""
 
     def __post_init__(self) -> None:
-        unknown = sorted((self.returns or frozenset()) - SEARCH_RETURN_OPTIONS)
-        if unknown:
-            raise CommandError(f"unknown SEARCH result option {unknown[0]}")
+        check_returns(self.returns, self.partial, "SEARCH")
 
 
-SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO"})
-"""``sort-key`` of RFC 5256 section 5."""
+SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO",
+                       "DISPLAYFROM", "DISPLAYTO"})
+"""``sort-key`` of RFC 5256 section 5, with RFC 5957 section 5's DISPLAYFROM and
+DISPLAYTO."""
 
 THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
 """``thread-alg`` of RFC 5256 section 5 that pyimapd implements."""
@@ -319,19 +371,37 @@ THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
 @dataclass(frozen=True, slots=True)
 class Sort(Command):
     """SORT and UID SORT (RFC 5256): ``criteria`` are ``(sort-key, reverse)`` pairs in
-    priority order; the charset is mandatory, unlike SEARCH's."""
+    priority order; the charset is mandatory, unlike SEARCH's. ``returns`` is None for
+    the plain form, whose answer is ``* SORT``; ESORT's ``SORT RETURN (...)`` answers
+    ``* ESEARCH``."""
 
     criteria: tuple[tuple[str, bool], ...]
     key: SearchKey
     charset: str
     uid: bool = False
+    returns: frozenset[str] | None = None
+    """ESORT's result options (RFC 5267 section 3), as for :class:`Search`."""
+    partial: PartialRange | None = None
 
     def __post_init__(self) -> None:
+        check_returns(self.returns, self.partial, "SORT")
         if not self.criteria:
             raise CommandError("SORT needs at least one sort criterion")
         for name, _ in self.criteria:
             if name not in SORT_KEYS:
                 raise CommandError(f"unknown sort criterion {name}")
+
+
+@dataclass(frozen=True, slots=True)
+class CancelUpdate(Command):
+    """``CANCELUPDATE 1*(SP quoted)`` (RFC 5267 section 4.3.5): the tags of the
+    searching commands whose updates are to stop."""
+
+    tags: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.tags:
+            raise CommandError("CANCELUPDATE needs at least one tag")
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,15 +513,20 @@ FetchItem = FetchAttr | FetchSection | FetchBinary
 @dataclass(frozen=True, slots=True)
 class Fetch(Command):
     """``changedsince`` and ``vanished`` are RFC 7162's fetch modifiers (sections
-    3.1.4.1 and 3.2.6); VANISHED needs UID FETCH and CHANGEDSINCE."""
+    3.1.4.1 and 3.2.6); VANISHED needs UID FETCH and CHANGEDSINCE. ``partial`` is RFC
+    9394's."""
 
     sequence: SequenceSet
     items: tuple[FetchItem, ...]
     uid: bool = False
     changedsince: int | None = None
     vanished: bool = False
+    partial: PartialRange | None = None
+    """RFC 9394 section 3.3's PARTIAL fetch modifier, for UID FETCH only."""
 
     def __post_init__(self) -> None:
+        if self.partial is not None and not self.uid:
+            raise CommandError("PARTIAL is only allowed with UID FETCH")
         if self.vanished and not self.uid:
             raise CommandError("VANISHED is only allowed with UID FETCH")
         if self.vanished and self.changedsince is None:

@@ -41,6 +41,7 @@ from pyimapd.protocol.mailbox_parser import (
     status,
 )
 from pyimapd.protocol.search_parser import (
+    parse_partial_range,
     parse_search,
     parse_search_return,
     parse_sort,
@@ -321,15 +322,18 @@ def _seq_match(r: Reader) -> tuple[c.SequenceSet, c.SequenceSet]:
 
 def _search(r: Reader, tag: str, uid: bool) -> c.Command:
     """``search = "SEARCH" [search-return-opts] SP search-program`` (RFC 4466 2.6)."""
-    returns = parse_search_return(r)
+    returns, partial = parse_search_return(r) or (None, None)
     key, charset = parse_search(r)
-    return c.Search(tag, key, charset, uid, returns)
+    return c.Search(tag, key, charset, uid, returns, partial)
 
 
 def _sort(r: Reader, tag: str, uid: bool) -> c.Command:
-    """``sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria`` (RFC 5256)."""
+    """``sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria`` (RFC 5256), or
+    ESORT's ``extended-sort = ["UID" SP] "SORT" search-return-opts SP sort-criteria SP
+    search-criteria`` (RFC 5267 section 5)."""
+    returns, partial = parse_search_return(r) or (None, None)
     criteria, key, charset = parse_sort(r)
-    return c.Sort(tag, criteria, key, charset, uid)
+    return c.Sort(tag, criteria, key, charset, uid, returns, partial)
 
 
 def _thread(r: Reader, tag: str, uid: bool) -> c.Command:
@@ -343,7 +347,7 @@ def _fetch(r: Reader, tag: str, uid: bool) -> c.Command:
     sequence = r.sequence_set()
     r.sp("FETCH attributes")
     items = parse_fetch_items(r)
-    changedsince, vanished = None, False
+    changedsince, vanished, partial = None, False, None
     has_modifiers = r.match(_MODIFIERS_START) is not None
     if has_modifiers:
         r.pos -= 1  # give the SP back to _modifiers
@@ -353,10 +357,13 @@ def _fetch(r: Reader, tag: str, uid: bool) -> c.Command:
             changedsince = r.mod_sequence("mod-sequence")
         elif name == "VANISHED" and not vanished:
             vanished = True
+        elif name == "PARTIAL" and partial is None:  # RFC 9394 section 3.3
+            r.sp("partial range")
+            partial = parse_partial_range(r)
         else:
             raise ParseFailure(f"Unknown or repeated FETCH modifier {name}")
     r.end("FETCH")
-    return c.Fetch(tag, sequence, items, uid, changedsince, vanished)
+    return c.Fetch(tag, sequence, items, uid, changedsince, vanished, partial)
 
 
 def _modifiers(r: Reader, command: str) -> Iterator[str]:
@@ -435,6 +442,15 @@ def _uid_expunge(r: Reader, tag: str, uid: bool) -> c.Command:
     sequence = r.sequence_set()
     r.end("UID EXPUNGE")
     return c.Expunge(tag, sequence, uid=True)
+
+
+def _cancelupdate(r: Reader, tag: str, uid: bool) -> c.Command:
+    """``command-select =/ "CANCELUPDATE" 1*(SP quoted)`` (RFC 5267 section 5)."""
+    tags: list[str] = []
+    while not r.at_end() or not tags:
+        r.sp("tag")
+        tags.append(r.quoted("tag").decode("utf-8", "replace"))
+    return c.CancelUpdate(tag, tuple(tags))
 
 
 _UID_COMMANDS: dict[str, _Handler] = {
@@ -521,6 +537,7 @@ _COMMANDS: dict[str, _Handler] = {
     "SEARCH": _search,
     "SORT": _sort,
     "THREAD": _thread,
+    "CANCELUPDATE": _cancelupdate,
     "FETCH": _fetch,
     "STORE": _store,
     "COPY": _copy,

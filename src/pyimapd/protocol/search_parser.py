@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from pyimapd.protocol import commands as c
 from pyimapd.protocol.grammar import ParseFailure, Reader
 from pyimapd.search import ast
 
@@ -121,23 +122,49 @@ def parse_search(r: Reader) -> tuple[ast.SearchKey, str | None]:
 
 
 _RETURN = re.compile(rb" RETURN (?=\()", re.IGNORECASE)
+_PARTIAL_RANGE = re.compile(rb"(-?)([0-9]+):(-?)([0-9]+)(?=[ )]|$)")
+
+SearchReturn = tuple[frozenset[str], c.PartialRange | None]
+"""The result option names, and the range of PARTIAL when it is one of them."""
 
 
-def parse_search_return(r: Reader) -> frozenset[str] | None:
+def parse_search_return(r: Reader) -> SearchReturn | None:
     """``search-return-opts = SP "RETURN" SP "(" [search-return-opt
-    *(SP search-return-opt)] ")"`` (RFC 4466 section 2.6), or None when absent. The
-    options pyimapd knows (RFC 4731, RFC 5182) take no parameters; the command checks
-    their names."""
+    *(SP search-return-opt)] ")"`` (RFC 4466 section 2.6), or None when absent. Of the
+    options pyimapd knows (RFC 4731, RFC 5182, RFC 9394) only PARTIAL takes a
+    parameter; the command checks the names."""
     if r.match(_RETURN) is None:
         return None
     r.char(b"(", "RETURN options")
     names: list[str] = []
+    partial: c.PartialRange | None = None
     while r.peek() != 0x29:
         if names:
             r.sp("RETURN option")
-        names.append(r.atom("RETURN option").decode("ascii").upper())
+        name = r.atom("RETURN option").decode("ascii").upper()
+        if name == "PARTIAL":
+            if partial is not None:
+                raise ParseFailure("PARTIAL given twice")
+            r.sp("partial range")
+            partial = parse_partial_range(r)
+        names.append(name)
     r.pos += 1
-    return frozenset(names)
+    return frozenset(names), partial
+
+
+def parse_partial_range(r: Reader) -> c.PartialRange:
+    """``partial-range = partial-range-first / partial-range-last`` of RFC 9394 section
+    4: two ``nz-number``s, both with ``MINUS`` or neither."""
+    m = r.match(_PARTIAL_RANGE)
+    if m is None:
+        raise ParseFailure("Invalid partial range")
+    first_sign, first, last_sign, last = m.groups()
+    if first.startswith(b"0") or last.startswith(b"0") or first_sign != last_sign:
+        raise ParseFailure("Invalid partial range")
+    if len(first) > 10 or len(last) > 10 or max(int(first), int(last)) > c.MAX_PARTIAL:
+        raise ParseFailure("Number too large in partial range")
+    sign = -1 if first_sign else 1
+    return c.PartialRange(sign * int(first), sign * int(last))
 
 
 def parse_sort(r: Reader) -> tuple[tuple[tuple[str, bool], ...], ast.SearchKey, str]:

@@ -15,6 +15,7 @@ from pyimapd.session.handlers import (
     append,
     auth,
     compress,
+    context,
     fetch,
     idle,
     info,
@@ -72,6 +73,7 @@ TABLE: dict[type[c.Command], CommandSpec] = {
     c.Sort: CommandSpec(sort_.sort, SELECTED, capability="SORT", allows_expunge=_uid_only),
     c.Thread: CommandSpec(sort_.thread, SELECTED, capability="THREAD=ORDEREDSUBJECT",
                           allows_expunge=_uid_only),
+    c.CancelUpdate: CommandSpec(context.cancelupdate, SELECTED),
     c.Fetch: CommandSpec(fetch.fetch, SELECTED, allows_expunge=_uid_only),
     c.Store: CommandSpec(message.store, SELECTED, allows_expunge=_uid_only),
     c.Copy: CommandSpec(message.copy, SELECTED),
@@ -105,6 +107,13 @@ EXTENSIONS += ("THREAD=REFERENCES", "ESEARCH", "SEARCHRES", "WITHIN")
 ESEARCH (RFC 4731): SEARCH RETURN (MIN MAX ALL COUNT); SEARCHRES (RFC 5182): RETURN
 (SAVE) and ``$`` (session/view.py); WITHIN (RFC 5032): OLDER and YOUNGER search keys
 (handlers/search.py binds them to a fixed moment)."""
+EXTENSIONS += ("SORT=DISPLAY", "ESORT", "PARTIAL")
+"""RFC 5957: the DISPLAYFROM and DISPLAYTO sort keys (search/sort.py). ESORT (RFC 5267
+section 3): SORT RETURN (...) answered with ESEARCH (handlers/sort.py). PARTIAL (RFC
+9394): the PARTIAL result option of SEARCH and SORT and UID FETCH's PARTIAL modifier."""
+EXTENSIONS += ("CONTEXT=SEARCH", "CONTEXT=SORT")
+"""RFC 5267 section 4: CONTEXT and UPDATE for SEARCH and SORT, ADDTO/REMOVEFROM from
+the view's refresh, CANCELUPDATE (handlers/context.py)."""
 
 _NAMES = {c.AppendStart: "APPEND", c.Lsub: "LSUB", c.StartTLS: "STARTTLS"}
 

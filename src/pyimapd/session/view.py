@@ -19,6 +19,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pyimapd.protocol.commands import SequenceSet
 from pyimapd.protocol.responses import Atom, ResponseCode, untagged, untagged_status
@@ -31,6 +32,9 @@ from pyimapd.storage.interface import (
     Subscription,
 )
 from pyimapd.storage.values import flag_key
+
+if TYPE_CHECKING:
+    from pyimapd.session.handlers.context import Contexts
 
 _SYSTEM_KEYS = frozenset(flag_key(f) for f in SYSTEM_FLAGS)
 
@@ -177,6 +181,8 @@ class SelectedView:
         self.saved: set[int] = set()
         """The SEARCHRES search result variable ``$`` (RFC 5182 section 2.1), as UIDs: a
         new view (SELECT, EXAMINE) starts it empty, and an expunged message leaves it."""
+        self.contexts: Contexts | None = None
+        """RFC 5267's update contexts (handlers/context.py), which end with the view."""
 
     # --- numbering ------------------------------------------------------------------
 
@@ -266,8 +272,11 @@ class SelectedView:
     def remove_expunged(self, uids: Sequence[int]) -> list[bytes]:
         """Drops UIDs this session expunged itself and returns their EXPUNGE responses,
         in ascending UID order, each numbered after the ones before it are gone (as in
-        the example of RFC 4315 section 2.1: ``* 3 EXPUNGE`` three times)."""
-        out = []
+        the example of RFC 4315 section 2.1: ``* 3 EXPUNGE`` three times). Update
+        contexts that still hold one of them hear of it first (RFC 5267 section 4.3.4:
+        REMOVEFROM before the EXPUNGE, in the numbers before it)."""
+        out = self.contexts.removed(self, uids) if self.contexts else []
+        expunges: list[bytes] = []
         gone: list[int] = []
         for uid in sorted(uids):
             msn = self.msn_of(uid)
@@ -278,10 +287,10 @@ class SelectedView:
             self.pending_expunge.discard(uid)
             self.saved.discard(uid)
             gone.append(uid)
-            out.append(untagged(msn, Atom("EXPUNGE")))
+            expunges.append(untagged(msn, Atom("EXPUNGE")))
         if self.qresync:
-            return [vanished_line(gone, earlier=False)] if gone else []
-        return out
+            return out + ([vanished_line(gone, earlier=False)] if gone else [])
+        return out + expunges
 
     def announce(self, flags: frozenset[str]) -> list[bytes]:
         """FLAGS and PERMANENTFLAGS to send before a response that shows ``flags``, if
@@ -326,6 +335,10 @@ class SelectedView:
         for uid in changes.expunged:
             if self.msn_of(uid) is not None:
                 self.pending_expunge.add(uid)
+        if self.contexts:
+            # RFC 5267 section 4.3.4 and appendix A.3: REMOVEFROM at once, in the
+            # numbers the client knows, even if the EXPUNGE itself must wait.
+            out.extend(self.contexts.removed(self, sorted(self.pending_expunge)))
         if allow_expunge and self.pending_expunge:
             # First, so that the FETCH responses below use the numbers after them.
             out.extend(self.remove_expunged(sorted(self.pending_expunge)))
@@ -348,6 +361,13 @@ class SelectedView:
             self.recent.update(changes.recent)
             out.append(_count_line(self.exists, "EXISTS"))
             out.append(_count_line(len(self.recent), "RECENT"))
+        if self.contexts:
+            # After EXISTS (RFC 5267 section 4.3.3): new messages, and those whose flags
+            # changed (this session's own changes too), searched again.
+            touched = {u.uid for u in changes.flags} | {u.uid for u in changes.new}
+            out.extend(await self.contexts.changed(self, sorted(
+                u for u in touched
+                if u not in self.pending_expunge and self.msn_of(u) is not None)))
         return out
 
     async def _poll(self) -> Changes:

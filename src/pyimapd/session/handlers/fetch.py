@@ -102,6 +102,11 @@ async def fetch(session: Session, command: c.Fetch) -> Result:
         uids = view.resolve(command.sequence, command.uid)
     except InvalidSequence as exc:
         return bad(str(exc))
+    if command.partial is not None:
+        # RFC 9394 section 3.3: only the messages at these positions among the UIDs
+        # named (in UID order, so -1 is the highest), before CHANGEDSINCE filters them
+        # (section 3.4) and before \Seen is set on any.
+        uids = command.partial.select(uids)
     items = list(command.items)
     if command.uid and c.FetchAttr("UID") not in items:
         items.insert(0, c.FetchAttr("UID"))

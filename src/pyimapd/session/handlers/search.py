@@ -1,6 +1,7 @@
 """SEARCH and UID SEARCH (RFC 3501 sections 6.4.4 and 6.4.8), with ESEARCH's result
-options (RFC 4731), SEARCHRES's SAVE and ``$`` (RFC 5182) and WITHIN's OLDER/YOUNGER
-(RFC 5032).
+options (RFC 4731), SEARCHRES's SAVE and ``$`` (RFC 5182), PARTIAL (RFC 9394),
+CONTEXT=SEARCH's CONTEXT and UPDATE (RFC 5267, ``context.py``) and WITHIN's
+OLDER/YOUNGER (RFC 5032).
 
 The parser's key tree may name messages by sequence number, by ``\\Recent``, by the
 saved result ``$`` or by an age, which only this session can resolve; :func:`bind`
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.responses import Atom, ResponseCode, Value, untagged
 from pyimapd.search import ast
+from pyimapd.session.handlers import context
 from pyimapd.session.handlers.condstore import enable_condstore, uses_modseq
 from pyimapd.session.handlers.message import command_verb
 from pyimapd.session.state import CommandFailed, Result, no, ok
@@ -28,10 +30,14 @@ if TYPE_CHECKING:
 CHARSETS = ("UTF-8", "US-ASCII")
 
 
-def bind(key: ast.SearchKey, view: SelectedView, now: int | None = None) -> ast.SearchKey:
+def bind(key: ast.SearchKey, view: SelectedView, now: int | None = None,
+         keep_recent: bool = False) -> ast.SearchKey:
     """Replaces the session-relative keys by :class:`ast.UidIn` and
     :class:`ast.InternalTime`. ``now`` (UTC epoch seconds, default the current time) is
     the moment OLDER and YOUNGER count back from, one for the whole search.
+    ``keep_recent`` leaves ``\\Recent`` for a later bind: an update context's key
+    (``context.py``) is bound once, when its command runs, but the session's recent
+    messages grow with new mail.
 
     A sequence number beyond the mailbox matches nothing rather than failing, as
     Dovecot does, because a search on a changing mailbox races with its size.
@@ -47,17 +53,18 @@ def bind(key: ast.SearchKey, view: SelectedView, now: int | None = None) -> ast.
     if isinstance(key, ast.UidSet):
         largest = view.uids[-1] if view.uids else 0
         return ast.UidIn(tuple(key.sequence.resolve(largest)))
-    if isinstance(key, ast.Recent):
+    if isinstance(key, ast.Recent) and not keep_recent:
         return ast.UidIn(tuple(view.uid_ranges(sorted(view.recent))))
     if isinstance(key, ast.Within):
         # RFC 5032 section 2: the target time is now minus the interval.
         return ast.InternalTime(key.older, now - key.seconds)
     if isinstance(key, ast.Not):
-        return ast.Not(bind(key.key, view, now))
+        return ast.Not(bind(key.key, view, now, keep_recent))
     if isinstance(key, ast.Or):
-        return ast.Or(bind(key.left, view, now), bind(key.right, view, now))
+        return ast.Or(bind(key.left, view, now, keep_recent),
+                      bind(key.right, view, now, keep_recent))
     if isinstance(key, ast.And):
-        return ast.And(tuple(bind(k, view, now) for k in key.keys))
+        return ast.And(tuple(bind(k, view, now, keep_recent) for k in key.keys))
     return key
 
 
@@ -88,17 +95,24 @@ async def matching_uids(session: Session, key: ast.SearchKey, charset: str | Non
     return [uid for uid in uids if view.msn_of(uid) is not None]
 
 
+async def saving_search(session: Session, key: ast.SearchKey, charset: str | None,
+                        returns: frozenset[str] | None) -> list[int]:
+    """:func:`matching_uids` for a command that may SAVE: RFC 5182 section 2.1 says a
+    SEARCH (SAVE) that fails empties the result variable (a BAD from the parser never
+    gets here, and leaves it alone, as required). SORT (SAVE) does the same: the RFC
+    names SORT among the commands "based on SEARCH" whose result SAVE keeps."""
+    try:
+        return await matching_uids(session, key, charset)
+    except Exception:
+        if returns is not None and "SAVE" in returns:
+            session.require_view().saved = set()
+        raise
+
+
 async def search(session: Session, command: c.Search) -> Result:
     view = session.require_view()
-    save = command.returns is not None and "SAVE" in command.returns
-    try:
-        found = await matching_uids(session, command.key, command.charset)
-    except Exception:
-        # RFC 5182 section 2.1: a SEARCH (SAVE) that fails empties the result variable
-        # (a BAD from the parser never gets here, and leaves it alone, as required).
-        if save:
-            view.saved = set()
-        raise
+    context.check_tag(view, command.tag, command.returns)
+    found = await saving_search(session, command.key, command.charset, command.returns)
     modseq = uses_modseq(command.key)
     if command.returns is None:
         numbers = found if command.uid else [view.msn_of(u) or 0 for u in found]
@@ -107,39 +121,66 @@ async def search(session: Session, command: c.Search) -> Result:
             extra.append([Atom("MODSEQ"), await highest_modseq(view, found)])
         session.write(untagged(Atom("SEARCH"), *numbers, *extra))
     else:
-        await _esearch(session, view, command, found, modseq)
+        await esearch(session, view, command.tag, command.uid, found, command.returns,
+                      command.partial, modseq)
+        if "UPDATE" in command.returns:  # RFC 5267 section 4.3
+            context.open_context(session, view, command.tag, command.uid, command.key, found)
     return ok(f"{command_verb(command)} completed")
 
 
-async def _esearch(session: Session, view: SelectedView, command: c.Search,
-                   found: list[int], modseq: bool) -> None:
+def esearch_head(tag: str, uid: bool) -> list[Value]:
+    """``"ESEARCH" [search-correlator] [SP "UID"]`` (RFC 4731 section 3.1): what every
+    ESEARCH response starts with, a command's result or a context update."""
+    items: list[Value] = [Atom("ESEARCH"), [Atom("TAG"), tag]]
+    if uid:
+        items.append(Atom("UID"))
+    return items
+
+
+async def esearch(session: Session, view: SelectedView, tag: str, uid: bool,
+                  found: list[int], returns: frozenset[str], partial: c.PartialRange | None,
+                  modseq: bool) -> None:
     """The ESEARCH response (RFC 4731 section 3.1) and the saved result (RFC 5182
-    section 2.4). ``RETURN ()`` means ALL; ``RETURN (SAVE)`` alone sends nothing."""
-    options = command.returns or frozenset({"ALL"})
+    section 2.4), for SEARCH and for ESORT's SORT (RFC 5267 section 3.1). ``found`` is
+    in result order: ascending for SEARCH, sort order for SORT. MIN and MAX are the
+    lowest and highest number found, whatever the order; ALL lists the numbers in
+    result order, ranges only where they ascend (section 3.2: ``23765,23764,23763``,
+    never ``23765:23763``), and so does PARTIAL (RFC 9394 section 3.1), for the results
+    at its positions in that order. ``RETURN ()`` means ALL; ``RETURN (SAVE)`` alone
+    sends nothing. CONTEXT and UPDATE (RFC 5267 sections 4.2 and 4.3) ask for no result
+    data: with nothing else, they get ALL, as ``RETURN ()`` does."""
+    options = returns - {"CONTEXT", "UPDATE"} or frozenset({"ALL"})
+    low = min(found) if found else None
+    high = max(found) if found else None
+    page = partial.select(found) if partial is not None else []
     picked = found
-    if options & {"MIN", "MAX"} and not options & {"ALL", "COUNT"}:
-        # MIN and/or MAX alone: those are what $ holds and MODSEQ is taken from
-        ends = {found[0]} if found and "MIN" in options else set()
-        picked = sorted(ends | ({found[-1]} if found and "MAX" in options else set()))
+    if options & {"MIN", "MAX", "PARTIAL"} and not options & {"ALL", "COUNT"}:
+        # What $ holds and MODSEQ is taken from: MIN and/or MAX alone are those
+        # messages (RFC 5182 section 2.4); with PARTIAL, the page and them (RFC 9394
+        # section 3.2, table 1). With COUNT or ALL, every message found.
+        ends = {low} if low is not None and "MIN" in options else set()
+        ends |= {high} if high is not None and "MAX" in options else set()
+        picked = sorted(ends | set(page))
     if "SAVE" in options:
         view.saved = set(picked)
     if not options - {"SAVE"}:
         return
 
-    def number(uid: int) -> int:
-        return uid if command.uid else view.msn_of(uid) or 0
+    def number(u: int) -> int:
+        return u if uid else view.msn_of(u) or 0
 
-    items: list[Value] = [Atom("ESEARCH"), [Atom("TAG"), command.tag]]
-    if command.uid:
-        items.append(Atom("UID"))
-    if found and "MIN" in options:
-        items += [Atom("MIN"), number(found[0])]
-    if found and "MAX" in options:
-        items += [Atom("MAX"), number(found[-1])]
+    items = esearch_head(tag, uid)
+    if low is not None and "MIN" in options:
+        items += [Atom("MIN"), number(low)]
+    if high is not None and "MAX" in options:
+        items += [Atom("MAX"), number(high)]
     if found and "ALL" in options:
         items += [Atom("ALL"), Atom(uid_set_text([number(u) for u in found]))]
+    if partial is not None:
+        results = uid_set_text([number(u) for u in page]) if page else "NIL"
+        items += [Atom("PARTIAL"), [Atom(str(partial)), Atom(results)]]
     if "COUNT" in options:
         items += [Atom("COUNT"), len(found)]
     if modseq and picked:  # RFC 4731 section 3.2
-        items += [Atom("MODSEQ"), await highest_modseq(view, picked)]
+        items += [Atom("MODSEQ"), await highest_modseq(view, sorted(picked))]
     session.write(untagged(*items))
