@@ -260,6 +260,9 @@ class AppendStart(Command):
     size: int
     binary: bool = False
     """The message came as RFC 3516's ``literal8`` (``~{n}``): it may hold NUL."""
+    catenate: bool = False
+    """RFC 4469: the message is ``CATENATE (...)``, whose parts follow as events
+    (:class:`~pyimapd.protocol.events.CatenateUrl`, ``CatenateText``); ``size`` is 0."""
 
 
 # --- selected (section 6.4) ----------------------------------------------------------------

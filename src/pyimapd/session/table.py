@@ -100,11 +100,13 @@ QRESYNC (RFC 7162) extend SELECT, FETCH, STORE, SEARCH, STATUS and EXPUNGE; STAT
 EXTENSIONS += ("CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE")
 """RFC 3348, 5258, 5819 and 6154: LIST options and attributes and CREATE's USE parameter
 (handlers/listing.py, handlers/mailbox.py)."""
-EXTENSIONS += ("THREAD=REFERENCES", "ESEARCH", "SEARCHRES", "WITHIN")
+EXTENSIONS += ("THREAD=REFERENCES", "ESEARCH", "SEARCHRES", "WITHIN", "CATENATE")
 """THREAD's second algorithm (RFC 5256): the THREAD command brings ORDEREDSUBJECT.
 ESEARCH (RFC 4731): SEARCH RETURN (MIN MAX ALL COUNT); SEARCHRES (RFC 5182): RETURN
 (SAVE) and ``$`` (session/view.py); WITHIN (RFC 5032): OLDER and YOUNGER search keys
-(handlers/search.py binds them to a fixed moment)."""
+(handlers/search.py binds them to a fixed moment); CATENATE (RFC 4469): APPEND's
+``CATENATE (TEXT literal / URL url ...)`` (protocol/append_parser.py,
+handlers/catenate.py)."""
 
 _NAMES = {c.AppendStart: "APPEND", c.Lsub: "LSUB", c.StartTLS: "STARTTLS"}
 

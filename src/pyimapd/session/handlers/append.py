@@ -11,6 +11,13 @@ durable step: all of them or none (RFC 3502 section 6.3.11's atomicity). Only th
 spools may stay in memory (up to ``SPOOL_IN_MEMORY`` each, ``HELD_IN_MEMORY`` in all);
 the others go to files, so a long MULTIAPPEND never piles up in memory. A message may
 come as RFC 3516's ``literal8`` and hold NUL octets: it is stored as sent.
+
+CATENATE (RFC 4469): a message may instead be a list of parts, TEXT literals (streamed
+like a message) and URLs, whose octets are copied from the store into the same spool
+(:mod:`pyimapd.session.handlers.catenate`). An URL that cannot be used fails the whole
+command with ``NO [BADURL url]``, the rest of the command is withdrawn
+(``reject_append``) and nothing is stored, not even the messages before it; so does a
+message that grows past the APPEND limit (``NO [TOOBIG]``).
 """
 
 from __future__ import annotations
@@ -20,8 +27,17 @@ from typing import TYPE_CHECKING
 
 from pyimapd.delivery import SPOOL_IN_MEMORY, Spool
 from pyimapd.protocol import commands as c
-from pyimapd.protocol.events import AppendAbort, AppendData, AppendEnd, AppendNext, ParseError
+from pyimapd.protocol.events import (
+    AppendAbort,
+    AppendData,
+    AppendEnd,
+    AppendNext,
+    CatenateText,
+    CatenateUrl,
+    ParseError,
+)
 from pyimapd.protocol.responses import ResponseCode
+from pyimapd.session.handlers.catenate import UrlSource
 from pyimapd.session.state import Result, bad, no, ok
 from pyimapd.storage import names
 from pyimapd.storage.interface import AppendItem, AppendResult
@@ -48,7 +64,11 @@ class _Batch:
         self.heads: list[tuple[tuple[str, ...], datetime | None]] = []
         self.held = 0
 
-    def start(self, flags: tuple[str, ...], date_time: datetime | None, size: int) -> Spool:
+    def start(
+        self, flags: tuple[str, ...], date_time: datetime | None, size: int, catenate: bool
+    ) -> Spool:
+        """``size`` of a CATENATE message is unknown: count it as a full in-memory spool."""
+        size = SPOOL_IN_MEMORY if catenate else size
         in_memory = SPOOL_IN_MEMORY if self.held + size <= HELD_IN_MEMORY else 0
         self.held += min(size, SPOOL_IN_MEMORY) if in_memory else 0
         self.spools.append(Spool(self.tmp, in_memory))
@@ -85,9 +105,10 @@ async def append(session: Session, command: c.AppendStart) -> Result:
         session.conn.reject_append()
         raise
     batch = _Batch(session)
+    urls = UrlSource(session)
     try:
-        spool = batch.start(command.flags, command.date_time, command.size)
-        refused = await _receive(session, batch, spool)
+        spool = batch.start(command.flags, command.date_time, command.size, command.catenate)
+        refused = await _receive(session, batch, spool, urls)
         if refused is not None:
             return refused
         items = await batch.items()
@@ -100,19 +121,28 @@ async def append(session: Session, command: c.AppendStart) -> Result:
             results = await store.append_many(command.mailbox, items)
     finally:
         batch.close()
+        await urls.close()
     if session.view is not None and session.view.name == command.mailbox:
         session.view.mark_dirty()
     return ok("APPEND completed", _appenduid(results))
 
 
-async def _receive(session: Session, batch: _Batch, spool: Spool) -> Result | None:
+async def _receive(
+    session: Session, batch: _Batch, spool: Spool, urls: UrlSource
+) -> Result | None:
     """Spools the messages until the command line ends; a Result when it went wrong."""
+    limit = session.ctx.config.limits.max_append
     while True:
         event = await session.next_event()
         if isinstance(event, AppendData):
             spool.feed(event.data)
         elif isinstance(event, AppendNext):
-            spool = batch.start(event.flags, event.date_time, event.size)
+            spool = batch.start(event.flags, event.date_time, event.size, event.catenate)
+        elif isinstance(event, CatenateText | CatenateUrl):
+            refused = await _part(session, event, spool, urls, limit)
+            if refused is not None:
+                session.conn.reject_append()  # RFC 3502/4469: then none is stored
+                return refused
         elif isinstance(event, AppendEnd):
             return None
         elif isinstance(event, AppendAbort):
@@ -125,6 +155,19 @@ async def _receive(session: Session, batch: _Batch, spool: Spool) -> Result | No
             return bad(event.text)
         else:
             return bad("APPEND interrupted")
+
+
+async def _part(
+    session: Session, event: CatenateText | CatenateUrl, spool: Spool, urls: UrlSource,
+    limit: int,
+) -> Result | None:
+    """One CATENATE part (RFC 4469 section 3); TOOBIG when the message outgrows the
+    APPEND limit (section 4.2: also a server-specific limit)."""
+    if isinstance(event, CatenateText):
+        if spool.size + event.size > limit:
+            return no(f"Message larger than the limit of {limit} octets", ResponseCode("TOOBIG"))
+        return None
+    return await urls.copy(event.url, spool, limit - spool.size)
 
 
 def _appenduid(results: list[AppendResult]) -> ResponseCode:
