@@ -93,7 +93,7 @@ async def test_bad_urls(harness: Harness) -> None:
         (f"imap://other@localhost/Drafts/;UID={uid}", "not a mailbox of this user"),
         (f"imap://demo@elsewhere.example/Drafts/;UID={uid}", "not a mailbox of this user"),
         (f"imap://demo@localhost/Drafts/;UID={uid};URLAUTH=anonymous:INTERNAL:"
-         + "0" * 40, "an URLAUTH URL is for URLFETCH"),
+         + "0" * 40, "the URLAUTH does not verify"),
         ("http://example.org/", "not an IMAP URL"),
     ]:
         c.send(f'a APPEND INBOX CATENATE (TEXT {lit("Subject: x")} URL "{url}")\r\n')

@@ -280,12 +280,12 @@ class ServerConnection:
         nl = self._buf.find(b"\n", self._scan)
         if nl < 0:
             if len(self._buf) > limit + 1:  # + 1: a CR may still be followed by LF
-                return self._fatal_too_long()
+                return self._fatal_too_long(limit)
             self._scan = len(self._buf)
             return _NEED_DATA
         end = nl - 1 if nl > 0 and self._buf[nl - 1] == 0x0D else nl
         if end > limit:
-            return self._fatal_too_long()
+            return self._fatal_too_long(limit)
         line = bytes(self._buf[:end])
         del self._buf[: nl + 1]
         self._scan = 0
@@ -296,11 +296,13 @@ class ServerConnection:
             return self._on_append_tail(line)
         return self._on_line(line)
 
-    def _fatal_too_long(self) -> ParseError:
-        """RFC 3501 leaves line length open; past ``max_line`` the stream is refused."""
+    def _fatal_too_long(self, limit: int) -> ParseError:
+        """RFC 3501 leaves line length open; past ``max_line`` the stream is refused.
+        The tag is looked for within the line's limit only: how much more of the line
+        has arrived depends on how the bytes were split, the answer must not."""
         tag = self._tag
         if tag is None and not self._segments and not self._raw:
-            m = _TAG.match(self._buf, 0, 1024)
+            m = _TAG.match(self._buf, 0, min(1024, limit))
             tag = m.group(1).decode("ascii") if m else None
         self._state = _DEAD
         self._buf.clear()

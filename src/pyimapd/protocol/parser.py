@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from pyimapd.protocol import commands as c
 from pyimapd.protocol import ext_parser as ext
+from pyimapd.protocol import urlauth_parser as urlauth
 from pyimapd.protocol.events import ParseError
 from pyimapd.protocol.fetch_parser import parse_fetch_items
 from pyimapd.protocol.grammar import (
@@ -444,5 +445,8 @@ _COMMANDS: dict[str, _Handler] = {
     "GETQUOTAROOT": ext.getquotaroot,
     "SETQUOTA": ext.setquota,
     "COMPRESS": ext.compress,
+    "GENURLAUTH": urlauth.genurlauth,
+    "RESETKEY": urlauth.resetkey,
+    "URLFETCH": urlauth.urlfetch,
 }
 """Command name (upper-cased) to the function reading its arguments."""

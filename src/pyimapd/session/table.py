@@ -22,6 +22,7 @@ from pyimapd.session.handlers import (
     message,
     quota,
     search,
+    urlauth,
 )
 from pyimapd.session.handlers import sort as sort_
 from pyimapd.session.state import ANY, AUTH, NOT_AUTH, SELECTED, Result, State
@@ -85,6 +86,9 @@ TABLE: dict[type[c.Command], CommandSpec] = {
     c.GetQuotaRoot: CommandSpec(quota.getquotaroot, AUTH),
     c.SetQuota: CommandSpec(quota.setquota, AUTH),
     c.Compress: CommandSpec(compress.compress, AUTH, capability="COMPRESS=DEFLATE"),
+    c.GenUrlAuth: CommandSpec(urlauth.genurlauth, AUTH, capability="URLAUTH"),
+    c.ResetKey: CommandSpec(urlauth.resetkey, AUTH),
+    c.UrlFetch: CommandSpec(urlauth.urlfetch, AUTH),
 }
 
 EXTENSIONS: tuple[str, ...] = ("LITERAL+", "CONDSTORE", "QRESYNC", "STATUS=SIZE")
@@ -106,9 +110,10 @@ ESEARCH (RFC 4731): SEARCH RETURN (MIN MAX ALL COUNT); SEARCHRES (RFC 5182): RET
 (SAVE) and ``$`` (session/view.py); WITHIN (RFC 5032): OLDER and YOUNGER search keys
 (handlers/search.py binds them to a fixed moment); CATENATE (RFC 4469): APPEND's
 ``CATENATE (TEXT literal / URL url ...)`` (protocol/append_parser.py,
-handlers/catenate.py)."""
+handlers/urls.py)."""
 
-_NAMES = {c.AppendStart: "APPEND", c.Lsub: "LSUB", c.StartTLS: "STARTTLS"}
+_NAMES = {c.AppendStart: "APPEND", c.Lsub: "LSUB", c.StartTLS: "STARTTLS",
+          c.GenUrlAuth: "GENURLAUTH", c.ResetKey: "RESETKEY", c.UrlFetch: "URLFETCH"}
 
 
 def command_name(command: c.Command) -> str:

@@ -14,7 +14,7 @@ come as RFC 3516's ``literal8`` and hold NUL octets: it is stored as sent.
 
 CATENATE (RFC 4469): a message may instead be a list of parts, TEXT literals (streamed
 like a message) and URLs, whose octets are copied from the store into the same spool
-(:mod:`pyimapd.session.handlers.catenate`). An URL that cannot be used fails the whole
+(:mod:`pyimapd.session.handlers.urls`). An URL that cannot be used fails the whole
 command with ``NO [BADURL url]``, the rest of the command is withdrawn
 (``reject_append``) and nothing is stored, not even the messages before it; so does a
 message that grows past the APPEND limit (``NO [TOOBIG]``).
@@ -37,7 +37,7 @@ from pyimapd.protocol.events import (
     ParseError,
 )
 from pyimapd.protocol.responses import ResponseCode
-from pyimapd.session.handlers.catenate import UrlSource
+from pyimapd.session.handlers.urls import UrlSource
 from pyimapd.session.state import Result, bad, no, ok
 from pyimapd.storage import names
 from pyimapd.storage.interface import AppendItem, AppendResult
