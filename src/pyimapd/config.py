@@ -70,13 +70,17 @@ class TlsConfig:
 class AuthConfig:
     """``[auth]``: see docs/security.md. ``plaintext_auth`` says where LOGIN, PLAIN and
     AUTH=LOGIN are allowed without TLS: ``loopback`` (the default: only from a loopback
-    peer; elsewhere CAPABILITY says LOGINDISABLED), ``always`` or ``never``."""
+    peer; elsewhere CAPABILITY says LOGINDISABLED), ``always`` or ``never``.
+    ``submit_users`` are the accounts of message submission servers: a session logged in
+    as one may URLFETCH URLs whose URLAUTH access is ``submit+user`` (RFC 4467 section 3);
+    no other session can."""
 
     plaintext_auth: str = "loopback"
     login_cache_ttl: float = 300.0
     failure_delay: float = 1.0
     failure_delay_max: float = 15.0
     mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256")
+    submit_users: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.plaintext_auth not in ("loopback", "always", "never"):
@@ -84,6 +88,7 @@ class AuthConfig:
         if self.login_cache_ttl < 0 or self.failure_delay < 0 or self.failure_delay_max < 0:
             raise ValueError("login_cache_ttl and failure delays must not be negative")
         object.__setattr__(self, "mechanisms", tuple(m.upper() for m in self.mechanisms))
+        object.__setattr__(self, "submit_users", tuple(self.submit_users))
 
 
 @dataclass(frozen=True, slots=True)

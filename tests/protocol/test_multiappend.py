@@ -49,8 +49,9 @@ def test_literal8_message_may_hold_nul() -> None:
     assert events == [c.AppendStart("a1", "x", (), None, 3, binary=True),
                       AppendData(b"a\x00b"), AppendEnd("a1")]
     events, sent = feed(b"a2 SELECT ~{5}\r\na3 NOOP\r\n")  # no "+": no literal
-    assert events == [ParseError("a2", "literal8 is only allowed for an APPEND message"),
-                      c.Noop("a3")]
+    assert events == [
+        ParseError("a2", "literal8 is only allowed for an APPEND message or TEXT part"),
+        c.Noop("a3")]
     assert sent == b""
 
 

@@ -260,6 +260,9 @@ class AppendStart(Command):
     size: int
     binary: bool = False
     """The message came as RFC 3516's ``literal8`` (``~{n}``): it may hold NUL."""
+    catenate: bool = False
+    """RFC 4469: the message is ``CATENATE (...)``, whose parts follow as events
+    (:class:`~pyimapd.protocol.events.CatenateUrl`, ``CatenateText``); ``size`` is 0."""
 
 
 # --- selected (section 6.4) ----------------------------------------------------------------
@@ -658,3 +661,38 @@ class Compress(Command):
     """``compress = "COMPRESS" SP algorithm`` (RFC 4978 section 3), upper-cased."""
 
     algorithm: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenUrlAuth(Command):
+    """RFC 4467 section 7: ``pairs`` are (URL rump, upper-cased mechanism), in order."""
+
+    pairs: tuple[tuple[str, str], ...]
+
+    def __post_init__(self) -> None:
+        if not self.pairs:
+            raise CommandError("GENURLAUTH needs at least one URL")
+
+
+@dataclass(frozen=True, slots=True)
+class ResetKey(Command):
+    """RFC 4467 section 7: ``mailbox`` None resets every key of the user; mechanisms
+    (upper-cased) need a mailbox (``"RESETKEY" [SP mailbox *(SP mechanism)]``)."""
+
+    mailbox: str | None
+    mechanisms: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mechanisms and self.mailbox is None:
+            raise CommandError("RESETKEY mechanisms need a mailbox")
+
+
+@dataclass(frozen=True, slots=True)
+class UrlFetch(Command):
+    """RFC 4467 section 7: the URLs, in order."""
+
+    urls: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.urls:
+            raise CommandError("URLFETCH needs at least one URL")

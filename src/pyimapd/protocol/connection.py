@@ -15,11 +15,13 @@ A small state machine frames commands (RFC 3501 section 4.3, RFC 7888):
 ``LITERAL``
     Collect exactly n octets, then back to ``LINE`` for the rest of the command.
 ``APPEND_DATA`` / ``APPEND_TAIL``
-    The message literal of APPEND: its octets go out as :class:`AppendData` chunks as they
-    arrive, then the rest of the line must be empty (:class:`AppendEnd`), or announce the
-    next message of a MULTIAPPEND (RFC 3502: ``SP [flag-list SP] [date-time SP]`` and a
-    literal, :class:`AppendNext`, back to ``APPEND_DATA``), or the command is aborted
-    (:class:`AppendAbort`).
+    The message literal of APPEND (or a CATENATE TEXT literal, RFC 4469): its octets go
+    out as :class:`AppendData` chunks as they arrive; then the rest of the command is read
+    line by line and scanned (:mod:`pyimapd.protocol.append_parser`) from where the
+    literal left the grammar: it ends (:class:`AppendEnd`), announces the next message of
+    a MULTIAPPEND (RFC 3502, :class:`AppendNext`) or the next CATENATE parts
+    (:class:`CatenateUrl`, :class:`CatenateText`), or the command is aborted
+    (:class:`AppendAbort`). A scan can yield several events at once: they are queued.
 ``DISCARD`` / ``SKIP_LINE``
     After a refused non-synchronizing literal the client sends its octets anyway: they are
     dropped as they arrive (never buffered), then the rest of that command is skipped.
@@ -36,7 +38,10 @@ Choices worth knowing:
 * At a command's first literal, a missing tag or an unknown command name is refused at
   once, so junk never receives a ``+``.
 * APPEND: ``AppendStart`` (and for each further message ``AppendNext``) is returned when
-  its message literal is reached, with ``+`` queued at the same moment for ``{n}``. The
+  its message literal is reached, with ``+`` queued at the same moment for ``{n}``; a
+  CATENATE message's start comes at its first TEXT literal or at the end of the line,
+  followed by its parts (URLs, which the session checks before the queued ``+`` is
+  sent, since it is only sent when the parser needs data). The
   session may call :meth:`reject_append` before :meth:`data_to_send` to withdraw it.
   The octets of the message are not checked (NUL included); the session's spool
   decides. A message may come as RFC 3516's ``literal8`` (``~{n}``); elsewhere
@@ -51,30 +56,35 @@ client sends no literal and the next line is a fresh command.
 from __future__ import annotations
 
 import re
+from collections import deque
 
+from pyimapd.protocol.append_parser import (
+    AppendHeadError,
+    MessageStart,
+    Next,
+    Scan,
+    Where,
+    scan,
+)
 from pyimapd.protocol.commands import AppendStart, Command
 from pyimapd.protocol.events import (
     AppendAbort,
     AppendData,
     AppendEnd,
     AppendNext,
+    CatenateText,
+    CatenateUrl,
     NeedData,
     ParseError,
     RawLine,
 )
 from pyimapd.protocol.grammar import TAG_PATTERN
 from pyimapd.protocol.limits import Limits
-from pyimapd.protocol.parser import (
-    AppendHead,
-    AppendHeadError,
-    append_head,
-    append_next_head,
-    early_error,
-    parse_command,
-)
+from pyimapd.protocol.parser import early_error, parse_command
 
 Event = (
-    Command | AppendData | AppendNext | AppendEnd | AppendAbort | RawLine | ParseError | NeedData
+    Command | AppendData | AppendNext | AppendEnd | AppendAbort | CatenateUrl | CatenateText
+    | RawLine | ParseError | NeedData
 )
 
 CONTINUE_LITERAL = b"+ Ready for literal data\r\n"
@@ -88,7 +98,8 @@ TEXT_COMMAND_TOO_LARGE = "Command too large"
 TEXT_NUL = "NUL octet in command"
 TEXT_APPEND_TRAILING = "Unexpected data after APPEND message"
 TEXT_TOO_MANY_MESSAGES = "Too many messages in one APPEND"
-TEXT_LITERAL8 = "literal8 is only allowed for an APPEND message"
+TEXT_LITERAL8 = "literal8 is only allowed for an APPEND message or TEXT part"
+TEXT_TOO_MANY_PARTS = "Too many CATENATE parts in one APPEND"
 
 DEFAULT_LIMITS = Limits()
 
@@ -97,6 +108,7 @@ _NEED_DATA = NeedData()
 _MARKER = re.compile(rb"\{([0-9]+)(\+?)\}")
 _MARKER_WINDOW = 64
 _TAG = re.compile(b"(" + TAG_PATTERN + b") ")
+_APPEND_START = re.compile(TAG_PATTERN + b" APPEND ", re.IGNORECASE)
 
 
 def _literal_marker(line: bytes) -> tuple[int, bool, int] | None:
@@ -111,6 +123,12 @@ def _literal_marker(line: bytes) -> tuple[int, bool, int] | None:
     if m is None:
         return None
     return int(m.group(1)), not m.group(2), start
+
+
+def _abort(tag: str, where: Where, exc: AppendHeadError) -> AppendAbort:
+    """After a message literal anything but the next message is trailing data; inside
+    CATENATE's list the scan's own text says what is wrong."""
+    return AppendAbort(tag, TEXT_APPEND_TRAILING if where is Where.MESSAGE else str(exc))
 
 
 class ServerConnection:
@@ -130,6 +148,9 @@ class ServerConnection:
         self._append_tag = ""
         self._append_size = 0
         self._append_count = 0  # messages of the APPEND so far (MULTIAPPEND)
+        self._parts = 0  # CATENATE parts of the APPEND so far
+        self._where: Where | None = None  # in the rest of an APPEND after a streamed literal
+        self._pending: deque[Event] = deque()  # events of one scan, handed out one by one
         self._plus_pending = False  # the APPEND "+" is still in self._out
         self._segments: list[bytes] = []
         self._literals: list[bytes] = []
@@ -166,6 +187,8 @@ class ServerConnection:
     def next_event(self) -> Event:
         """The next complete event, or :class:`NeedData` (check :attr:`eof` then)."""
         while True:
+            if self._pending:
+                return self._pending.popleft()
             event = self._step()
             if event is not None:
                 return event
@@ -196,6 +219,8 @@ class ServerConnection:
         data = bytes(self._buf)
         self._buf.clear()
         self._scan = 0
+        self._pending.clear()
+        self._end_append()
         if self._state != _DEAD:
             self._state = _LINE
             self._reset_command()
@@ -208,7 +233,14 @@ class ServerConnection:
         using a synchronizing literal never sends the message. Otherwise (``{n+}``, or the
         ``+`` already went out) the message octets are discarded as they arrive. Either
         way no AppendData/AppendEnd follows: the session answers ``tag NO ...`` itself.
+        The same withdraws the rest of an APPEND the session gives up on later (a
+        CATENATE URL it cannot fetch, RFC 4469 section 4.1): queued events are dropped.
         """
+        had_pending = bool(self._pending)
+        self._pending.clear()
+        self._end_append()
+        if self._state == _LINE and had_pending:
+            return  # the command's line was read to its end already
         if self._state not in (_APPEND_DATA, _APPEND_TAIL):
             raise RuntimeError("reject_append without an APPEND in progress")
         untouched = self._remaining == self._append_size and self._state == _APPEND_DATA
@@ -248,12 +280,12 @@ class ServerConnection:
         nl = self._buf.find(b"\n", self._scan)
         if nl < 0:
             if len(self._buf) > limit + 1:  # + 1: a CR may still be followed by LF
-                return self._fatal_too_long()
+                return self._fatal_too_long(limit)
             self._scan = len(self._buf)
             return _NEED_DATA
         end = nl - 1 if nl > 0 and self._buf[nl - 1] == 0x0D else nl
         if end > limit:
-            return self._fatal_too_long()
+            return self._fatal_too_long(limit)
         line = bytes(self._buf[:end])
         del self._buf[: nl + 1]
         self._scan = 0
@@ -264,15 +296,18 @@ class ServerConnection:
             return self._on_append_tail(line)
         return self._on_line(line)
 
-    def _fatal_too_long(self) -> ParseError:
-        """RFC 3501 leaves line length open; past ``max_line`` the stream is refused."""
+    def _fatal_too_long(self, limit: int) -> ParseError:
+        """RFC 3501 leaves line length open; past ``max_line`` the stream is refused.
+        The tag is looked for within the line's limit only: how much more of the line
+        has arrived depends on how the bytes were split, the answer must not."""
         tag = self._tag
         if tag is None and not self._segments and not self._raw:
-            m = _TAG.match(self._buf, 0, 1024)
+            m = _TAG.match(self._buf, 0, min(1024, limit))
             tag = m.group(1).decode("ascii") if m else None
         self._state = _DEAD
         self._buf.clear()
         self._reset_command()
+        self._end_append()
         return ParseError(tag, TEXT_LINE_TOO_LONG, fatal=True)
 
     def _on_line(self, line: bytes) -> Event | None:
@@ -288,8 +323,12 @@ class ServerConnection:
         marker = _literal_marker(line)
         if marker is None:
             self._segments.append(line)
-            event: Event = ParseError(self._tag, TEXT_NUL) if self._nul else parse_command(
-                self._segments, self._literals)
+            if self._nul:
+                event: Event = ParseError(self._tag, TEXT_NUL)
+            elif self._tag is not None and _APPEND_START.match(self._segments[0]):
+                event = self._append_line_end(self._tag, Where.HEAD)
+            else:
+                event = parse_command(self._segments, self._literals)
             self._reset_command()
             return event
         size, sync, start = marker
@@ -299,27 +338,35 @@ class ServerConnection:
     def _on_literal(self, size: int, sync: bool) -> Event | None:
         """At ``{n}``: check the limits, learn whether this is an APPEND message, and
         queue ``+`` for a synchronizing literal that is accepted."""
-        head: AppendHead | None = None
         problem = self._frame_problem()
         binary = self._segments[-1].endswith(b"~")  # RFC 3516 literal8: "~{" number "}"
         if binary:
             self._segments[-1] = self._segments[-1][:-1]
-        if problem is None:
+        tag = self._tag
+        if problem is None and tag is not None and _APPEND_START.match(self._segments[0]):
             try:
-                head = append_head(self._segments, self._literals)
+                scanned = scan(tag, self._segments, self._literals, Where.HEAD, True)
             except AppendHeadError as exc:
                 problem = exc.error()
-        if problem is None and binary and head is None:
+            else:
+                if scanned.next is not Next.ARGUMENT:
+                    return self._stream(tag, scanned, size, sync, binary)
+        return self._argument_literal(problem, size, sync, binary)
+
+    def _argument_literal(
+        self, problem: Event | None, size: int, sync: bool, binary: bool
+    ) -> Event | None:
+        """A literal that is read whole into the command (not an APPEND message)."""
+        if problem is None and binary:
             problem = ParseError(self._tag, TEXT_LITERAL8)
         if problem is None:
-            problem = self._size_problem(size, head)
+            problem = self._size_problem(size)
         if problem is not None:
             self._reset_command()
+            self._end_append()
             return self._refuse_literal(problem, size, sync)
         if sync:
             self._out += CONTINUE_LITERAL
-        if head is not None:
-            return self._start_append(head, size, sync, binary)
         self._state = _LITERAL
         self._remaining = size
         self._command_octets += size
@@ -345,24 +392,84 @@ class ServerConnection:
                 return ParseError(self._tag, text)
         return None
 
-    def _size_problem(self, size: int, head: AppendHead | None) -> ParseError | None:
-        """RFC 7888 section 4 / RFC 4469: refuse before reading; TOOBIG for messages."""
-        if head is not None:
-            if size > self.limits.max_append:
-                return ParseError(head.tag, TEXT_MESSAGE_TOO_LARGE, code="TOOBIG", status="NO")
-            return None
+    def _size_problem(self, size: int) -> ParseError | None:
+        """RFC 7888 section 4: refuse before reading (messages: see :meth:`_stream`)."""
         if size > self.limits.max_literal:
             return ParseError(self._tag, TEXT_LITERAL_TOO_LARGE)
         if self._command_octets + size > self.limits.max_command:
             return ParseError(self._tag, TEXT_COMMAND_TOO_LARGE)
         return None
 
-    def _start_append(self, head: AppendHead, size: int, sync: bool, binary: bool) -> AppendStart:
-        self._read_message(head.tag, size, sync)
-        self._append_count = 1
-        self._segments = []
-        self._literals = []
-        return AppendStart(head.tag, head.mailbox, head.flags, head.date_time, size, binary)
+    def _stream(self, tag: str, scanned: Scan, size: int, sync: bool, binary: bool) -> Event:
+        """A message or TEXT literal follows the scanned text: its events, and the
+        literal is streamed. RFC 4469 section 4.2 / RFC 7889: TOOBIG before reading."""
+        problem = self._count_problem(tag, scanned, 1 if scanned.next is Next.TEXT else 0)
+        if problem is None and size > self.limits.max_append:
+            problem = ParseError(tag, TEXT_MESSAGE_TOO_LARGE, code="TOOBIG", status="NO")
+        if problem is not None:
+            self._reset_command()
+            self._end_append()
+            return self._refuse_literal(problem, size, sync)
+        events = self._item_events(tag, scanned, size, binary)
+        if scanned.next is Next.TEXT:
+            events.append(CatenateText(tag, size, binary))
+        self._where = Where.PARTS if scanned.next is Next.TEXT else Where.MESSAGE
+        if sync:
+            self._out += CONTINUE_LITERAL
+        self._read_message(tag, size, sync)
+        self._reset_command()
+        self._pending.extend(events[1:])
+        return events[0]
+
+    def _append_line_end(self, tag: str, where: Where) -> Event:
+        """The APPEND's line ended: the events of its last text, then AppendEnd. In the
+        head (no AppendStart yet) a syntax error is a plain BAD, later it aborts."""
+        try:
+            scanned = scan(tag, self._segments, self._literals, where, False)
+        except AppendHeadError as exc:
+            self._end_append()
+            if where is not Where.HEAD:
+                return _abort(tag, where, exc)
+            if exc.status == "NO":  # an invalid mailbox name: as for other commands
+                return parse_command(self._segments, self._literals)
+            return exc.error()
+        problem = self._count_problem(tag, scanned, 0)
+        self._end_append()
+        if problem is not None:
+            return problem
+        events = [*self._item_events(tag, scanned, 0, False), AppendEnd(tag)]
+        self._pending.extend(events[1:])
+        return events[0]
+
+    def _count_problem(self, tag: str, scanned: Scan, texts: int) -> ParseError | None:
+        """Messages and CATENATE parts per command are bounded like literals are."""
+        self._append_count += sum(isinstance(i, MessageStart) for i in scanned.items)
+        self._parts += texts + sum(not isinstance(i, MessageStart) for i in scanned.items)
+        if self._append_count > max(1, self.limits.max_literals):
+            return ParseError(tag, TEXT_TOO_MANY_MESSAGES)
+        if self._parts > max(1, self.limits.max_literals):
+            return ParseError(tag, TEXT_TOO_MANY_PARTS)
+        return None
+
+    def _item_events(self, tag: str, scanned: Scan, size: int, binary: bool) -> list[Event]:
+        """Messages and URL parts as events; a plain message gets the literal's size."""
+        out: list[Event] = []
+        for item in scanned.items:
+            if not isinstance(item, MessageStart):
+                out.append(CatenateUrl(tag, item.url))
+                continue
+            n, b = (0, False) if item.catenate else (size, binary)
+            if item.mailbox is not None:
+                out.append(AppendStart(tag, item.mailbox, item.flags, item.date_time, n, b,
+                                       item.catenate))
+            else:
+                out.append(AppendNext(tag, item.flags, item.date_time, n, b, item.catenate))
+        return out
+
+    def _end_append(self) -> None:
+        self._where = None
+        self._append_count = 0
+        self._parts = 0
 
     def _read_message(self, tag: str, size: int, sync: bool) -> None:
         self._state = _APPEND_DATA
@@ -381,7 +488,7 @@ class ServerConnection:
             return _NEED_DATA
         self._literals.append(bytes(self._lit))
         self._lit = bytearray()
-        self._state = _LINE
+        self._state = _LINE if self._where is None else _APPEND_TAIL
         self._scan = 0
         return None
 
@@ -398,36 +505,38 @@ class ServerConnection:
         self._remaining -= n
         return AppendData(chunk)
 
-    def _on_append_tail(self, line: bytes) -> Event:
-        """``append = ... SP literal`` then CRLF, or the next message of a MULTIAPPEND
-        (RFC 3502 section 6: ``*(SP append-data)``); anything else aborts the APPEND."""
+    def _on_append_tail(self, line: bytes) -> Event | None:
+        """The rest of an APPEND after a streamed literal (see :func:`append_parser.scan`):
+        its end, the next message (RFC 3502) or CATENATE parts (RFC 4469), or an
+        argument literal (an URL sent as a literal) read whole as in any command."""
         tag = self._append_tag
+        where = self._where or Where.MESSAGE
         self._state = _LINE
-        self._reset_command()
-        if not line:
-            return AppendEnd(tag)
+        self._text_octets += len(line)
         marker = _literal_marker(line)
         if marker is None:
-            return AppendAbort(tag, TEXT_APPEND_TRAILING)
+            self._segments.append(line)
+            event = self._append_line_end(tag, where)
+            self._reset_command()
+            return event
         size, sync, start = marker
         text = line[:start]
         binary = text.endswith(b"~")
-        problem: ParseError | AppendAbort | None = None
-        try:
-            head = append_next_head(tag, text[:-1] if binary else text)
-        except AppendHeadError:
-            problem = AppendAbort(tag, TEXT_APPEND_TRAILING)
-        if problem is None and self._append_count >= max(1, self.limits.max_literals):
-            problem = ParseError(tag, TEXT_TOO_MANY_MESSAGES)
-        if problem is None and size > self.limits.max_append:
-            problem = ParseError(tag, TEXT_MESSAGE_TOO_LARGE, code="TOOBIG", status="NO")
-        if problem is not None:
-            return self._refuse_literal(problem, size, sync)
-        if sync:
-            self._out += CONTINUE_LITERAL
-        self._read_message(tag, size, sync)
-        self._append_count += 1
-        return AppendNext(tag, head.flags, head.date_time, size, binary)
+        self._segments.append(text[:-1] if binary else text)
+        problem: Event | None = None
+        if len(self._literals) >= self.limits.max_literals:
+            problem = ParseError(tag, TEXT_TOO_MANY_LITERALS)
+        else:
+            try:
+                scanned = scan(tag, self._segments, self._literals, where, True)
+            except AppendHeadError as exc:
+                problem = _abort(tag, where, exc)
+            else:
+                if scanned.next is not Next.ARGUMENT:
+                    return self._stream(tag, scanned, size, sync, binary)
+        self._tag = tag
+        # Read whole, then back to APPEND_TAIL (self._where is still set).
+        return self._argument_literal(problem, size, sync, binary)
 
     def _step_discard(self) -> Event | None:
         n = min(self._remaining, len(self._buf))

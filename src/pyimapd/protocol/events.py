@@ -31,6 +31,28 @@ class AppendNext:
     date_time: datetime | None
     size: int
     binary: bool = False
+    catenate: bool = False
+    """RFC 4469: the message is ``CATENATE (...)``; no literal follows directly, its
+    parts come as :class:`CatenateUrl` and :class:`CatenateText` (``size`` is 0)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CatenateUrl:
+    """RFC 4469 section 3: ``"URL" SP astring``, the next part of the current CATENATE
+    message: the octets the URL names are appended to it."""
+
+    tag: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class CatenateText:
+    """RFC 4469: ``"TEXT" SP literal``, the next part of the current CATENATE message;
+    its octets follow as :class:`AppendData`. ``binary``: a ``literal8``."""
+
+    tag: str
+    size: int
+    binary: bool = False
 
 
 @dataclass(frozen=True, slots=True)

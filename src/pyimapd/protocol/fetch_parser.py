@@ -109,6 +109,16 @@ def _section(r: Reader, peek: bool) -> FetchSection:
         raise ParseFailure(f"Invalid section: {exc}") from exc
 
 
+def parse_section_spec(spec: bytes) -> FetchSection:
+    """``section-spec`` alone (``1.2.MIME``, ``HEADER.FIELDS (TO)``), as an IMAP URL's
+    ``;SECTION=`` carries it (RFC 5092 section 11), read by the same rule as FETCH's."""
+    r = Reader([b"[" + spec + b"]"], [])
+    section = _section(r, peek=True)
+    if not r.at_end() or section.partial is not None:
+        raise ParseFailure("Invalid section")
+    return section
+
+
 def _partial(r: Reader) -> tuple[int, int] | None:
     """``partial = "<" number "." nz-number ">"`` (RFC 3501 section 9), if one follows."""
     if r.peek() != 0x3C:

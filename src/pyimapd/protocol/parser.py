@@ -7,9 +7,8 @@ reads that command's arguments (``command = tag SP (command-any / command-auth /
 command-nonauth / command-select) CRLF``). Errors come back as :class:`ParseError` with
 the tag when one was read, so the session answers ``tag BAD text``.
 
-APPEND is special: its message literal is streamed, so the connection calls
-:func:`append_head` at each literal of an APPEND to learn whether that literal is the
-message (then it gets the mailbox, flags and date) or the mailbox name.
+APPEND is special: its message literals are streamed, so the connection reads its
+arguments itself with :mod:`pyimapd.protocol.append_parser`.
 """
 
 from __future__ import annotations
@@ -18,11 +17,10 @@ import binascii
 import re
 from base64 import b64decode
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 from pyimapd.protocol import commands as c
 from pyimapd.protocol import ext_parser as ext
+from pyimapd.protocol import urlauth_parser as urlauth
 from pyimapd.protocol.events import ParseError
 from pyimapd.protocol.fetch_parser import parse_fetch_items
 from pyimapd.protocol.grammar import (
@@ -48,23 +46,10 @@ from pyimapd.protocol.search_parser import (
     parse_thread,
 )
 
-_APPEND_START = re.compile(TAG_PATTERN + b" APPEND ", re.IGNORECASE)
-
 _EMPTY_RESPONSE = re.compile(rb"=(?![^ ])")
 """RFC 4959: ``"="`` alone is an empty initial response."""
 
 _Handler = Callable[[Reader, str, bool], c.Command]
-
-
-@dataclass(frozen=True, slots=True)
-class AppendHead:
-    """What precedes the message literal: ``APPEND SP mailbox [SP flag-list]
-    [SP date-time] SP literal``."""
-
-    tag: str
-    mailbox: str
-    flags: tuple[str, ...]
-    date_time: datetime | None
 
 
 def parse_command(segments: Sequence[bytes], literals: Sequence[bytes]) -> c.Command | ParseError:
@@ -106,45 +91,6 @@ def early_error(first_segment: bytes) -> str | None:
 _TAG_ONLY = re.compile(TAG_PATTERN + b" ")
 
 
-def append_head(segments: Sequence[bytes], literals: Sequence[bytes]) -> AppendHead | None:
-    """Called at a literal marker: the APPEND head if the literal about to come is an
-    APPEND message, None if it is not (another command, or APPEND's mailbox name).
-
-    ``segments[-1]`` is the text just before the marker. Raises :class:`ParseFailure`
-    (with :attr:`ParseFailure.tag` set) when an APPEND head is already invalid.
-    """
-    if _APPEND_START.match(segments[0]) is None:
-        return None
-    r = Reader(segments, literals)
-    tag = r.tag()
-    r.pos += len(b" APPEND ")
-    if r.at_end():
-        return None  # the literal is the mailbox name
-    try:
-        head = _append_head(r, tag)
-        if not r.at_end():
-            raise ParseFailure("Invalid APPEND arguments")
-    except InvalidMailboxName as exc:
-        raise AppendHeadError(tag, str(exc), "NO") from exc
-    except ParseFailure as exc:
-        raise AppendHeadError(tag, str(exc)) from exc
-    return head
-
-
-class AppendHeadError(ParseFailure):
-    """An APPEND whose arguments before the message literal are invalid."""
-
-    def __init__(self, tag: str, text: str, status: str = "BAD") -> None:
-        super().__init__(text)
-        self.tag = tag
-        self.status = status
-
-    def error(self) -> ParseError:
-        if self.status == "NO":
-            return ParseError(self.tag, str(self), code="CANNOT", status="NO")
-        return ParseError(self.tag, str(self))
-
-
 def invalid_name(tag: str, command: str, exc: InvalidMailboxName) -> ParseError:
     """``NO``: a CREATE or RENAME to such a name can never succeed (CANNOT, RFC 5530),
     and no other command can find a mailbox by it (NONEXISTENT)."""
@@ -152,48 +98,12 @@ def invalid_name(tag: str, command: str, exc: InvalidMailboxName) -> ParseError:
     return ParseError(tag, str(exc), code=code, status="NO")
 
 
-def _append_head(r: Reader, tag: str) -> AppendHead:
-    """``mailbox [SP flag-list] [SP date-time] SP`` up to the message literal."""
-    mailbox = r.mailbox()
-    r.sp("message literal")
-    return _append_head_rest(r, tag, mailbox)
-
-
-def _append_head_rest(r: Reader, tag: str, mailbox: str) -> AppendHead:
-    """``[flag-list SP] [date-time SP]`` before a message literal."""
-    flags: tuple[str, ...] = ()
-    date_time = None
-    if r.peek() == 0x28:
-        flags = r.flag_list()
-        r.sp("message literal")
-    if r.peek() == 0x22:
-        date_time = r.date_time()
-        r.sp("message literal")
-    return AppendHead(tag, mailbox, flags, date_time)
-
-
-def append_next_head(tag: str, text: bytes) -> AppendHead:
-    """MULTIAPPEND (RFC 3502 section 6): ``append-data = SP [flag-list SP] [date-time SP]``
-    before the next message literal, ``text`` being the line up to the literal marker.
-    The mailbox stays the first message's (returned empty)."""
-    r = Reader([text], [])
-    try:
-        r.sp("message literal")
-        head = _append_head_rest(r, tag, "")
-        if not r.at_end():
-            raise ParseFailure("Invalid APPEND arguments")
-    except ParseFailure as exc:  # no mailbox name here: never InvalidMailboxName
-        raise AppendHeadError(tag, str(exc)) from exc
-    return head
-
-
 def _append(r: Reader, tag: str, uid: bool) -> c.Command:
-    """A complete APPEND line always lacks its message literal: the connection turns one
-    that has it into AppendStart before the literal arrives."""
+    """The connection scans every APPEND (``protocol/append_parser.py``), streaming its
+    literals; what reaches this point lacks its mailbox, or names one that cannot exist
+    (the mailbox read raises InvalidMailboxName, answered like other commands')."""
     r.sp("mailbox name")
-    _append_head(r, tag)
-    if r.at_end():
-        raise ParseFailure("Missing message literal")
+    r.mailbox()
     raise ParseFailure("Invalid APPEND arguments")
 
 
@@ -552,5 +462,8 @@ _COMMANDS: dict[str, _Handler] = {
     "GETQUOTAROOT": ext.getquotaroot,
     "SETQUOTA": ext.setquota,
     "COMPRESS": ext.compress,
+    "GENURLAUTH": urlauth.genurlauth,
+    "RESETKEY": urlauth.resetkey,
+    "URLFETCH": urlauth.urlfetch,
 }
 """Command name (upper-cased) to the function reading its arguments."""

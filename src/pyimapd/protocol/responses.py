@@ -170,3 +170,11 @@ def untagged(*values: Value) -> bytes:
 def continuation(text: str = "") -> bytes:
     """``+ text``: the continuation request of RFC 3501 section 7.5."""
     return b"+ " + text.encode("utf-8") + CRLF
+
+
+def urlfetch_prefix(url: str, size: int | None) -> bytes:
+    """``"URLFETCH" SP url SP nstring`` of RFC 4467 section 9 up to the data: the URL and
+    NIL (``size`` None: a URL that did not verify, the line is complete) or the
+    literal's prefix before ``size`` octets the caller streams, then :data:`CRLF`."""
+    head = b"* URLFETCH " + encode_string(url) + b" "
+    return head + b"NIL" + CRLF if size is None else head + literal_prefix(size)

@@ -23,6 +23,7 @@ from pyimapd.session.handlers import (
     message,
     quota,
     search,
+    urlauth,
 )
 from pyimapd.session.handlers import sort as sort_
 from pyimapd.session.state import ANY, AUTH, NOT_AUTH, SELECTED, Result, State
@@ -87,6 +88,9 @@ TABLE: dict[type[c.Command], CommandSpec] = {
     c.GetQuotaRoot: CommandSpec(quota.getquotaroot, AUTH),
     c.SetQuota: CommandSpec(quota.setquota, AUTH),
     c.Compress: CommandSpec(compress.compress, AUTH, capability="COMPRESS=DEFLATE"),
+    c.GenUrlAuth: CommandSpec(urlauth.genurlauth, AUTH, capability="URLAUTH"),
+    c.ResetKey: CommandSpec(urlauth.resetkey, AUTH),
+    c.UrlFetch: CommandSpec(urlauth.urlfetch, AUTH),
 }
 
 EXTENSIONS: tuple[str, ...] = ("LITERAL+", "CONDSTORE", "QRESYNC", "STATUS=SIZE")
@@ -102,11 +106,13 @@ QRESYNC (RFC 7162) extend SELECT, FETCH, STORE, SEARCH, STATUS and EXPUNGE; STAT
 EXTENSIONS += ("CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE")
 """RFC 3348, 5258, 5819 and 6154: LIST options and attributes and CREATE's USE parameter
 (handlers/listing.py, handlers/mailbox.py)."""
-EXTENSIONS += ("THREAD=REFERENCES", "ESEARCH", "SEARCHRES", "WITHIN")
+EXTENSIONS += ("THREAD=REFERENCES", "ESEARCH", "SEARCHRES", "WITHIN", "CATENATE")
 """THREAD's second algorithm (RFC 5256): the THREAD command brings ORDEREDSUBJECT.
 ESEARCH (RFC 4731): SEARCH RETURN (MIN MAX ALL COUNT); SEARCHRES (RFC 5182): RETURN
 (SAVE) and ``$`` (session/view.py); WITHIN (RFC 5032): OLDER and YOUNGER search keys
-(handlers/search.py binds them to a fixed moment)."""
+(handlers/search.py binds them to a fixed moment); CATENATE (RFC 4469): APPEND's
+``CATENATE (TEXT literal / URL url ...)`` (protocol/append_parser.py,
+handlers/urls.py)."""
 EXTENSIONS += ("SORT=DISPLAY", "ESORT", "PARTIAL")
 """RFC 5957: the DISPLAYFROM and DISPLAYTO sort keys (search/sort.py). ESORT (RFC 5267
 section 3): SORT RETURN (...) answered with ESEARCH (handlers/sort.py). PARTIAL (RFC
@@ -115,7 +121,8 @@ EXTENSIONS += ("CONTEXT=SEARCH", "CONTEXT=SORT")
 """RFC 5267 section 4: CONTEXT and UPDATE for SEARCH and SORT, ADDTO/REMOVEFROM from
 the view's refresh, CANCELUPDATE (handlers/context.py)."""
 
-_NAMES = {c.AppendStart: "APPEND", c.Lsub: "LSUB", c.StartTLS: "STARTTLS"}
+_NAMES = {c.AppendStart: "APPEND", c.Lsub: "LSUB", c.StartTLS: "STARTTLS",
+          c.GenUrlAuth: "GENURLAUTH", c.ResetKey: "RESETKEY", c.UrlFetch: "URLFETCH"}
 
 
 def command_name(command: c.Command) -> str:

@@ -46,6 +46,10 @@ DEFAULT_MAILBOXES: tuple[tuple[str, str], ...] = (
 """The mailboxes a new account gets besides INBOX, with their RFC 6154 special use, so
 clients find Sent and Trash by attribute instead of guessing by name."""
 
+URLAUTH_KEY_BYTES = 32
+"""A mailbox access key (RFC 4467 section 2.2: "at least 128 bits", unpredictable):
+256 random bits from :mod:`secrets`."""
+
 
 # --- errors --------------------------------------------------------------------------------
 
@@ -429,6 +433,18 @@ class MailStore(Protocol):
     async def select(self, name: str, readonly: bool) -> tuple[SelectedMailbox, SelectResult]:
         """Opens the mailbox and returns the SELECT data; a writable select claims the
         messages not yet recent to any session as this session's \\Recent."""
+
+    async def urlauth_key(self, name: str, create: bool) -> bytes | None:
+        """The mailbox access key of URLAUTH's INTERNAL mechanism (RFC 4467 section 2.2),
+        :data:`URLAUTH_KEY_BYTES` random octets; with ``create`` one is made (and kept)
+        when the mailbox has none, else None is returned then. A key lives as long as
+        its mailbox under one UIDVALIDITY (a re-created mailbox starts without one).
+        Raises NoSuchMailbox for a mailbox that does not exist or is \\Noselect."""
+
+    async def reset_urlauth_keys(self, name: str | None) -> None:
+        """RESETKEY (RFC 4467 section 7): forgets the key of mailbox ``name``, or of every
+        mailbox of the user when None, so every URL made with it stops verifying; the
+        next GENURLAUTH makes a new one. Raises NoSuchMailbox like :meth:`urlauth_key`."""
 
     async def close(self) -> None: ...
 

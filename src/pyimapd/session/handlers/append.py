@@ -12,6 +12,13 @@ spools may stay in memory (up to ``SPOOL_IN_MEMORY`` each, ``HELD_IN_MEMORY`` in
 the others go to files, so a long MULTIAPPEND never piles up in memory. A message may
 come as RFC 3516's ``literal8``: its binary parts are stored base64-encoded (section 4.4
 allows it; :mod:`pyimapd.mime.recode` says why), so that BINARY returns them as sent.
+
+CATENATE (RFC 4469): a message may instead be a list of parts, TEXT literals (streamed
+like a message) and URLs, whose octets are copied from the store into the same spool
+(:mod:`pyimapd.session.handlers.urls`). An URL that cannot be used fails the whole
+command with ``NO [BADURL url]``, the rest of the command is withdrawn
+(``reject_append``) and nothing is stored, not even the messages before it; so does a
+message that grows past the APPEND limit (``NO [TOOBIG]``).
 """
 
 from __future__ import annotations
@@ -21,8 +28,17 @@ from typing import TYPE_CHECKING
 
 from pyimapd.delivery import SPOOL_IN_MEMORY, Spool
 from pyimapd.protocol import commands as c
-from pyimapd.protocol.events import AppendAbort, AppendData, AppendEnd, AppendNext, ParseError
+from pyimapd.protocol.events import (
+    AppendAbort,
+    AppendData,
+    AppendEnd,
+    AppendNext,
+    CatenateText,
+    CatenateUrl,
+    ParseError,
+)
 from pyimapd.protocol.responses import ResponseCode
+from pyimapd.session.handlers.urls import UrlSource
 from pyimapd.session.state import Result, bad, no, ok
 from pyimapd.storage import names
 from pyimapd.storage.interface import AppendItem, AppendResult
@@ -49,8 +65,12 @@ class _Batch:
         self.heads: list[tuple[tuple[str, ...], datetime | None]] = []
         self.held = 0
 
-    def start(self, flags: tuple[str, ...], date_time: datetime | None, size: int,
-              binary: bool) -> Spool:
+    def start(
+        self, flags: tuple[str, ...], date_time: datetime | None, size: int, binary: bool,
+        catenate: bool,
+    ) -> Spool:
+        """``size`` of a CATENATE message is unknown: count it as a full in-memory spool."""
+        size = SPOOL_IN_MEMORY if catenate else size
         in_memory = SPOOL_IN_MEMORY if self.held + size <= HELD_IN_MEMORY else 0
         self.held += min(size, SPOOL_IN_MEMORY) if in_memory else 0
         self.spools.append(Spool(self.tmp, in_memory, binary))
@@ -87,9 +107,11 @@ async def append(session: Session, command: c.AppendStart) -> Result:
         session.conn.reject_append()
         raise
     batch = _Batch(session)
+    urls = UrlSource(session)
     try:
-        spool = batch.start(command.flags, command.date_time, command.size, command.binary)
-        refused = await _receive(session, batch, spool)
+        spool = batch.start(command.flags, command.date_time, command.size, command.binary,
+                            command.catenate)
+        refused = await _receive(session, batch, spool, urls)
         if refused is not None:
             return refused
         items = await batch.items()
@@ -102,19 +124,29 @@ async def append(session: Session, command: c.AppendStart) -> Result:
             results = await store.append_many(command.mailbox, items)
     finally:
         batch.close()
+        await urls.close()
     if session.view is not None and session.view.name == command.mailbox:
         session.view.mark_dirty()
     return ok("APPEND completed", _appenduid(results))
 
 
-async def _receive(session: Session, batch: _Batch, spool: Spool) -> Result | None:
+async def _receive(
+    session: Session, batch: _Batch, spool: Spool, urls: UrlSource
+) -> Result | None:
     """Spools the messages until the command line ends; a Result when it went wrong."""
+    limit = session.ctx.config.limits.max_append
     while True:
         event = await session.next_event()
         if isinstance(event, AppendData):
             spool.feed(event.data)
         elif isinstance(event, AppendNext):
-            spool = batch.start(event.flags, event.date_time, event.size, event.binary)
+            spool = batch.start(event.flags, event.date_time, event.size, event.binary,
+                                event.catenate)
+        elif isinstance(event, CatenateText | CatenateUrl):
+            refused = await _part(session, event, spool, urls, limit)
+            if refused is not None:
+                session.conn.reject_append()  # RFC 3502/4469: then none is stored
+                return refused
         elif isinstance(event, AppendEnd):
             return None
         elif isinstance(event, AppendAbort):
@@ -127,6 +159,19 @@ async def _receive(session: Session, batch: _Batch, spool: Spool) -> Result | No
             return bad(event.text)
         else:
             return bad("APPEND interrupted")
+
+
+async def _part(
+    session: Session, event: CatenateText | CatenateUrl, spool: Spool, urls: UrlSource,
+    limit: int,
+) -> Result | None:
+    """One CATENATE part (RFC 4469 section 3); TOOBIG when the message outgrows the
+    APPEND limit (section 4.2: also a server-specific limit)."""
+    if isinstance(event, CatenateText):
+        if spool.size + event.size > limit:
+            return no(f"Message larger than the limit of {limit} octets", ResponseCode("TOOBIG"))
+        return None
+    return await urls.copy(event.url, spool, limit - spool.size)
 
 
 def _appenduid(results: list[AppendResult]) -> ResponseCode:

@@ -17,6 +17,7 @@ from pyimapd.protocol.responses import (
 )
 from pyimapd.session.handlers.condstore import enable_condstore, highestmodseq_code, resync
 from pyimapd.session.handlers.listing import Entry, select_entries
+from pyimapd.session.handlers.urlauth import URLMECH
 from pyimapd.session.state import Result, bad, no, ok
 from pyimapd.session.view import SelectedView
 from pyimapd.storage.interface import DELIMITER, NoSuchMailbox, StorageError
@@ -76,6 +77,8 @@ async def _open(session: Session, command: c.Select | c.Examine, readonly: bool)
     session.write(permanent)
     nxt = ResponseCode("UIDNEXT", str(view.uidnext))
     session.write(untagged_status("OK", "Predicted next UID", nxt))
+    if session.io.secure:  # RFC 4467 section 8, only where no one can snoop
+        session.write(untagged_status("OK", "URLAUTH mechanisms", URLMECH))
     if view.condstore:
         session.write(untagged_status("OK", "Highest", highestmodseq_code(view)))
     if command.qresync is not None:

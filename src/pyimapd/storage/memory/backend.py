@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -10,6 +11,7 @@ from pyimapd.storage import names, plans
 from pyimapd.storage.feed import LocalChangeFeed
 from pyimapd.storage.interface import (
     DEFAULT_MAILBOXES,
+    URLAUTH_KEY_BYTES,
     AppendItem,
     AppendResult,
     ChangeFeed,
@@ -312,6 +314,18 @@ class MemoryMailStore:
             readonly=readonly,
         )
         return MemorySelected(self, mailbox, readonly), result
+
+    async def urlauth_key(self, name: str, create: bool) -> bytes | None:
+        mailbox = self._selectable(name, NoSuchMailbox)
+        if mailbox.access_key is None and create:
+            mailbox.access_key = secrets.token_bytes(URLAUTH_KEY_BYTES)
+        return mailbox.access_key
+
+    async def reset_urlauth_keys(self, name: str | None) -> None:
+        boxes = [self._selectable(name, NoSuchMailbox)] if name is not None else list(
+            self._account.mailboxes.values())
+        for mailbox in boxes:
+            mailbox.access_key = None
 
     async def close(self) -> None:
         pass

@@ -53,6 +53,8 @@ class _Mailbox:
     """By UID; insertion order is ascending UID order, since UIDs only grow."""
     expunged: dict[int, int] = field(default_factory=dict)
     keywords: dict[str, str] = field(default_factory=dict)
+    access_key: bytes | None = None
+    """RFC 4467's mailbox access key; a re-created mailbox is a new object without one."""
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ claimed first has already raised it.
 
 from __future__ import annotations
 
+import secrets
 from bisect import bisect_right
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
@@ -24,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 
 from pyimapd.search.ast import SearchKey
 from pyimapd.storage.interface import (
+    URLAUTH_KEY_BYTES,
     AppendItem,
     AppendResult,
     ChangeFeed,
@@ -46,6 +48,7 @@ from pyimapd.storage.interface import (
 from pyimapd.storage.sql import mailboxes as mb
 from pyimapd.storage.sql import messages as msg
 from pyimapd.storage.sql import quota
+from pyimapd.storage.sql import urlauth as ua
 from pyimapd.storage.values import merge_ranges, pages, record_uid, row_uid
 
 T = TypeVar("T")
@@ -200,6 +203,17 @@ class SqlMailStore:
     async def quota(self) -> QuotaUsage:
         found: QuotaUsage = await self._db.read(quota.quota, self.user)
         return found
+
+    async def urlauth_key(self, name: str, create: bool) -> bytes | None:
+        if not create:
+            found: bytes | None = await self._db.read_small(ua.get_key, self.user, name)
+            return found
+        made: bytes = await self._db.write(
+            ua.create_key, self.user, name, secrets.token_bytes(URLAUTH_KEY_BYTES))
+        return made
+
+    async def reset_urlauth_keys(self, name: str | None) -> None:
+        await self._db.write(ua.reset_keys, self.user, name)
 
     async def select(self, name: str, readonly: bool) -> tuple[SqlSelected, SelectResult]:
         cached = None if self.flag_copies is None else self.flag_copies.uids_at

@@ -103,6 +103,18 @@ ALTER TABLE users ADD COLUMN quota_storage_kib {int};
 ALTER TABLE users ADD COLUMN quota_messages {int};
 """
 
+_URLAUTH_KEYS = """
+-- RFC 4467 mailbox access keys (URLAUTH's INTERNAL mechanism): one random key per
+-- mailbox, made on the first GENURLAUTH, dropped by RESETKEY. A key is only good for the
+-- mailbox's UIDVALIDITY it was made under, so a mailbox re-created under a kept
+-- \\Noselect row never inherits its predecessor's key; deleting the row drops it.
+CREATE TABLE urlauth_keys (
+    mailbox_id {int} PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uidvalidity {int} NOT NULL,
+    access_key {blob} NOT NULL
+){without_rowid};
+"""
+
 
 def tables(d: Dialect) -> str:
     """Schema version 1's tables, in ``d``'s types."""
@@ -112,3 +124,8 @@ def tables(d: Dialect) -> str:
 def quota_columns(d: Dialect) -> str:
     """Schema version 2: the quota limits."""
     return _QUOTA.format(**d.types)
+
+
+def urlauth_keys(d: Dialect) -> str:
+    """The URLAUTH key table (schema version 3 on SQLite, 4 on PostgreSQL)."""
+    return _URLAUTH_KEYS.format(**d.types)
