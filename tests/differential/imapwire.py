@@ -195,6 +195,15 @@ class Conn:
         self.sock.sendall(line + b"\r\n")
         return self._collect(tag)
 
+    def append_literal8(self, mailbox: str, data: bytes) -> Reply:
+        """APPEND with the message as RFC 3516's ``literal8`` (``~{n}``)."""
+        self.tag += 1
+        tag = f"D{self.tag}".encode()
+        self.sock.sendall(tag + f" APPEND {mailbox} ~{{{len(data)}}}\r\n".encode())
+        self._wait_continuation()
+        self.sock.sendall(data + b"\r\n")
+        return self._collect(tag)
+
     def _wait_continuation(self) -> None:
         text, _ = self._response()
         if not text.startswith(b"+"):

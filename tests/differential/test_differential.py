@@ -148,3 +148,25 @@ def test_sort_orders_agree(pair: tuple[Pair, list]) -> None:
     compared, diffs = sort_differences(conns, SORT_QUERIES)
     bad = _unexplained(diffs)
     assert not bad, f"{len(bad)} of {compared} SORT orders differ:\n" + "\n".join(bad)
+
+
+def test_binary_append_round_trip_agrees(pair: tuple[Pair, list]) -> None:
+    """RFC 3516 section 4.4: a ``binary`` part with NUL, bare LF and bare CR appended as
+    literal8 comes back from BINARY[1] as the octets sent, on both servers, with the
+    same BINARY.SIZE (how each stores it, and so BODY[1], may differ)."""
+    conns, _ = pair
+    payload = b"a\x00b\nc\rd\r\n\xff"
+    message = (b"Subject: binary append\r\nMIME-Version: 1.0\r\n"
+               b'Content-Type: multipart/mixed; boundary="x"\r\n\r\n'
+               b"--x\r\nContent-Type: application/octet-stream\r\n"
+               b"Content-Transfer-Encoding: binary\r\n\r\n" + payload + b"\r\n--x--\r\n")
+    conns.ok("CREATE binary-append")
+    for conn in (conns.ours, conns.theirs):
+        assert conn.append_literal8("binary-append", message).status == "OK"
+    conns.ok("EXAMINE binary-append")
+    ours, theirs = conns.ok("FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[2])")
+    a, b = ours.fetches()[1], theirs.fetches()[1]
+    assert a["BINARY[1]"] == b["BINARY[1]"] == payload
+    assert str(a["BINARY.SIZE[1]"]) == str(b["BINARY.SIZE[1]"]) == str(len(payload))
+    assert a["BINARY[2]"] == b["BINARY[2]"] == b""  # no such part: empty, as BODY[2]
+    conns.ok("SELECT INBOX")
