@@ -68,6 +68,11 @@ def test_urlauth_parts() -> None:
     url = parse_url("imap://joe@example.com/INBOX/;uid=20;urlauth=anonymous")
     assert url.access == "anonymous" and url.rump == url.text and url.mechanism is None
     assert parse_url("imap://a@h/INBOX/;UID=1;URLAUTH=AuthUser").access == "authuser"
+    # HEXDIG and the mechanism name are case-insensitive; RFC 3339's T and Z too
+    url = parse_url("imap://a@h/INBOX/;UID=1;expire=2006-10-20t19:55:00.5z"
+                    ";URLAUTH=anonymous:Internal:" + "ABCDEF" * 6)
+    assert url.mechanism == "INTERNAL" and url.token == "ABCDEF" * 6
+    assert url.expire == datetime(2006, 10, 20, 19, 55, 0, 500000, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("text", [
@@ -87,6 +92,16 @@ def test_urlauth_parts() -> None:
     "/INBOX/;UID=1;URLAUTH=nobody",
     "/INBOX/;UID=1;EXPIRE=yesterday;URLAUTH=anonymous",
     "/INBOX/;UID=1;EXPIRE=2006-10-20T19:55:00;URLAUTH=anonymous",
+    # RFC 3339 date-time only: not ISO 8601's basic or week forms, nor a bare date
+    "/INBOX/;UID=1;EXPIRE=20061020T195500Z;URLAUTH=anonymous",
+    "/INBOX/;UID=1;EXPIRE=2006-W42-5T19:55:00Z;URLAUTH=anonymous",
+    "/INBOX/;UID=1;EXPIRE=2006-10-20T19:55Z;URLAUTH=anonymous",
+    "/INBOX/;UID=1;EXPIRE=2006-10-20 19:55:00Z;URLAUTH=anonymous",
+    # enc-urlauth = 32*HEXDIG; uauth-mechanism = 1*(ALPHA / DIGIT / "-" / ".")
+    "imap://a@h/INBOX/;UID=1;URLAUTH=anonymous:internal:0123456789abcdef",
+    "imap://a@h/INBOX/;UID=1;URLAUTH=anonymous:internal:" + "g" * 32,
+    "imap://a@h/INBOX/;UID=1;URLAUTH=anonymous:internal:",
+    "imap://a@h/INBOX/;UID=1;URLAUTH=anonymous:in_ternal:" + "0" * 32,
     "/%FF/;UID=1",
     "imap://host:99999/INBOX/;UID=1",
     "imap://ho st/INBOX/;UID=1",

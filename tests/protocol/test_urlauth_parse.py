@@ -4,6 +4,7 @@ mechanism's token (section 2.4.1, HMAC-SHA1 of RFC 2104 worked out by hand here)
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 
@@ -55,9 +56,14 @@ def _hmac_sha1(key: bytes, message: bytes) -> str:
 
 
 def test_internal_token() -> None:
+    """RFC 4467 section 2.4.1: the token names its algorithm (version 01, HMAC-SHA1)."""
     key = bytes(range(32))
-    expected = _hmac_sha1(key, RUMP.encode())
-    assert urlauth.token(key, RUMP) == expected and len(expected) == 40
+    expected = "01" + _hmac_sha1(key, RUMP.encode())
+    assert urlauth.token(key, RUMP) == expected and len(expected) == 42
+    assert not urlauth.verify(key, RUMP, "02" + expected[2:])
+    assert not urlauth.verify(key, RUMP, expected[2:])
+    decoy = urlauth.decoy(RUMP)
+    assert re.fullmatch("01[0-9a-f]{40}", decoy) and not urlauth.verify(key, RUMP, decoy)
     assert urlauth.verify(key, RUMP, expected)
     assert urlauth.verify(key, RUMP, expected.upper())
     assert not urlauth.verify(key, RUMP + "x", expected)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import UTC, datetime, timedelta
 
 from harness import Client, Harness
 from pyimapd.auth import urlauth
 from pyimapd.config import AuthConfig
+from pyimapd.protocol.imapurl import parse_url
+from pyimapd.session.handlers.urls import expired
 
 MESSAGE = ("Subject: plan\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
            "Content-Type: text/plain\r\n\r\nSi vis pacem, para bellum.\r\n--b--\r\n")
@@ -42,7 +45,7 @@ async def test_rfc4467_example(harness: Harness) -> None:
     uid = await setup(demo)
     rump = f"imap://demo@localhost/INBOX/;uid={uid}/;section=1;urlauth=submit+demo"
     url = await generate(demo, rump)
-    m = re.fullmatch(re.escape(rump) + r":internal:([0-9a-f]{40})", url)
+    m = re.fullmatch(re.escape(rump) + r":internal:(01[0-9a-f]{40})", url)
     assert m, url
     key = await (await harness.backend.open("demo")).urlauth_key("INBOX", create=False)
     assert key is not None and m.group(1) == urlauth.token(key, rump)
@@ -108,6 +111,46 @@ async def test_expire(harness: Harness) -> None:
         fetched(past, None) + fetched(future, PART) + b"f OK URLFETCH completed\r\n")
 
 
+async def test_token_case_and_expiry_instant(harness: Harness) -> None:
+    """HEXDIG is case-insensitive; ;EXPIRE= is the last instant the URL is valid."""
+    demo = await harness.connect(("demo", "demo"))
+    uid = await setup(demo)
+    url = await generate(demo, f"imap://demo@localhost/INBOX/;UID={uid};URLAUTH=authuser")
+    rump, _, token = url.rpartition(":")
+    upper = f"{rump}:{token.upper()}"
+    assert (await demo.command(f'f URLFETCH "{upper}"')).startswith(
+        b'* URLFETCH "' + upper.encode() + b'" {')
+    expiring = parse_url("imap://a@h/INBOX/;UID=1;EXPIRE=2006-10-20T19:55:00Z"
+                         ";URLAUTH=anonymous")
+    at = datetime(2006, 10, 20, 19, 55, tzinfo=UTC)
+    assert not expired(expiring, at) and expired(expiring, at + timedelta(microseconds=1))
+    assert not expired(parse_url("imap://a@h/INBOX/;UID=1;URLAUTH=anonymous"), at)
+
+
+async def test_genurlauth_for_a_userid_that_does_not_exist(harness: Harness) -> None:
+    """RFC 4467 section 7 (3): the userid of user+/submit+ must be valid; pyimapd takes
+    the OK-with-a-token-that-never-verifies way, so the answer does not tell whether the
+    userid exists, and the URL stays dead once that userid is created."""
+    harness.ctx.config = dataclasses.replace(
+        harness.config, auth=AuthConfig(submit_users=("other",)))
+    demo = await harness.connect(("demo", "demo"))
+    uid = await setup(demo)
+    base = f"imap://demo@localhost/INBOX/;UID={uid}"
+    for_newbie = await generate(demo, base + ";URLAUTH=user+newbie")
+    for_nobody = await generate(demo, base + ";URLAUTH=submit+nobody")
+    for_other = await generate(demo, base + ";URLAUTH=submit+other")
+    for url in (for_newbie, for_nobody, for_other):
+        assert re.fullmatch(r".+:internal:01[0-9a-f]{40}", url), url
+    await harness.backend.users.add_user("newbie", harness.passwords.hash("pw"))
+    newbie = await harness.connect(("newbie", "pw"))
+    assert await newbie.command(f'f URLFETCH "{for_newbie}"') == (
+        fetched(for_newbie, None) + b"f OK URLFETCH completed\r\n")
+    submit = await harness.connect(("other", "secret"))
+    out = await submit.command(f'f URLFETCH "{for_nobody}" "{for_other}"')
+    assert out.startswith(fetched(for_nobody, None) + b'* URLFETCH "'
+                          + for_other.encode() + b'" {'), out
+
+
 async def test_resetkey_invalidates(harness: Harness) -> None:
     demo = await harness.connect(("demo", "demo"))
     uid = await setup(demo)
@@ -137,7 +180,18 @@ async def test_genurlauth_refusals(harness: Harness) -> None:
         ('GENURLAUTH "imap://demo@localhost/INBOX/;UID=1" INTERNAL',
          "The URL must end with ;URLAUTH=access and no mechanism or token"),
         ('GENURLAUTH "imap://demo@localhost/INBOX/;UID=1;URLAUTH=anonymous:internal:00"'
-         " INTERNAL", "The URL must end with ;URLAUTH=access and no mechanism or token"),
+         " INTERNAL", "Invalid URL: the URLAUTH token is not 32 or more hex digits"),
+        (f'GENURLAUTH "imap://demo@localhost/INBOX/;UID=1;URLAUTH=anonymous:internal:'
+         f'{"0" * 42}" INTERNAL',
+         "The URL must end with ;URLAUTH=access and no mechanism or token"),
+        # section 7's own refusals: no userid in the server part, an unknown mechanism
+        ('GENURLAUTH "imap://localhost/INBOX/;UID=1;URLAUTH=submit+fred" INTERNAL',
+         "The URL must be imap://you@this-server/..."),
+        ('GENURLAUTH "imap://demo@localhost/INBOX/;UID=1;URLAUTH=submit+fred" XSAMPLE',
+         "Unknown URLAUTH mechanism XSAMPLE"),
+        ('GENURLAUTH "imap://demo@localhost/INBOX/;UID=1;EXPIRE=20061020T195500Z;'
+         'URLAUTH=anonymous" INTERNAL', "Invalid URL: invalid ;EXPIRE date-time "
+         "(RFC 3339: YYYY-MM-DDThh:mm:ss and a zone)"),
         ('GENURLAUTH "imap://demo@localhost/Nowhere/;UID=1;URLAUTH=anonymous" INTERNAL',
          "No mailbox Nowhere"),
         ('GENURLAUTH "imap://demo@localhost/INBOX/;UID=1;URLAUTH=anonymous" XYZ',

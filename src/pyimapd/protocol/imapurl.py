@@ -11,9 +11,13 @@ the order RFC 5092 section 11 gives the parameters:
     isection      = "/" isection-only      isection-only = ";SECTION=" enc-section
     ipartial      = "/" ipartial-only      ipartial-only = ";PARTIAL=" partial-range
     partial-range = number ["." nz-number]
-    iurlauth      = iurlauth-rump iua-verifier        (RFC 4467 section 9)
-    iurlauth-rump = [expire] ";URLAUTH=" access
+    iurlauth      = iurlauth-rump iua-verifier   (RFC 5092 section 11, which
+    iurlauth-rump = [expire] ";URLAUTH=" access   updates RFC 4467 section 9)
     iua-verifier  = ":" uauth-mechanism ":" enc-urlauth
+    enc-urlauth   = 32*HEXDIG
+    expire        = ";EXPIRE=" date-time      ; RFC 3339
+    access        = ("submit+" enc-user) / ("user+" enc-user) / "authuser" / "anonymous"
+    uauth-mechanism = "INTERNAL" / 1*(ALPHA / DIGIT / "-" / ".")   ; case-insensitive
 
 The parameter names are case-insensitive (RFC 4469's own examples write ``;section=``).
 A relative URL (no scheme) is resolved later by the session against its base
@@ -54,11 +58,19 @@ _PATH = re.compile(
     r"(?:;EXPIRE=(?P<expire>[^;]+))?"
     r";URLAUTH=(?P<access>[^;:]+)"
     r")?"
-    r"(?::(?P<mechanism>[^:;]+):(?P<token>[^:;]*))?",
+    r"(?::(?P<mechanism>[A-Za-z0-9.\-]+):(?P<token>[^:;]*))?",
     re.IGNORECASE,
 )
 _ACCESS = re.compile(r"(?P<kind>submit|user)\+(?P<name>.+)|(?P<plain>authuser|anonymous)",
                      re.IGNORECASE)
+_TOKEN = re.compile(r"[0-9A-Fa-f]{32,}")
+"""``enc-urlauth = 32*HEXDIG`` (HEXDIG is case-insensitive, as all ABNF literals)."""
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})", re.IGNORECASE)
+"""RFC 3339 section 5.6 ``date-time`` (its ``T`` and ``Z`` may be lower case, section
+5.6's note); Python's ISO 8601 reader alone would also take forms RFC 3339 does not
+(``20061020T195500Z``, week dates, a missing zone)."""
 _HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,=%]+")
 
 
@@ -155,6 +167,8 @@ def parse_url(text: str) -> ImapUrl:
         raise BadUrl("missing mailbox name")
     if m.group("mechanism") and not m.group("access"):
         raise BadUrl("a verifier without ;URLAUTH")
+    if m.group("mechanism") and _TOKEN.fullmatch(m.group("token")) is None:
+        raise BadUrl("the URLAUTH token is not 32 or more hex digits")
     mailbox = normalise_inbox(_decode(raw_mailbox, "mailbox name")) if raw_mailbox else None
     if mailbox is not None and not mailbox:
         raise BadUrl("missing mailbox name")
@@ -199,16 +213,17 @@ def _partial(offset: str | None, length: str | None) -> tuple[int, int | None] |
 
 
 def _expire(raw: str | None) -> datetime | None:
-    """``expire = ";EXPIRE=" date-time`` of RFC 3339, with its zone (RFC 4467 sec. 3)."""
+    """``expire = ";EXPIRE=" date-time`` of RFC 3339, whose zone is mandatory (RFC 4467
+    section 3, RFC 5092 section 11)."""
     if raw is None:
         return None
+    text = _decode(raw, "expiry")
+    if _DATE_TIME.fullmatch(text) is None:
+        raise BadUrl("invalid ;EXPIRE date-time (RFC 3339: YYYY-MM-DDThh:mm:ss and a zone)")
     try:
-        when = datetime.fromisoformat(_decode(raw, "expiry").upper().replace("Z", "+00:00"))
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError as exc:
         raise BadUrl("invalid ;EXPIRE date-time") from exc
-    if when.tzinfo is None:
-        raise BadUrl("the ;EXPIRE date-time has no zone")
-    return when
 
 
 def _access(raw: str | None) -> str | None:

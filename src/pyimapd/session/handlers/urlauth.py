@@ -2,18 +2,23 @@
 
 How this works: GENURLAUTH checks each rump URL the way section 7 asks (absolute, this
 server, the session's own user and an existing mailbox of theirs, an access identifier
-and no verifier yet), fetches the mailbox access key from the store (making it on first
-use, ``MailStore.urlauth_key``) and appends ``:internal:`` and the HMAC of the rump
-(:mod:`pyimapd.auth.urlauth`). RESETKEY drops keys in the store, which invalidates
-every URL made with them. URLFETCH verifies each URL (``UrlSource.authorized``) and
-streams the octets it names as one ``* URLFETCH url literal`` response, read 64 KiB at a
-time with back-pressure; an URL that does not verify, for whatever reason, is answered
-``* URLFETCH url NIL`` (section 7: a NO is only for a server failure), so it reveals
-nothing of the mailbox it names.
+and no verifier yet; a ``user+``/``submit+`` userid that does not exist gets a token
+that never verifies, as section 7 allows), fetches the mailbox access key from the
+store (making it on first use, ``MailStore.urlauth_key``) and appends ``:internal:``
+and the token of the rump (:mod:`pyimapd.auth.urlauth`). RESETKEY drops keys in the
+store, which invalidates every URL made with them. URLFETCH verifies each URL
+(``UrlSource.authorized``) and streams the octets it names as one ``* URLFETCH url
+literal`` response, read 64 KiB at a time with back-pressure; an URL that does not
+verify, for whatever reason, is answered ``* URLFETCH url NIL`` (section 7: a NO is
+only for a server failure), so it reveals nothing of the mailbox it names.
 
 ``URLMECH`` (section 8) tells which mechanisms a mailbox's keys serve, after SELECT,
-EXAMINE (handlers/mailbox.py) and RESETKEY. Section 8 asks that it not be sent where
-the session may be snooped on, so it is only sent over TLS.
+EXAMINE (handlers/mailbox.py) and RESETKEY. Section 8 asks for a configuration that
+sends it only where the session is protected from snooping; pyimapd sends it only over
+TLS. Section 7 says that other sessions of the user with the mailbox selected "will
+receive" an untagged ``OK [URLMECH ...]`` after a RESETKEY; that is not done: the
+change feed only wakes a session to poll its mailbox and carries no event kind, and a
+key reset is not a mailbox change a poll would report.
 """
 
 from __future__ import annotations
@@ -68,9 +73,24 @@ async def genurlauth(session: Session, command: c.GenUrlAuth) -> Result:
         except NoSuchMailbox:
             return bad(f"No mailbox {url.mailbox}")  # section 7: BAD when a check fails
         assert key is not None
-        out.append(f"{rump}:{_WIRE_MECHANISM}:{urlauth.token(key, rump)}")
+        if await _names_a_userid(session, url.access):
+            made = urlauth.token(key, rump)
+        else:
+            made = urlauth.decoy(rump)
+        out.append(f"{rump}:{_WIRE_MECHANISM}:{made}")
     session.write(untagged(Atom("GENURLAUTH"), *out))
     return ok("GENURLAUTH completed")
+
+
+async def _names_a_userid(session: Session, access: str) -> bool:
+    """Section 7 check (3): a ``submit+`` or ``user+`` access identifier must name a
+    valid userid. When it does not, section 7 allows a tagged OK with a token that
+    never verifies instead of BAD, so that GENURLAUTH tells nothing of which userids
+    exist; that token also keeps the URL dead should the userid be created later."""
+    _, plus, user = access.partition("+")
+    if not plus:
+        return True  # anonymous, authuser
+    return await session.ctx.backend.users.get_user(user) is not None
 
 
 async def resetkey(session: Session, command: c.ResetKey) -> Result:

@@ -86,6 +86,12 @@ def admits(session: Session, access: str) -> bool:
     return session.user in session.ctx.config.auth.submit_users  # "submit+user"
 
 
+def expired(url: ImapUrl, now: datetime) -> bool:
+    """RFC 4467 section 3: ``;EXPIRE=`` is "the latest date and time that the URL is
+    valid"; only after it has the URL expired."""
+    return url.expire is not None and now > url.expire
+
+
 @dataclass(frozen=True, slots=True)
 class Located:
     """Where an URL's octets are: ``[start, end)`` of the message, or ``data`` itself
@@ -162,7 +168,7 @@ class UrlSource:
                 or url.mechanism != urlauth.MECHANISM or url.access is None
                 or not admits(self.session, url.access)):
             return None
-        if url.expire is not None and url.expire <= datetime.now(UTC):
+        if expired(url, datetime.now(UTC)):
             return None
         store = await self._store(url.user)
         key = None
