@@ -115,3 +115,18 @@ async def test_append_literal8_binary_part_keeps_bare_lf(harness: Harness) -> No
     assert b'BODY[1] {12}\r\nYQBiCmMKZA== ' in out, out
     assert b'("APPLICATION" "OCTET-STREAM" NIL NIL NIL "base64" 12 NIL' in out, out
     assert b"\x00" not in out.replace(b"~{7}\r\n" + payload, b"")
+
+
+async def test_failed_binary_fetch_does_not_set_seen(harness: Harness) -> None:
+    """RFC 3516 section 4.3: BINARY of a part with an unknown encoding fails the FETCH
+    (UNKNOWN-CTE); a FETCH that failed must not have set \\Seen on the way, neither on
+    that message nor on the others of its set."""
+    c = await _setup(harness)
+    c.send(b"z APPEND INBOX {%d+}\r\n" % len(MESSAGE) + MESSAGE.encode() + b"\r\n")
+    assert b"z OK" in await c.read_until(rb"^z .*\r\n")
+    out = await c.command("c FETCH 1:* (BINARY[3])")
+    assert out.endswith(b"c NO [UNKNOWN-CTE] Cannot decode the X-UUENCODE content transfer "
+                        b"encoding\r\n"), out
+    assert b"\\Seen" not in out
+    out = await c.command("d FETCH 1:* (FLAGS)")
+    assert b"\\Seen" not in out, out

@@ -121,6 +121,7 @@ async def fetch(session: Session, command: c.Fetch) -> Result:
         await _vanished(session, view, command.sequence, since or 0)
     newly_seen: set[int] = set()
     if not view.readonly and any(_sets_seen(i) for i in items):
+        await _check_binary(view, uids, items)
         # \Seen is set before the data goes out, so the FETCH reports it (section 6.4.5).
         for update in await view.mailbox.store(uids, "+", _SEEN):
             view.note_own_change(update.uid, update.modseq)
@@ -327,6 +328,19 @@ def _range(
 _MODSEQ = c.FetchAttr("MODSEQ")
 _FLAGS = c.FetchAttr("FLAGS")
 _UID = c.FetchAttr("UID")
+
+
+async def _check_binary(view: SelectedView, uids: list[int], items: list[c.FetchItem]) -> None:
+    """A BINARY that sets \\Seen on a part it cannot decode fails the whole FETCH with
+    UNKNOWN-CTE (RFC 3516 section 4.3), so that failure is found before \\Seen is set:
+    a failed FETCH changes nothing. Only for BINARY without PEEK, which is rare, so the
+    extra pass over the messages' structures costs the common FETCH nothing."""
+    wanted = [i for i in items if isinstance(i, c.FetchBinary) and _sets_seen(i)]
+    if not wanted:
+        return
+    async for record in view.mailbox.fetch(view.uid_ranges(uids), True):
+        if record.structure is not None:
+            binary.check(mime.loads(record.structure), wanted)
 
 
 def _implied(view: SelectedView, items: list[c.FetchItem]) -> list[c.FetchItem]:
