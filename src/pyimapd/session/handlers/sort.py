@@ -33,7 +33,12 @@ from pyimapd.search.thread import (
 from pyimapd.session.handlers import context
 from pyimapd.session.handlers.condstore import uses_modseq
 from pyimapd.session.handlers.message import command_verb
-from pyimapd.session.handlers.search import esearch, matching_uids, saving_search
+from pyimapd.session.handlers.search import (
+    esearch,
+    highest_modseq,
+    matching_uids,
+    saving_search,
+)
 from pyimapd.session.state import Result, ok
 from pyimapd.session.view import SelectedView
 from pyimapd.storage.interface import MessageRecord, StorageError
@@ -79,7 +84,10 @@ async def sort(session: Session, command: c.Sort) -> Result:
                                  ordered, (criteria, keyed, reader))
     else:
         number = _numbering(view, command.uid)
-        session.write(untagged(Atom("SORT"), *[number(u) for u in ordered]))
+        extra: list[list[Atom | int]] = []
+        if ordered and uses_modseq(command.key):  # RFC 7162 section 3.1.9
+            extra.append([Atom("MODSEQ"), await highest_modseq(view, ordered)])
+        session.write(untagged(Atom("SORT"), *[number(u) for u in ordered], *extra))
     return ok(f"{command_verb(command)} completed")
 
 
