@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from pyimapd.protocol.commands import (
+from pyimapd.protocol.arguments import (
     FETCH_ATTRS,
     CommandError,
     FetchAttr,

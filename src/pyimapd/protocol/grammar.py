@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 
-from pyimapd.protocol.commands import STAR, SequenceSet
+from pyimapd.protocol.arguments import STAR, SequenceSet
 from pyimapd.protocol.utf7 import decode_mailbox_name
 
 MAX_NUMBER = 2**32 - 1

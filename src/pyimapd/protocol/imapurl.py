@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote_to_bytes
 
-from pyimapd.protocol.commands import CommandError, FetchSection
+from pyimapd.protocol.arguments import CommandError, FetchSection
 from pyimapd.protocol.fetch_parser import parse_section_spec
 from pyimapd.protocol.grammar import MAX_NUMBER, ParseFailure, normalise_inbox
 
