@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from pgutil import fresh_dsn
 from pyimapd.delivery import prepare_bytes
+from pyimapd.protocol.commands import SequenceSet
 from pyimapd.search import ast
 from pyimapd.storage.interface import Backend, SelectedMailbox
 from pyimapd.storage.memory import MemoryBackend
@@ -157,17 +158,6 @@ _epoch = st.integers(-2, 6).map(
     lambda d: int(datetime(2024, 3, 8, tzinfo=ZONES[0]).timestamp()) + d * 43200)
 
 
-def _ranges(pairs: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    """Sorted, merged inclusive ranges, as the session hands them to the store."""
-    out: list[list[int]] = []
-    for lo, hi in sorted((min(a, b), max(a, b)) for a, b in pairs):
-        if out and lo <= out[-1][1] + 1:
-            out[-1][1] = max(out[-1][1], hi)
-        else:
-            out.append([lo, hi])
-    return tuple((lo, hi) for lo, hi in out)
-
-
 LEAVES: st.SearchStrategy[Any] = st.one_of(
     st.just(ast.All()),
     st.builds(ast.Flag, st.sampled_from([*FLAGS, "\\Recent-free", "nosuch"]), st.booleans()),
@@ -180,7 +170,9 @@ LEAVES: st.SearchStrategy[Any] = st.one_of(
     st.builds(ast.Modseq, st.integers(0, MESSAGES + 5)),
     st.builds(ast.InternalTime, st.booleans(), _epoch),
     st.lists(st.tuples(st.integers(1, MESSAGES + 3), st.integers(1, MESSAGES + 3)),
-             min_size=1, max_size=3).map(lambda p: ast.UidIn(_ranges(p))),
+             min_size=1, max_size=3).map(
+        # sorted, merged ranges, as the session hands them to the store
+        lambda p: ast.UidIn(tuple(SequenceSet(tuple(p)).resolve(MESSAGES + 3)))),
 )
 
 

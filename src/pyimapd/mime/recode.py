@@ -84,37 +84,37 @@ def _copy_normalised(source: BinaryIO, start: int, end: int, out: BinaryIO) -> i
     return written + out.write(crlf.flush())
 
 
-def _header_lines(source: BinaryIO, start: int, end: int) -> list[bytes]:
-    """The header's lines; headers are small, and the parser bounds what it keeps of
-    them in the same way (lines are read whole here only up to the header's end)."""
-    source.seek(start)
-    data = source.read(end - start)
-    return data.splitlines(keepends=True)
-
-
-def _rewritten_header(source: BinaryIO, part: Part) -> bytes:
-    """The part's header with its Content-Transfer-Encoding field (all of its lines,
-    continuations included) replaced by ``base64``, or the field added before the blank
-    line when there was none. Every line ends in CRLF."""
-    out: list[bytes] = []
-    replaced = in_cte = False
+def _copy_header(source: BinaryIO, part: Part, out: BinaryIO) -> int:
+    """Writes the part's header with its Content-Transfer-Encoding field (all of its
+    lines, continuations included) replaced by ``base64``, or the field added before the
+    blank line when there was none, CRLF-normalised; returns the octets written. Read a
+    line at a time (long lines in bounded pieces), so a huge header costs no memory."""
     field = b"Content-Transfer-Encoding: base64\r\n"
-    lines = _header_lines(source, part.header_start, part.body_start)
-    blank = lines.pop() if lines and lines[-1] in (b"\r\n", b"\n") else None
-    for line in lines:
-        if in_cte and line[:1] in (b" ", b"\t"):
-            continue
-        in_cte = line[: len(_CTE)].lower() == _CTE
-        if in_cte:
-            if not replaced:
-                out.append(field)
+    crlf = CRLFNormalizer()
+    source.seek(part.header_start)
+    remaining = part.body_start - part.header_start
+    written = 0
+    replaced = skipping = False
+    at_line_start = True
+    while remaining > 0:
+        line = source.readline(min(_CHUNK, remaining))
+        if not line:
+            break
+        remaining -= len(line)
+        starts, at_line_start = at_line_start, line.endswith(b"\n")
+        if starts and line in (b"\r\n", b"\n"):  # the blank line that ends the header
+            written += out.write(crlf.flush() + (b"" if replaced else field) + b"\r\n")
             replaced = True
             continue
-        out.append(line.rstrip(b"\r\n") + b"\r\n" if line.endswith(b"\n") else line)
-    if not replaced:
-        out.append(field)
-    out.append(b"\r\n" if blank is not None else b"")
-    return b"".join(out)
+        if starts and not (skipping and line[:1] in (b" ", b"\t")):
+            skipping = line[: len(_CTE)].lower() == _CTE
+            if skipping and not replaced:
+                written += out.write(crlf.flush() + field)
+                replaced = True
+        if not skipping:
+            written += out.write(crlf.feed(line))
+    written += out.write(crlf.flush())
+    return written + (0 if replaced else out.write(field))
 
 
 def _copy_base64(source: BinaryIO, start: int, end: int, out: BinaryIO) -> int:
@@ -140,7 +140,7 @@ def write_recoded(source: BinaryIO, size: int, leaves: list[Part], out: BinaryIO
     pos = written = 0
     for part in leaves:
         written += _copy_normalised(source, pos, part.header_start, out)
-        written += out.write(_rewritten_header(source, part))
+        written += _copy_header(source, part, out)
         written += _copy_base64(source, part.body_start, part.end, out)
         pos = part.end
     return written + _copy_normalised(source, pos, size, out)

@@ -39,9 +39,7 @@ def first_address(value: str | None) -> Address | None:
     is the group name: RFC 5256 section 3 sorts by "the first cc address" of the
     envelope, and Dovecot sorts such a field as ``user2`` (measured by the differential
     test). None when the field is absent or empty."""
-    for address in parse_address_list(value) or ():
-        return address
-    return None
+    return next(iter(parse_address_list(value) or ()), None)
 
 
 def first_mailbox(value: str | None) -> str:
