@@ -527,3 +527,37 @@ class UrlFetch(Command):
     def __post_init__(self) -> None:
         if not self.urls:
             raise CommandError("URLFETCH needs at least one URL")
+
+
+NOTIFY_FILTERS = ("SELECTED", "SELECTED-DELAYED", "INBOXES", "PERSONAL", "SUBSCRIBED",
+                  "SUBTREE", "MAILBOXES")
+"""RFC 5465 section 6's mailbox filters; the first two are the selected mailbox's."""
+MESSAGE_EVENTS = ("MessageNew", "MessageExpunge", "FlagChange", "AnnotationChange")
+MAILBOX_EVENTS = ("MailboxName", "SubscriptionChange", "MailboxMetadataChange")
+USER_EVENTS = ("ServerMetadataChange",)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyGroup:
+    """One ``event-group``: a mailbox filter (upper case, one of
+    :data:`NOTIFY_FILTERS`), the mailboxes SUBTREE and MAILBOXES name, the events in
+    their RFC spelling (empty for ``NONE``; an unknown name is kept as sent, for the
+    handler's BADEVENT), and the fetch attributes of ``MessageNew``."""
+
+    filter: str
+    mailboxes: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    fetch: tuple[FetchItem, ...] = ()
+
+    @property
+    def selected(self) -> bool:
+        return self.filter in ("SELECTED", "SELECTED-DELAYED")
+
+
+@dataclass(frozen=True, slots=True)
+class Notify(Command):
+    """RFC 5465 section 3.1: ``NOTIFY NONE`` (``groups`` None) or ``NOTIFY SET
+    [STATUS] event-groups``."""
+
+    groups: tuple[NotifyGroup, ...] | None
+    status: bool = False
