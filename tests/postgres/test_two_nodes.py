@@ -53,17 +53,6 @@ async def _logged_in(handle: ServerHandle, mailbox: str = "INBOX") -> Connection
     return conn
 
 
-async def _expect(conn: Connection, line: bytes) -> None:
-    """Reads untagged responses (e.g. ``* 0 RECENT``) until ``line`` comes."""
-    seen = []
-    while True:
-        resp = await conn.read_response(timeout=5)
-        if resp.raw.startswith(line):
-            return
-        assert resp.tag == "*", (line, seen, resp.raw)
-        seen.append(resp.raw)
-
-
 async def test_idle_latency_across_nodes(two_nodes: list[ServerHandle]) -> None:
     a, b = two_nodes
     writer = await _logged_in(a)
@@ -89,11 +78,11 @@ async def test_idle_latency_across_nodes(two_nodes: list[ServerHandle]) -> None:
     _, tagged = await writer.command("APPEND INBOX (\\Deleted)", literal=b"S: y\r\n\r\nz\r\n")
     assert tagged.status() == "OK"
     for conn in idlers:
-        await _expect(conn, b"* 2 EXISTS")
+        await conn.expect(b"* 2 EXISTS")
     _, tagged = await writer.command("EXPUNGE")
     assert tagged.status() == "OK"
     for conn in idlers:
-        await _expect(conn, b"* 2 EXPUNGE")
+        await conn.expect(b"* 2 EXPUNGE")
         conn.send(b"DONE\r\n")
         assert (await conn.read_response()).status() == "OK"
         await conn.close()
@@ -129,19 +118,49 @@ async def test_update_contexts_across_nodes(two_nodes: list[ServerHandle]) -> No
     watcher.send(b"i IDLE\r\n")
     assert (await watcher.read_response()).tag == "+"
     await writer.command("STORE 1 +FLAGS (\\Flagged)")
-    await _expect(watcher, f'* ESEARCH (TAG "{ctag}") UID ADDTO (0 1)'.encode())
+    await watcher.expect(f'* ESEARCH (TAG "{ctag}") UID ADDTO (0 1)'.encode())
     _, tagged = await writer.command("APPEND Trash (\\Flagged)", literal=b"S: y\r\n\r\nzz\r\n")
     assert tagged.status() == "OK", tagged.raw  # size 12: between the two
-    await _expect(watcher, b"* 3 EXISTS")
-    await _expect(watcher, f'* ESEARCH (TAG "{ctag}") UID ADDTO (0 3)'.encode())
-    await _expect(watcher, f'* ESEARCH (TAG "{stag}") ADDTO (2 3)'.encode())
+    await watcher.expect(b"* 3 EXISTS")
+    await watcher.expect(f'* ESEARCH (TAG "{ctag}") UID ADDTO (0 3)'.encode())
+    await watcher.expect(f'* ESEARCH (TAG "{stag}") ADDTO (2 3)'.encode())
     await writer.command("STORE 2 +FLAGS.SILENT (\\Deleted)")
     await writer.command("EXPUNGE")
-    await _expect(watcher, f'* ESEARCH (TAG "{ctag}") UID REMOVEFROM (0 2)'.encode())
-    await _expect(watcher, f'* ESEARCH (TAG "{stag}") REMOVEFROM (1 2)'.encode())
-    await _expect(watcher, b"* 2 EXPUNGE")
+    await watcher.expect(f'* ESEARCH (TAG "{ctag}") UID REMOVEFROM (0 2)'.encode())
+    await watcher.expect(f'* ESEARCH (TAG "{stag}") REMOVEFROM (1 2)'.encode())
+    await watcher.expect(b"* 2 EXPUNGE")
     watcher.send(b"DONE\r\n")
     assert (await watcher.read_response()).status() == "OK"
+    await watcher.close()
+    await writer.close()
+
+
+async def test_notify_across_nodes(two_nodes: list[ServerHandle]) -> None:
+    """RFC 5465: a NOTIFY registration on node B hears, between commands, of node A's
+    new mail in the selected mailbox and in another, a flag change elsewhere, and of a
+    mailbox created and renamed there, through the PostgreSQL change feed."""
+    a, b = two_nodes
+    writer = await _logged_in(a, "Trash")
+    watcher = await _logged_in(b, "INBOX")
+    _, tagged = await watcher.command(
+        "NOTIFY SET (SELECTED (MessageNew (UID) MessageExpunge)) (PERSONAL (MessageNew"
+        " MessageExpunge FlagChange MailboxName))")
+    assert tagged.status() == "OK", tagged.raw
+    _, tagged = await writer.command("APPEND Trash", literal=b"S: x\r\n\r\nb\r\n")
+    assert tagged.status() == "OK", tagged.raw
+    await watcher.expect(b"* STATUS Trash (MESSAGES 1 UIDNEXT 2 UNSEEN 1)")
+    _, tagged = await writer.command("APPEND INBOX", literal=b"S: y\r\n\r\nb\r\n")
+    assert tagged.status() == "OK", tagged.raw
+    await watcher.expect(b"* 1 EXISTS")
+    await watcher.expect(b"* 1 FETCH (UID 1)")
+    await writer.command("STORE 1 +FLAGS (\\Seen)")
+    await watcher.expect(b"* STATUS Trash (UNSEEN 0)")
+    await writer.command("CREATE Family")
+    await watcher.expect(b'* LIST (\\HasNoChildren) "/" Family')
+    await writer.command("RENAME Family Bills")
+    await watcher.expect(b'* LIST (\\HasNoChildren) "/" Bills ("OLDNAME" (Family))')
+    _, tagged = await writer.command("APPEND Bills", literal=b"S: z\r\n\r\nb\r\n")
+    await watcher.expect(b"* STATUS Bills (MESSAGES 1 UIDNEXT 2 UNSEEN 1)")
     await watcher.close()
     await writer.close()
 

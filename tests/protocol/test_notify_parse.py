@@ -73,3 +73,20 @@ def test_refused(line: bytes, text: str) -> None:
     got = one(line + b"\r\n")
     assert isinstance(got, ParseError), got
     assert text in got.text, got.text
+
+
+def test_update_takes_fetch_attributes() -> None:
+    """Section 7's ``modifier-update``: UPDATE with or without fetch attributes, in
+    SEARCH and SORT, next to other result options."""
+    search = one(b"a00 SEARCH RETURN (COUNT UPDATE (UID BODY[HEADER.FIELDS (TO FROM "
+                 b"SUBJECT)])) FROM \"boss\"\r\n")
+    assert isinstance(search, c.Search)
+    assert search.returns == frozenset({"COUNT", "UPDATE"})
+    assert search.update_fetch == (
+        c.FetchAttr("UID"),
+        c.FetchSection(peek=False, text="HEADER.FIELDS", fields=("TO", "FROM", "SUBJECT")))
+    plain = one(b"a01 SEARCH RETURN (UPDATE COUNT) ALL\r\n")
+    assert isinstance(plain, c.Search) and plain.update_fetch == ()
+    sort = one(b"a02 UID SORT RETURN (UPDATE (FLAGS) ALL) (DATE) UTF-8 ALL\r\n")
+    assert isinstance(sort, c.Sort) and sort.update_fetch == (c.FetchAttr("FLAGS"),)
+    assert isinstance(one(b"a03 SEARCH RETURN (UPDATE (NOSUCH)) ALL\r\n"), ParseError)

@@ -71,6 +71,17 @@ class Connection:
         self._tags += 1
         return f"t{self._tags}"
 
+    async def expect(self, start: bytes, timeout: float = 5.0) -> Response:
+        """Reads untagged responses (e.g. ``* 0 RECENT``) until one starting with
+        ``start`` comes; a tagged response or ``+`` first is a failure."""
+        seen = []
+        while True:
+            resp = await self.read_response(timeout=timeout)
+            if resp.raw.startswith(start):
+                return resp
+            assert resp.tag == "*", (start, seen, resp.raw)
+            seen.append(resp.raw)
+
     async def read_response(self, timeout: float = 30.0) -> Response:
         parts: list[bytes] = []
         while True:

@@ -280,6 +280,9 @@ class Search(Command):
     returns: frozenset[str] | None = None
     partial: PartialRange | None = None
     """The range of RFC 9394's ``PARTIAL`` result option (which ``returns`` names)."""
+    update_fetch: tuple[FetchItem, ...] = ()
+    """``UPDATE (fetch-att ...)`` (RFC 5465 section 7): what to FETCH of new mail that
+    joins the update context."""
 
     def __post_init__(self) -> None:
         check_returns(self.returns, self.partial, "SEARCH")
@@ -308,6 +311,7 @@ class Sort(Command):
     returns: frozenset[str] | None = None
     """ESORT's result options (RFC 5267 section 3), as for :class:`Search`."""
     partial: PartialRange | None = None
+    update_fetch: tuple[FetchItem, ...] = ()
 
     def __post_init__(self) -> None:
         check_returns(self.returns, self.partial, "SORT")

@@ -233,18 +233,18 @@ def _seq_match(r: Reader) -> tuple[c.SequenceSet, c.SequenceSet]:
 
 def _search(r: Reader, tag: str, uid: bool) -> c.Command:
     """``search = "SEARCH" [search-return-opts] SP search-program`` (RFC 4466 2.6)."""
-    returns, partial = parse_search_return(r) or (None, None)
+    returns, partial, update = parse_search_return(r) or (None, None, ())
     key, charset = parse_search(r)
-    return c.Search(tag, key, charset, uid, returns, partial)
+    return c.Search(tag, key, charset, uid, returns, partial, update)
 
 
 def _sort(r: Reader, tag: str, uid: bool) -> c.Command:
     """``sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria`` (RFC 5256), or
     ESORT's ``extended-sort = ["UID" SP] "SORT" search-return-opts SP sort-criteria SP
     search-criteria`` (RFC 5267 section 5)."""
-    returns, partial = parse_search_return(r) or (None, None)
+    returns, partial, update = parse_search_return(r) or (None, None, ())
     criteria, key, charset = parse_sort(r)
-    return c.Sort(tag, criteria, key, charset, uid, returns, partial)
+    return c.Sort(tag, criteria, key, charset, uid, returns, partial, update)
 
 
 def _thread(r: Reader, tag: str, uid: bool) -> c.Command:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 
 from pyimapd.protocol import commands as c
+from pyimapd.protocol.fetch_parser import parse_fetch_items
 from pyimapd.protocol.grammar import ParseFailure, Reader
 from pyimapd.search import ast
 
@@ -124,8 +125,11 @@ def parse_search(r: Reader) -> tuple[ast.SearchKey, str | None]:
 _RETURN = re.compile(rb" RETURN (?=\()", re.IGNORECASE)
 _PARTIAL_RANGE = re.compile(rb"(-?)([0-9]+):(-?)([0-9]+)(?=[ )]|$)")
 
-SearchReturn = tuple[frozenset[str], c.PartialRange | None]
-"""The result option names, and the range of PARTIAL when it is one of them."""
+SearchReturn = tuple[frozenset[str], c.PartialRange | None, tuple[c.FetchItem, ...]]
+"""The result option names, the range of PARTIAL when it is one of them, and the fetch
+attributes of UPDATE (RFC 5465 section 7: ``"UPDATE" ["(" fetch-att *(SP fetch-att)
+")"]``, for the messages that join the context as new mail)."""
+_SP_LIST = re.compile(rb" (?=\()")
 
 
 def parse_search_return(r: Reader) -> SearchReturn | None:
@@ -138,6 +142,7 @@ def parse_search_return(r: Reader) -> SearchReturn | None:
     r.char(b"(", "RETURN options")
     names: list[str] = []
     partial: c.PartialRange | None = None
+    update: tuple[c.FetchItem, ...] = ()
     while r.peek() != 0x29:
         if names:
             r.sp("RETURN option")
@@ -147,9 +152,11 @@ def parse_search_return(r: Reader) -> SearchReturn | None:
                 raise ParseFailure("PARTIAL given twice")
             r.sp("partial range")
             partial = parse_partial_range(r)
+        elif name == "UPDATE" and r.match(_SP_LIST):
+            update = parse_fetch_items(r)
         names.append(name)
     r.pos += 1
-    return frozenset(names), partial
+    return frozenset(names), partial, update
 
 
 def parse_partial_range(r: Reader) -> c.PartialRange:

@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyimapd.auth.cache import LoginCache
 from pyimapd.auth.passwords import Passwords
@@ -27,12 +27,16 @@ from pyimapd.protocol.commands import Command
 from pyimapd.protocol.connection import ServerConnection
 from pyimapd.protocol.events import NeedData, ParseError
 from pyimapd.protocol.responses import ResponseCode, continuation, tagged, untagged_status
+from pyimapd.session.handlers.notify import announce_new
 from pyimapd.session.io import Channel
 from pyimapd.session.state import CommandFailed, ConnectionClosed, Result, State, bad, no
 from pyimapd.session.table import TABLE, command_name
 from pyimapd.session.view import SelectedView, SharedPolls
 from pyimapd.storage.interface import Backend, MailStore, NoSuchMailbox, StorageError
 from pyimapd.watchdog import LoopWatchdog
+
+if TYPE_CHECKING:
+    from pyimapd.session.handlers.notify import Notifier
 
 log = logging.getLogger("pyimapd.session")
 
@@ -79,6 +83,8 @@ class Session:
         """Run once the tagged response is flushed (STARTTLS's handshake)."""
         self.connected_at = time.monotonic()
         self.enabled: set[str] = set()  # RFC 5161 ENABLE: CONDSTORE, QRESYNC
+        self.notifier: Notifier | None = None
+        """RFC 5465 NOTIFY's registration (handlers/notify.py), None without one."""
         self.id = secrets.token_hex(4)
         self.log = logging.LoggerAdapter(log, {"session": self.id, "peer": channel.peer})
 
@@ -92,7 +98,8 @@ class Session:
         try:
             await self.io.drain()
             while self.state is not State.LOGOUT:
-                event = await self.next_event()
+                notifier = self.notifier
+                event = await (self.next_event() if notifier is None else notifier.next_event())
                 await self.dispatch(event)
                 await self.io.drain()
         except TimeoutError:
@@ -109,6 +116,7 @@ class Session:
             await self.end()
 
     async def end(self) -> None:
+        self.set_notifier(None)
         await self.unselect()
         if self.store is not None:
             await self.store.close()
@@ -185,6 +193,8 @@ class Session:
             finally:
                 watchdog.command_ended()
         self.observe(name, result.status, time.monotonic() - started)
+        if self.notifier is not None:
+            await self.notifier.after_command(event)
         await self.flush_updates(spec.allows_expunge(event))
         self.write(tagged(event.tag, result.status, result.text, result.code))
         if result.status == "BAD":
@@ -226,18 +236,29 @@ class Session:
         await refuse_append(self, command)
         await self.on_bad(command.tag, f"{name} is not allowed in the {self.state.value} state")
 
-    async def flush_updates(self, allow_expunge: bool) -> None:
-        """A mailbox deleted under the session cannot be reported otherwise: say BYE."""
-        if self.view is None:
+    async def flush_updates(self, allow_expunge: bool, flags: bool = True) -> None:
+        """A mailbox deleted under the session cannot be reported otherwise: say BYE.
+        ``flags``: False keeps flag changes back (NOTIFY without FlagChange)."""
+        view = self.view
+        if view is None:
             return
         try:
-            lines = await self.view.refresh(allow_expunge)
+            lines = await view.refresh(allow_expunge, flags)
         except NoSuchMailbox:
             self.write(untagged_status("BYE", "The selected mailbox was deleted"))
             self.enter_logout()
             raise ConnectionClosed() from None
         for line in lines:
             self.write(line)
+        if view.last_new and (self.notifier is not None or view.contexts):
+            await announce_new(self, view)
+
+    def set_notifier(self, notifier: Notifier | None) -> None:
+        """NOTIFY SET or NONE (RFC 5465 section 3.1): the new registration replaces the
+        old one, whose subscriptions end."""
+        if self.notifier is not None and self.notifier is not notifier:
+            self.notifier.close()
+        self.notifier = notifier
 
     async def on_parse_error(self, error: ParseError) -> None:
         if error.fatal:

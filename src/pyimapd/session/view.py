@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -183,6 +183,15 @@ class SelectedView:
         new view (SELECT, EXAMINE) starts it empty, and an expunged message leaves it."""
         self.contexts: Contexts | None = None
         """RFC 5267's update contexts (handlers/context.py), which end with the view."""
+        self.held_flags: dict[int, FlagUpdate] = {}
+        """Flag changes a refresh without ``flags`` kept back (NOTIFY without FlagChange,
+        RFC 5465 section 5.1), newest per message, for the next refresh that sends them."""
+        self.last_new: list[int] = []
+        """UIDs the last refresh announced with EXISTS that another session added: the
+        ones NOTIFY's MessageNew FETCH reports (RFC 5465 sections 5.2 and 7)."""
+        self.own_new: set[int] = set()
+        """UIDs this session's APPEND, COPY or MOVE added here, not announced yet: no
+        MessageNew FETCH for them (section 5.2: "SHOULD NOT")."""
 
     # --- numbering ------------------------------------------------------------------
 
@@ -265,6 +274,11 @@ class SelectedView:
         commit whose announcement is still on its way back to the loop)."""
         self._join_after = self.polls.started
 
+    def note_own_new(self, uids: Iterable[int]) -> None:
+        """Messages this session added to this mailbox (see ``own_new``)."""
+        self.own_new.update(uids)
+        self._dirty = True
+
     def note_own_change(self, uid: int, modseq: int) -> None:
         """A flag change this session already reported, so refresh does not repeat it."""
         self.own_changes[uid] = modseq
@@ -322,13 +336,18 @@ class SelectedView:
         items = [Atom("UID"), update.uid, Atom("FLAGS"), flags, Atom("MODSEQ"), [update.modseq]]
         return untagged(msn, Atom("FETCH"), items)
 
-    async def refresh(self, allow_expunge: bool) -> list[bytes]:
-        """Untagged responses for everything that changed since the last refresh."""
+    async def refresh(self, allow_expunge: bool, flags: bool = True) -> list[bytes]:
+        """Untagged responses for everything that changed since the last refresh; flag
+        changes only with ``flags`` (else they wait in ``held_flags``)."""
+        self.last_new = []
         changed = await self.subscription.wait(0) or self._dirty
-        if not changed:
+        if not changed and not (flags and self.held_flags):
             return self.remove_expunged(sorted(self.pending_expunge)) if allow_expunge else []
         self._dirty = False
-        changes = await self._poll()
+        changes = await self._poll() if changed else Changes(
+            highestmodseq=self.modseq, uidnext=self.uidnext, new=(), flags=(),
+            expunged=(), recent=frozenset(), keywords=frozenset())
+        updates = self._flag_updates(changes.flags, flags)
         self.modseq = max(self.modseq, changes.highestmodseq)
         self.uidnext = changes.uidnext
         out: list[bytes] = []
@@ -347,7 +366,7 @@ class SelectedView:
             # withdrawn from a mailbox, so this only grows.
             self.learn_keywords(changes.keywords)
             out.extend(self.flags_responses())
-        for update in changes.flags:
+        for update in updates:
             if self.own_changes.get(update.uid) == update.modseq:
                 continue
             msn = self.msn_of(update.uid)
@@ -356,7 +375,11 @@ class SelectedView:
                 out.append(self.flags_fetch(msn, update))
         self.own_changes.clear()
         if changes.new:
+            own = self.own_new
+            self.last_new = [u.uid for u in changes.new if u.uid not in own]
             self.uids.extend(u.uid for u in changes.new)
+            if own:
+                own.difference_update(self.uids[-len(changes.new):])
             self.max_uid = self.uids[-1]
             self.recent.update(changes.recent)
             out.append(_count_line(self.exists, "EXISTS"))
@@ -364,11 +387,26 @@ class SelectedView:
         if self.contexts:
             # After EXISTS (RFC 5267 section 4.3.3): new messages, and those whose flags
             # changed (this session's own changes too), searched again.
-            touched = {u.uid for u in changes.flags} | {u.uid for u in changes.new}
+            touched = {u.uid for u in updates} | {u.uid for u in changes.new}
             out.extend(await self.contexts.changed(self, sorted(
                 u for u in touched
                 if u not in self.pending_expunge and self.msn_of(u) is not None)))
         return out
+
+    def _flag_updates(self, polled: Sequence[FlagUpdate], send: bool) -> list[FlagUpdate]:
+        """The flag changes to send now: none when not ``send`` (they are held), else
+        the held ones and the polled ones, the newest per message."""
+        held = self.held_flags
+        if send and not held:
+            return list(polled)  # the usual case, in the poll's order
+        for update in polled:
+            earlier = held.get(update.uid)
+            if earlier is None or earlier.modseq < update.modseq:
+                held[update.uid] = update
+        if not send:
+            return []
+        self.held_flags = {}
+        return sorted(held.values(), key=lambda u: u.modseq) if held else []
 
     async def _poll(self) -> Changes:
         r"""Reads the changes since ``modseq`` from the store, sharing the read with the

@@ -34,6 +34,12 @@ from pyimapd.search.ast import SearchKey
 
 DELIMITER = "/"
 
+MAILBOX_LIST = "\x01mailboxes"
+"""The change-feed key, beside the user's mailbox names, that CREATE, DELETE, RENAME,
+SUBSCRIBE and UNSUBSCRIBE signal: NOTIFY's MailboxName and SubscriptionChange events
+(RFC 5465 sections 5.4, 5.5) wait on it. No mailbox can have this name: names with a
+control character are refused (storage/names.py)."""
+
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
 DEFAULT_MAILBOXES: tuple[tuple[str, str], ...] = (

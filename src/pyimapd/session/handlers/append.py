@@ -126,7 +126,7 @@ async def append(session: Session, command: c.AppendStart) -> Result:
         batch.close()
         await urls.close()
     if session.view is not None and session.view.name == command.mailbox:
-        session.view.mark_dirty()
+        session.view.note_own_new(r.uid for r in results)
     return ok("APPEND completed", _appenduid(results))
 
 

@@ -91,6 +91,8 @@ class UpdateContext:
     """SORT only: the result in sort order, with the sort values."""
     read_keys: KeyReader | None = None
     sort_key: Callable[[Keyed], Any] | None = None
+    fetch: tuple[c.FetchItem, ...] = ()
+    """UPDATE's fetch attributes (RFC 5465 section 7), for new mail that joins."""
 
     def __post_init__(self) -> None:
         if self.criteria is not None:
@@ -121,6 +123,16 @@ class Contexts:
     def cancel(self, tags: Sequence[str]) -> None:
         for tag in tags:
             self._by_tag.pop(tag, None)
+
+    def fetch_items(self, uids: Sequence[int]) -> dict[int, tuple[c.FetchItem, ...]]:
+        """What UPDATE contexts holding each of ``uids`` (new mail) want fetched."""
+        out: dict[int, tuple[c.FetchItem, ...]] = {}
+        for context in self._by_tag.values():
+            if context.fetch:
+                for uid in uids:
+                    if uid in context.members:
+                        out[uid] = (*out.get(uid, ()), *context.fetch)
+        return out
 
     def removed(self, view: SelectedView, uids: Sequence[int]) -> list[bytes]:
         """REMOVEFROM for messages about to be expunged, while their message numbers
@@ -238,7 +250,7 @@ def check_tag(view: SelectedView, tag: str, returns: frozenset[str] | None) -> N
 def open_context(session: Session, view: SelectedView, tag: str, uid: bool,
                  key: ast.SearchKey, found: list[int],
                  sort: tuple[tuple[Criterion, ...], list[Keyed], KeyReader] | None = None,
-                 ) -> None:
+                 fetch: tuple[c.FetchItem, ...] = ()) -> None:
     """Creates the context of a ``RETURN (UPDATE)`` searching command, or says why not
     (``* NO [NOUPDATE "tag"]``, section 4.3.1: the command's other options are answered
     all the same)."""
@@ -256,10 +268,11 @@ def open_context(session: Session, view: SelectedView, tag: str, uid: bool,
         return
     bound = bind(key, view, keep_recent=True)
     if sort is None:
-        context = UpdateContext(tag, uid, bound, set(found))
+        context = UpdateContext(tag, uid, bound, set(found), fetch=fetch)
     else:
         criteria, ordered, reader = sort
-        context = UpdateContext(tag, uid, bound, set(found), criteria, ordered, reader)
+        context = UpdateContext(tag, uid, bound, set(found), criteria, ordered, reader,
+                                fetch=fetch)
     contexts.add(context)
     view.contexts = contexts
 

@@ -143,6 +143,21 @@ async def fetch(session: Session, command: c.Fetch) -> Result:
     return ok(f"{command_verb(command)} completed")
 
 
+async def push_fetch(
+    session: Session, view: SelectedView, uids: list[int], items: tuple[c.FetchItem, ...],
+) -> None:
+    """An unsolicited FETCH of new messages, for NOTIFY's MessageNew attributes (RFC
+    5465 section 5.2) and UPDATE's (section 7). It never sets \\Seen, whatever the
+    items (the client "SHOULD NOT" ask for ones that would): an event is not a read.
+    UID comes first, so the client can place the message whatever its number."""
+    wanted = [c.FetchAttr("UID"), *(i for i in items if i != c.FetchAttr("UID"))]
+    if view.condstore and _MODSEQ not in wanted:
+        wanted.append(_MODSEQ)  # RFC 7162 section 3.2.4: unsolicited FETCH carries it
+    simple = all(isinstance(i, c.FetchAttr) and i.name in _SIMPLE for i in wanted)
+    structure = any(_needs_structure(i) for i in wanted)
+    await _fetch_records(session, view, uids, wanted, None, structure, simple, set())
+
+
 _FLAG_ITEMS = {"UID": (b"UID %d", 1), "FLAGS": (b"%s", 2), "MODSEQ": (b"MODSEQ (%d)", 3)}
 """Items :func:`_fetch_flags` answers: their format and their index in the tuple
 ``(msn, uid, "FLAGS (...)" bytes, modseq)`` it builds per message."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.events import RawLine
 from pyimapd.session.state import Result, bad, ok
+from pyimapd.storage.interface import Subscription
 
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
@@ -27,23 +28,35 @@ async def idle(session: Session, command: c.Idle) -> Result:
     reader: asyncio.Future[Any] = asyncio.ensure_future(session.next_event())
     wake: list[asyncio.Future[None]] = []  # the current round's future, for the reader
     reader.add_done_callback(lambda _: _resolve(wake))
+    watched: list[Subscription] = []
     try:
         while True:
-            await session.flush_updates(allow_expunge=True)
+            notifier = session.notifier
+            if notifier is None:
+                await session.flush_updates(allow_expunge=True)
+            else:
+                await notifier.push(idle=True)  # RFC 5465 section 4: what NOTIFY asked
             await session.io.drain()
             if reader.done():
                 break
             wake[:] = [loop.create_future()]
-            if session.view is not None:
-                session.view.subscription.watch(wake[0])
+            notifier = session.notifier
+            if notifier is not None:
+                watched = notifier.watch(wake[0])
+            elif session.view is not None:
+                watched = [session.view.subscription]
+                watched[0].watch(wake[0])
             await wake[0]
+            for sub in watched:
+                sub.unwatch(wake[0])
+            watched = []
             if reader.done():  # what arrives meanwhile goes out before the tagged OK
                 break
     finally:
         if not reader.done():
             reader.cancel()
-        if session.view is not None and wake:
-            session.view.subscription.unwatch(wake[0])
+        for sub in watched:
+            sub.unwatch(wake[0])
     event = reader.result()  # the reader's TimeoutError or ConnectionClosed ends the session
     if isinstance(event, RawLine) and event.line.strip().upper() == b"DONE":
         return ok("IDLE terminated")

@@ -93,7 +93,7 @@ def select_entries(
         if not matches(name) or not (meets or name in above_unmatched):
             continue
         record = existing.get(name)
-        attributes = _attributes(record, name in with_children)
+        attributes = mailbox_attributes(record, name in with_children)
         if show_subscribed and name in subscribed:
             attributes.append("\\Subscribed")
         childinfo = base if name in above_meeting else ()
@@ -102,7 +102,7 @@ def select_entries(
     return entries
 
 
-def _attributes(record: MailboxRecord | None, has_children: bool) -> list[str]:
+def mailbox_attributes(record: MailboxRecord | None, has_children: bool) -> list[str]:
     """``\\NonExistent`` (which implies ``\\Noselect``, RFC 5258 section 3.4) or
     ``\\Noselect``; always the CHILDREN attribute (RFC 3348 section 3); the special-use
     attributes, which RFC 6154 section 2 lets a server send even unasked."""

@@ -130,7 +130,7 @@ async def unsubscribe(session: Session, command: c.Unsubscribe) -> Result:
     return ok("UNSUBSCRIBE completed")
 
 
-def _list_line(verb: str, name: str, attributes: Sequence[str], *extended: Value) -> bytes:
+def list_line(verb: str, name: str, attributes: Sequence[str], *extended: Value) -> bytes:
     """``mailbox-list`` with RFC 5258's optional ``SP mbox-list-extended``: the
     ``extended`` values (tag, value pairs) go in one parenthesized list."""
     tail: list[Value] = [list(extended)] if extended else []
@@ -147,7 +147,7 @@ async def list_(session: Session, command: c.List) -> Result:
     as the question for the delimiter and the root (RFC 5258 section 3)."""
     if command.pattern == "" and not command.extended:
         root = command.reference.split(DELIMITER, 1)[0] + DELIMITER if command.reference else ""
-        session.write(_list_line("LIST", root, ["\\Noselect"]))
+        session.write(list_line("LIST", root, ["\\Noselect"]))
         return ok("LIST completed")
     unknown = [i for i in command.status if i not in _STATUS_FIELDS]
     if unknown:
@@ -177,7 +177,7 @@ async def _list_entry(session: Session, command: c.List, entry: Entry) -> None:
             for item in command.status:
                 values += [Atom(item), getattr(st, _STATUS_FIELDS[item])]
     extended: list[Value] = ["CHILDINFO", list(entry.childinfo)] if entry.childinfo else []
-    session.write(_list_line("LIST", entry.name, attributes, *extended))
+    session.write(list_line("LIST", entry.name, attributes, *extended))
     if values:
         session.write(untagged(Atom("STATUS"), Mailbox(entry.name), values))
 
@@ -203,7 +203,7 @@ async def lsub(session: Session, command: c.Lsub) -> Result:
             if superior not in subscribed and matches(superior):
                 found[superior] = ["\\Noselect"]
     for name in sorted(found, key=_order):
-        session.write(_list_line("LSUB", name, found[name]))
+        session.write(list_line("LSUB", name, found[name]))
     return ok("LSUB completed")
 
 

@@ -162,7 +162,7 @@ async def copy(session: Session, command: c.Copy) -> Result:
     except NoSuchMailbox as exc:
         return no(exc.text, ResponseCode("TRYCREATE"))
     if command.mailbox == view.name:
-        view.mark_dirty()
+        view.note_own_new(result.dest_uids)
     code = ResponseCode(
         "COPYUID",
         f"{result.uidvalidity} {uid_set_text(result.source_uids)} "
@@ -196,7 +196,7 @@ async def move(session: Session, command: c.Move) -> Result:
     for line in view.remove_expunged(result.source_uids):
         session.write(line)
     if command.mailbox == view.name:
-        view.mark_dirty()
+        view.note_own_new(result.dest_uids)
     return ok(f"{name} completed", await _modseq_after(session, view, bool(result.source_uids)))
 
 

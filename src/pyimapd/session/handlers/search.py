@@ -124,7 +124,8 @@ async def search(session: Session, command: c.Search) -> Result:
         await esearch(session, view, command.tag, command.uid, found, command.returns,
                       command.partial, modseq)
         if "UPDATE" in command.returns:  # RFC 5267 section 4.3
-            context.open_context(session, view, command.tag, command.uid, command.key, found)
+            context.open_context(session, view, command.tag, command.uid, command.key, found,
+                                 fetch=command.update_fetch)
     return ok(f"{command_verb(command)} completed")
 
 

@@ -81,7 +81,7 @@ async def sort(session: Session, command: c.Sort) -> Result:
                 return await keyed_values(v, criteria, uids)
 
             context.open_context(session, view, command.tag, command.uid, command.key,
-                                 ordered, (criteria, keyed, reader))
+                                 ordered, (criteria, keyed, reader), command.update_fetch)
     else:
         number = _numbering(view, command.uid)
         extra: list[list[Atom | int]] = []

@@ -11,6 +11,7 @@ from pyimapd.storage import names, plans
 from pyimapd.storage.feed import LocalChangeFeed
 from pyimapd.storage.interface import (
     DEFAULT_MAILBOXES,
+    MAILBOX_LIST,
     URLAUTH_KEY_BYTES,
     AppendItem,
     AppendResult,
@@ -199,7 +200,7 @@ class MemoryMailStore:
         # A revived \Noselect name is a new mailbox: fresh UIDVALIDITY and counters.
         account.mailboxes[plan.name] = _Mailbox(
             plan.name, self._state.new_uidvalidity(), special_use=special_use)
-        for created in (*plan.superiors, plan.name):
+        for created in (*plan.superiors, plan.name, MAILBOX_LIST):
             self._changes.notify(self.user, created)
 
     async def delete_mailbox(self, name: str) -> None:
@@ -215,6 +216,7 @@ class MemoryMailStore:
         mailbox.messages = {}
         mailbox.noselect = True  # sessions holding the old object see it gone
         self._changes.notify(self.user, name)
+        self._changes.notify(self.user, MAILBOX_LIST)
 
     async def rename_mailbox(self, old: str, new: str) -> None:
         plan = plans.plan_rename(old, new, self._existing())
@@ -235,6 +237,7 @@ class MemoryMailStore:
         for src, dst in plan.moves:
             self._changes.notify(self.user, src)
             self._changes.notify(self.user, dst)
+        self._changes.notify(self.user, MAILBOX_LIST)
 
     def _rename_inbox(self, account: _Account, new: str) -> None:
         """Moves INBOX's messages into a new mailbox (keeping UIDs, flags and MODSEQs:
@@ -260,6 +263,7 @@ class MemoryMailStore:
             self._account.subscriptions.add(names.validate(name))
         else:
             self._account.subscriptions.discard(names.normalize(name))
+        self._changes.notify(self.user, MAILBOX_LIST)
 
     async def list_subscriptions(self) -> list[str]:
         return sorted(self._account.subscriptions)

@@ -19,6 +19,7 @@ from typing import Any
 from pyimapd.storage import names, plans
 from pyimapd.storage.interface import (
     DEFAULT_MAILBOXES,
+    MAILBOX_LIST,
     MailboxRecord,
     MailboxStatus,
     NoSuchMailbox,
@@ -217,7 +218,7 @@ def create_mailbox(
             " WHERE user_id = ? AND name = ?", uidvalidity, special_use, uid, plan.name)
     else:
         yield from insert_mailbox(d, uid, plan.name, special_use)
-    yield changed(user, [*plan.superiors, plan.name])
+    yield changed(user, [*plan.superiors, plan.name, MAILBOX_LIST])
 
 
 def delete_mailbox(d: Dialect, user: str, name: str) -> Routine[None]:
@@ -233,7 +234,7 @@ def delete_mailbox(d: Dialect, user: str, name: str) -> Routine[None]:
             "UPDATE mailboxes SET noselect = TRUE, special_use = NULL WHERE id = ?", mailbox_id)
     else:
         yield count("DELETE FROM mailboxes WHERE id = ?", mailbox_id)
-    yield changed(user, [name])
+    yield changed(user, [name, MAILBOX_LIST])
 
 
 def rename_mailbox(d: Dialect, user: str, old: str, new: str) -> Routine[None]:
@@ -253,7 +254,7 @@ def rename_mailbox(d: Dialect, user: str, old: str, new: str) -> Routine[None]:
                 yield count(
                     "INSERT INTO subscriptions (user_id, name) VALUES (?, ?)"
                     " ON CONFLICT DO NOTHING", uid, dst)
-    yield changed(user, [n for move in plan.moves for n in move])
+    yield changed(user, [*(n for move in plan.moves for n in move), MAILBOX_LIST])
 
 
 def _rename_inbox(d: Dialect, uid: int, new: str) -> Routine[None]:
@@ -293,6 +294,7 @@ def set_subscribed(d: Dialect, user: str, name: str, subscribed: bool) -> Routin
         yield count(
             "DELETE FROM subscriptions WHERE user_id = ? AND name = ?",
             uid, names.normalize(name))
+    yield changed(user, [MAILBOX_LIST])
 
 
 def list_subscriptions(d: Dialect, user: str) -> Routine[list[str]]:
