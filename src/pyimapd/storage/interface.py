@@ -93,6 +93,30 @@ class NoSuchUser(StorageError):
     code = None
 
 
+class NoSuchScript(StorageError):
+    """RFC 5804 section 1.3's NONEXISTENT."""
+
+    code = "NONEXISTENT"
+
+
+class ScriptExists(StorageError):
+    code = "ALREADYEXISTS"
+
+
+class ScriptActive(StorageError):
+    """DELETESCRIPT of the active script (RFC 5804 section 2.10)."""
+
+    code = "ACTIVE"
+
+
+class ScriptQuota(StorageError):
+    """Too many scripts (``QUOTA/MAXSCRIPTS``) or too large (``QUOTA/MAXSIZE``)."""
+
+    def __init__(self, text: str, code: str = "QUOTA") -> None:
+        super().__init__(text)
+        self.code = code
+
+
 class Unavailable(StorageError):
     """The store is down or unreachable for now."""
 
@@ -452,7 +476,60 @@ class MailStore(Protocol):
         mailbox of the user when None, so every URL made with it stops verifying; the
         next GENURLAUTH makes a new one. Raises NoSuchMailbox like :meth:`urlauth_key`."""
 
+    def scripts(self) -> ScriptStore:
+        """The user's Sieve scripts and delivery tracking (issue 19)."""
+
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptInfo:
+    name: str
+    active: bool
+    size: int
+    """Octets of the script in UTF-8."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptLimits:
+    """What PUTSCRIPT may store (RFC 5804 section 2.6's quotas), checked in the write's
+    own transaction so two sessions cannot pass them together."""
+
+    max_scripts: int
+    max_size: int
+
+
+class ScriptStore(Protocol):
+    """One user's Sieve scripts (RFC 5804's model: named scripts, at most one active) and
+    what delivery remembers between messages."""
+
+    async def list(self) -> list[ScriptInfo]:
+        """By name, in code point order."""
+
+    async def get(self, name: str) -> str:
+        """Raises NoSuchScript."""
+
+    async def put(self, name: str, text: str, limits: ScriptLimits) -> None:
+        """Creates or replaces; raises ScriptQuota (the text says which limit)."""
+
+    async def activate(self, name: str | None) -> None:
+        """Makes ``name`` the one active script, or none when None; raises NoSuchScript."""
+
+    async def delete(self, name: str) -> None:
+        """Raises NoSuchScript, or ScriptActive for the active one."""
+
+    async def rename(self, old: str, new: str) -> None:
+        """Keeps the active mark; raises NoSuchScript or ScriptExists."""
+
+    async def active(self) -> tuple[str, str] | None:
+        """``(name, text)`` of the active script, for delivery."""
+
+    async def seen(self, kind: str, key: bytes, now: int) -> bool:
+        """Whether ``key`` of ``kind`` (``"vacation"``, ``"duplicate"``) is remembered
+        and not expired at epoch second ``now``."""
+
+    async def remember(self, kind: str, key: bytes, expires: int, now: int) -> None:
+        """Records ``key`` until ``expires``; expired records of the user go meanwhile."""
 
 
 class Subscription(Protocol):

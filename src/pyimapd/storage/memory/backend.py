@@ -29,6 +29,7 @@ from pyimapd.storage.interface import (
     UserRecord,
     UserStore,
 )
+from pyimapd.storage.memory.scripts import MemoryScriptStore
 from pyimapd.storage.memory.selected import MemorySelected
 from pyimapd.storage.memory.state import (
     _Account,
@@ -324,6 +325,9 @@ class MemoryMailStore:
         if mailbox.access_key is None and create:
             mailbox.access_key = secrets.token_bytes(URLAUTH_KEY_BYTES)
         return mailbox.access_key
+
+    def scripts(self) -> MemoryScriptStore:
+        return MemoryScriptStore(self._account)
 
     async def reset_urlauth_keys(self, name: str | None) -> None:
         boxes = [self._selectable(name, NoSuchMailbox)] if name is not None else list(

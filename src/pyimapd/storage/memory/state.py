@@ -64,6 +64,11 @@ class _Account:
     mailboxes: dict[str, _Mailbox] = field(default_factory=dict)
     subscriptions: set[str] = field(default_factory=set)
     quota: QuotaLimits = field(default_factory=QuotaLimits)
+    scripts: dict[str, str] = field(default_factory=dict)
+    """Sieve scripts by name; ``active`` names the active one."""
+    active: str | None = None
+    tracking: dict[tuple[str, bytes], int] = field(default_factory=dict)
+    """Sieve delivery tracking: ``(kind, key)`` -> expiry epoch second."""
 
     def check_addition(self, octets: int, messages: int) -> None:
         """RFC 9208 over the account's current usage (see :mod:`pyimapd.storage.quota`)."""

@@ -41,6 +41,8 @@ from pyimapd.storage.interface import (
     PreparedMessage,
     QuotaLimits,
     QuotaUsage,
+    ScriptInfo,
+    ScriptLimits,
     SelectResult,
     UserRecord,
     UserStore,
@@ -48,6 +50,7 @@ from pyimapd.storage.interface import (
 from pyimapd.storage.sql import mailboxes as mb
 from pyimapd.storage.sql import messages as msg
 from pyimapd.storage.sql import quota
+from pyimapd.storage.sql import sieve as sv
 from pyimapd.storage.sql import urlauth as ua
 from pyimapd.storage.values import merge_ranges, pages, record_uid, row_uid
 
@@ -156,6 +159,45 @@ class SqlBackend:
         return SqlMailStore(self.engine, user, self.flag_copies)
 
 
+class SqlScriptStore:
+    """One user's Sieve scripts (the :class:`ScriptStore` Protocol)."""
+
+    def __init__(self, db: Engine, user: str) -> None:
+        self._db = db
+        self.user = user
+
+    async def list(self) -> list[ScriptInfo]:
+        found: list[ScriptInfo] = await self._db.read_small(sv.list_scripts, self.user)
+        return found
+
+    async def get(self, name: str) -> str:
+        found: str = await self._db.read_small(sv.get_script, self.user, name)
+        return found
+
+    async def put(self, name: str, text: str, limits: ScriptLimits) -> None:
+        await self._db.write(sv.put_script, self.user, name, text, limits)
+
+    async def activate(self, name: str | None) -> None:
+        await self._db.write(sv.activate, self.user, name)
+
+    async def delete(self, name: str) -> None:
+        await self._db.write(sv.delete_script, self.user, name)
+
+    async def rename(self, old: str, new: str) -> None:
+        await self._db.write(sv.rename_script, self.user, old, new)
+
+    async def active(self) -> tuple[str, str] | None:
+        found: tuple[str, str] | None = await self._db.read_small(sv.active_script, self.user)
+        return found
+
+    async def seen(self, kind: str, key: bytes, now: int) -> bool:
+        found: bool = await self._db.read_small(sv.seen, self.user, kind, key, now)
+        return found
+
+    async def remember(self, kind: str, key: bytes, expires: int, now: int) -> None:
+        await self._db.write(sv.remember, self.user, kind, key, expires, now)
+
+
 class SqlMailStore:
     """One user's authenticated state (the :class:`MailStore` Protocol)."""
 
@@ -214,6 +256,9 @@ class SqlMailStore:
 
     async def reset_urlauth_keys(self, name: str | None) -> None:
         await self._db.write(ua.reset_keys, self.user, name)
+
+    def scripts(self) -> SqlScriptStore:
+        return SqlScriptStore(self._db, self.user)
 
     async def select(self, name: str, readonly: bool) -> tuple[SqlSelected, SelectResult]:
         cached = None if self.flag_copies is None else self.flag_copies.uids_at

@@ -116,6 +116,31 @@ CREATE TABLE urlauth_keys (
 """
 
 
+_SIEVE = """
+-- Sieve scripts (RFC 5228), managed over ManageSieve (RFC 5804) and run at delivery: at
+-- most one active per user (checked by the routines, which change it in one
+-- transaction).
+CREATE TABLE sieve_scripts (
+    user_id {int} NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    script TEXT NOT NULL,
+    active {bool} NOT NULL DEFAULT {false},
+    PRIMARY KEY (user_id, name)
+){without_rowid};
+
+-- What delivery must remember between messages: a vacation reply sent to a sender
+-- (RFC 5230 section 4.2, one per :days) and a duplicate seen (RFC 7352), each a key
+-- (a hash the caller makes) valid until an epoch second.
+CREATE TABLE sieve_tracking (
+    user_id {int} NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    tracking_key {blob} NOT NULL,
+    expires {int} NOT NULL,
+    PRIMARY KEY (user_id, kind, tracking_key)
+){without_rowid};
+"""
+
+
 def tables(d: Dialect) -> str:
     """Schema version 1's tables, in ``d``'s types."""
     return _TABLES.format(**d.types)
@@ -129,3 +154,8 @@ def quota_columns(d: Dialect) -> str:
 def urlauth_keys(d: Dialect) -> str:
     """The URLAUTH key table (schema version 3 on SQLite, 4 on PostgreSQL)."""
     return _URLAUTH_KEYS.format(**d.types)
+
+
+def sieve_tables(d: Dialect) -> str:
+    """Sieve scripts and delivery tracking (schema version 4 on SQLite, 5 on PostgreSQL)."""
+    return _SIEVE.format(**d.types)
