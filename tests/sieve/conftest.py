@@ -29,6 +29,11 @@ Runner = Callable[..., Result]
 
 
 @pytest.fixture
+def make_env() -> Callable[[], StaticEnvironment]:
+    return default_env
+
+
+@pytest.fixture
 def run() -> Runner:
     def runner(script: str, msg: bytes | str = SIMPLE, *, env: StaticEnvironment | None = None,
                sender: str = "alice@example.net", recipient: str = "bob@example.org",
