@@ -28,11 +28,23 @@ def test_protocol_layer_is_sans_io() -> None:
 
 
 def test_storage_and_protocol_do_not_import_the_session() -> None:
-    for layer in ("protocol", "storage", "mime", "search", "auth"):
+    for layer in ("protocol", "storage", "mime", "search", "auth", "sieve"):
         for path in (SRC / layer).rglob("*.py"):
             text = path.read_text()
             assert "pyimapd.session" not in text, f"{path} reaches up into the session"
             assert "pyimapd.transport" not in text, f"{path} reaches into the transport"
+
+
+def test_the_sieve_interpreter_has_no_io() -> None:
+    """pyimapd.sieve only computes actions: no sockets, files, database or event loop;
+    delivery answers its questions through the Environment protocol."""
+    files = list((SRC / "sieve").glob("*.py"))
+    assert files
+    for path in files:
+        found = _imports(path) & (IO_MODULES | {"sqlite3", "asyncpg", "os", "pathlib",
+                                                "subprocess", "shutil", "tempfile"})
+        assert not found, f"{path.name} imports {', '.join(sorted(found))}"
+        assert "pyimapd.storage" not in path.read_text(), f"{path.name} reaches into storage"
 
 
 def test_only_the_storage_engines_import_a_database_driver() -> None:

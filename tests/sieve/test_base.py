@@ -187,3 +187,10 @@ def test_runtime_error_means_implicit_keep_only(run: Runner) -> None:
     assert result.actions == [IMPLICIT]
     assert result.errors and "not a valid address" in result.errors[0]
     assert result.errors[0].startswith("1:")
+
+
+def test_redirect_copy_then_plain_redirect_cancels_the_keep(run: Runner) -> None:
+    # The second redirect merges with the first (RFC 5228 2.10.3) but still says "no
+    # keep" (Pigeonhole keeps here; docs/sieve.md lists the difference).
+    result = run('require "copy"; redirect :copy "c@example.com"; redirect "c@example.com";')
+    assert [type(a) for a in result.actions] == [Redirect]
