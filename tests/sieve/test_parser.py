@@ -49,11 +49,17 @@ def test_quoted_string_may_span_lines() -> None:
 
 
 def test_multiline_string_with_dot_stuffing_and_comment() -> None:
-    script = "text: # comment\r\nline one\r\n..dotted\r\n.not end\r\n.\r\n;"
+    script = "text: # comment\r\nline one\r\n..dotted\r\n.stuffed\r\n\r\n.\r\n;"
     tokens = Lexer(script).tokens()
     assert tokens[0].multiline
-    assert tokens[0].value == "line one\r\n.dotted\r\n.not end\r\n"
+    assert tokens[0].value == "line one\r\n.dotted\r\n.stuffed\r\n\r\n"
     assert tokens[1].kind is Kind.SEMICOLON
+
+
+def test_multiline_string_keeps_quotes_and_backslashes() -> None:
+    # No escapes inside text: (only dot-stuffing), and "." must be the whole line.
+    tokens = Lexer('text:\n"a\\b" # not a comment\n. \n.\n').tokens()
+    assert tokens[0].value == '"a\\b" # not a comment\r\n. \r\n'
 
 
 def test_multiline_string_with_bare_lf_lines() -> None:

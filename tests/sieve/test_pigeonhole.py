@@ -94,6 +94,23 @@ BATTERY = [
     'addheader "X-Sieve" "yes"; if header :is "x-sieve" "yes" { fileinto "edited"; }',
     'deleteheader "subject"; if not exists "subject" { fileinto "gone"; }',
     'if mailboxexists "INBOX" { fileinto "exists"; }',
+    'set :length "n" text:\n..ab\n.\n;\nset :length "m" text:\n.ab\n.\n;\n'
+    'fileinto "${n}-${m}";',
+    'fileinto "${unicode:52 e9}s";',
+    'if header :matches "subject" "*\\\\**" { fileinto "star"; } else { fileinto "nostar"; }',
+    'if header :matches "subject" "?eeting*" { fileinto "q"; }',
+    'if header :regex :comparator "i;octet" "subject" "^MEETING" { fileinto "octet"; }',
+    'if header :value "lt" "from" "b" { fileinto "lt"; }',
+    'if header :matches "subject" "R*union*" { fileinto "m-${1}-${2}"; }',
+    'if envelope :user "to" "bob" { fileinto "user"; }',
+    'if address :all :comparator "i;octet" :is "from" "alice@example.net" { discard; }',
+    'if not address :domain :contains ["to", "cc"] "example" { fileinto "external"; }',
+    'deleteheader :index 1 "x-spam-score";'
+    ' if header :is "x-spam-score" "12" { fileinto "deleted-first"; }',
+    'addheader :last "X-A" "1"; addheader "X-A" "2";'
+    ' if header :index 1 :is "x-a" "2" { fileinto "prepended"; }',
+    'if size :under 1 { discard; } elsif size :over 100000 { discard; } else { keep; }',
+    'if exists "List-Id" { stop; } fileinto "after-stop";',
 ]
 FIXTURES = ["plain.eml", "list.eml", "mime.eml", "auto.eml"]
 
@@ -102,6 +119,10 @@ KNOWN_DIFFERENCES = {
     # check ignores the detail (+sieve) of the addresses in To/Cc; Pigeonhole does not.
     ('vacation "I am away.";', "mime.eml"),
     ('vacation :subject "Away" :days 3 "back soon"; keep;', "mime.eml"),
+    # Pigeonhole 2.3.19 matches "?eeting*" against any subject ("Out of office"
+    # too): its wildcard matcher mishandles a leading "?" before a literal and "*".
+    *(('if header :matches "subject" "?eeting*" { fileinto "q"; }', f)
+      for f in ("list.eml", "mime.eml", "auto.eml")),
 }
 
 

@@ -164,9 +164,10 @@ class Lexer:
             i += 1
 
     def _multiline(self, start: int) -> str:
-        """RFC 5228 section 2.4.2: lines up to a line holding only ``.``; a line that
-        starts with ``..`` loses one dot (dot-stuffing). Line ends become CRLF, as in
-        a message."""
+        """RFC 5228 section 8.1 ``multi-line``: lines up to a line holding only ``.``;
+        a leading ``.`` is removed when another ``.`` follows it (``multiline-dotstart``:
+        dot-stuffing), any other line stays as written. Line ends become CRLF, as in a
+        message."""
         text = self.text
         out: list[str] = []
         pos = self.pos
