@@ -11,7 +11,6 @@ from pyimapd.sieve import (
     Discard,
     FileInto,
     Keep,
-    Redirect,
     Reject,
     Result,
     StaticEnvironment,
@@ -35,9 +34,9 @@ def test_reject_and_ereject(run: Runner) -> None:
     assert run('require "ereject"; ereject "no";').actions == [Reject("no", extended=True)]
 
 
-@pytest.mark.parametrize("other", ['keep;', 'fileinto "Work";',
+@pytest.mark.parametrize("other", ['keep;', 'fileinto "Work";', 'redirect "c@example.com";',
                                    'vacation "away";', 'reject "again";'])
-def test_reject_is_incompatible_with_keep_fileinto_vacation(run: Runner, other: str) -> None:
+def test_reject_is_incompatible_with_delivering_actions(run: Runner, other: str) -> None:
     # RFC 5429 section 2.1
     for script in (f'reject "no"; {other}', f'{other} reject "no";'):
         result = run(f'require ["reject", "fileinto", "vacation"]; {script}',
@@ -46,9 +45,9 @@ def test_reject_is_incompatible_with_keep_fileinto_vacation(run: Runner, other: 
         assert result.errors
 
 
-def test_reject_with_redirect_is_allowed(run: Runner) -> None:
-    result = run('require "reject"; reject "no"; redirect "c@example.com";')
-    assert [type(a) for a in result.actions] == [Reject, Redirect]
+def test_reject_with_discard_is_allowed(run: Runner) -> None:
+    result = run('require "reject"; reject "no"; discard;')
+    assert result.actions == [Reject("no"), Discard()]
 
 
 # -- RFC 5232 imap4flags -----------------------------------------------------------------
@@ -87,6 +86,13 @@ def test_imap4flags_hasflag_and_variables(run: Runner) -> None:
     """
     # "gray junk" :is needs one flag equal to the whole key: no.
     assert mailboxes(run(script)) == ["a", "b", "d", "e", "f", "g"]
+
+
+def test_imap4flags_invalid_flags_are_dropped(run: Runner) -> None:
+    result = run('require "imap4flags"; addflag ["\\\\Recent", "\\\\nosuch", "bad(flag",'
+                 '"$ok", "\\\\seen"];')
+    assert result.actions == [Keep(("$ok", "\\Seen"), implicit=True)]
+    assert len(result.warnings) == 3
 
 
 def test_merged_fileinto_unites_flags(run: Runner) -> None:

@@ -51,6 +51,8 @@ BATTERY = [
     'redirect "carol@example.com";',
     'fileinto "Work"; fileinto "Work"; keep; fileinto "INBOX";',
     'reject "no thanks";',
+    'reject "no thanks"; discard;',
+    'addflag ["\\\\Recent", "$ok", "bad(flag", "\\\\nosuch", "\\\\answered"];',
     'addflag "\\\\Seen"; keep; addflag "$Work"; fileinto "Work";',
     'setflag "\\\\Flagged $x"; removeflag "$x";',
     'keep :flags ["\\\\Answered", "$a"];',

@@ -221,16 +221,18 @@ class Run:
 
     def _add(self, action: Action) -> None:
         """Merge duplicates (RFC 5228 2.10.3) and refuse incompatible actions (RFC 5429
-        section 2.1, RFC 5230 section 4.7)."""
+        section 2.1, RFC 5230 section 4.7). Reject goes with nothing that delivers or
+        answers the message (keep, fileinto, redirect, vacation); like Pigeonhole, only
+        discard may accompany it."""
         rejected = any(isinstance(a, Reject) for a in self.actions)
         if isinstance(action, Reject):
             if rejected:
                 raise SieveRuntimeError("more than one reject")
             for a in self.actions:
-                if isinstance(a, Keep | FileInto | Vacation):
+                if isinstance(a, Keep | FileInto | Redirect | Vacation):
                     raise SieveRuntimeError(f"reject cannot be combined with "
                                             f"{type(a).__name__.lower()} (RFC 5429 2.1)")
-        elif rejected and isinstance(action, Keep | FileInto | Vacation):
+        elif rejected and isinstance(action, Keep | FileInto | Redirect | Vacation):
             raise SieveRuntimeError(f"{type(action).__name__.lower()} cannot be combined "
                                     "with reject (RFC 5429 2.1)")
         for i, a in enumerate(self.actions):
@@ -247,7 +249,7 @@ class Run:
     def _flags_for(self, frame: _Frame, node: Node) -> tuple[str, ...] | None:
         """RFC 5232 section 3: ``:flags`` or, without it, the internal variable."""
         if "flags" in node.tags:
-            return tuple(_flag_list(self.expand_all(frame, node.tags["flags"])))
+            return tuple(_flag_list(self.expand_all(frame, node.tags["flags"]), self.warnings))
         if "imap4flags" in frame.script.extensions:
             return tuple(self.flags)
         return None
@@ -308,7 +310,7 @@ class Run:
     # -- imap4flags (RFC 5232 section 5) ---------------------------------------------
 
     def _flag_target(self, frame: _Frame, node: Node) -> tuple[str | None, list[str]]:
-        flags = _flag_list(self.expand_all(frame, node.args[-1]))
+        flags = _flag_list(self.expand_all(frame, node.args[-1]), self.warnings)
         variable = node.args[0] if len(node.args) == 2 else None
         return variable, flags
 
@@ -514,7 +516,7 @@ class Run:
         for name in _LIST_HEADERS:
             if self.message.has(name):
                 return f"the message has a {name} field"
-        addressed = set()
+        addressed: set[str] = set()
         for name in _ADDRESSED_HEADERS:
             for value in self.message.raw_values(name):
                 addressed.update(_strip_detail(m.address).lower()
@@ -559,8 +561,8 @@ class Run:
 
     def _test_size(self, frame: _Frame, node: Node) -> bool:
         if "over" in node.tags:
-            return self.message.size > node.tags["over"]
-        return self.message.size < node.tags["under"]
+            return self.message.size > int(node.tags["over"])
+        return self.message.size < int(node.tags["under"])
 
     def _test_exists(self, frame: _Frame, node: Node) -> bool:
         return all(self.message.has(n) for n in self.expand_all(frame, node.args[0]))
@@ -741,13 +743,29 @@ def _union(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> tuple[str, .
     return tuple(_flag_list([*a, *b]))
 
 
-def _flag_list(values: list[str]) -> list[str]:
+_SYSTEM_FLAGS = {f.lower(): f for f in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
+                                         "\\Draft")}
+_ATOM_SPECIALS = set('(){ %*"\\]')
+
+
+def _flag_list(values: list[str], warnings: list[str] | None = None) -> list[str]:
     """RFC 5232 section 2: each string is a space-separated list of flags; flags
-    compare case-insensitively and appear once."""
+    compare case-insensitively and appear once. With ``warnings``, flags that IMAP
+    cannot store (RFC 3501 ``flag``: a system flag other than \\Recent, or an atom)
+    are dropped with a warning, as RFC 5232 section 3 lets implementations do."""
     out: list[str] = []
     seen: set[str] = set()
     for value in values:
         for flag in value.split():
+            if warnings is not None:
+                if flag.startswith("\\"):
+                    if flag.lower() not in _SYSTEM_FLAGS:
+                        warnings.append(f"invalid IMAP flag {flag} ignored")
+                        continue
+                    flag = _SYSTEM_FLAGS[flag.lower()]
+                elif any(c in _ATOM_SPECIALS or ord(c) < 0x21 or ord(c) > 0x7E for c in flag):
+                    warnings.append(f"invalid IMAP flag {flag} ignored")
+                    continue
             if flag.lower() not in seen:
                 seen.add(flag.lower())
                 out.append(flag)

@@ -9,10 +9,10 @@ RFC 5229 section 3.2's match variables (the leftmost ``*`` takes as little as it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-import re2
+import re2  # type: ignore[import-untyped]
 
 from pyimapd.sieve.errors import SieveRuntimeError
 from pyimapd.sieve.limits import MAX_REGEX_EVALUATIONS, MAX_REGEX_LENGTH, MAX_REGEX_MEMORY
@@ -43,17 +43,15 @@ def _numeric_key(text: str) -> float:
 def compare(comparator: str, a: str, b: str) -> int:
     """Ordering of ``a`` and ``b`` under ``comparator``: -1, 0 or 1."""
     if comparator == "i;ascii-numeric":
-        x: object = _numeric_key(a)
-        y: object = _numeric_key(b)
-    elif comparator == "i;ascii-casemap":
-        x, y = ascii_fold(a), ascii_fold(b)
-    else:
-        # i;octet orders by octet; code point order is UTF-8 octet order.
-        x, y = a, b
-    return (x > y) - (x < y)  # type: ignore[operator]
+        p, q = _numeric_key(a), _numeric_key(b)
+        return (p > q) - (p < q)
+    if comparator == "i;ascii-casemap":
+        a, b = ascii_fold(a), ascii_fold(b)
+    # i;octet orders by octet; code point order is UTF-8 octet order.
+    return (a > b) - (a < b)
 
 
-_RELATIONS = {
+_RELATIONS: dict[str, Callable[[int], bool]] = {
     "gt": lambda c: c > 0, "ge": lambda c: c >= 0, "lt": lambda c: c < 0,
     "le": lambda c: c <= 0, "eq": lambda c: c == 0, "ne": lambda c: c != 0,
 }

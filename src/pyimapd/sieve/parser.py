@@ -105,7 +105,7 @@ class Parser:
             return f"number {token.value}"
         if token.kind is Kind.STRING:
             return "string"
-        return token.kind.value
+        return str(token.kind.value)
 
     def script(self) -> Script:
         commands = self._commands(0)
