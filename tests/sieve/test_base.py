@@ -194,3 +194,9 @@ def test_redirect_copy_then_plain_redirect_cancels_the_keep(run: Runner) -> None
     # keep" (Pigeonhole keeps here; docs/sieve.md lists the difference).
     result = run('require "copy"; redirect :copy "c@example.com"; redirect "c@example.com";')
     assert [type(a) for a in result.actions] == [Redirect]
+
+
+def test_fileinto_copy_inbox_merges_with_the_implicit_keep(run: Runner) -> None:
+    result = run('require ["fileinto", "copy", "imap4flags"]; addflag "$a";'
+                 'fileinto :copy :flags "$b" "INBOX";')
+    assert result.actions == [Keep(("$a", "$b"), implicit=True)]

@@ -48,6 +48,7 @@ BATTERY = [
     "discard;",
     'fileinto "Work";',
     'fileinto :copy "Work";',
+    'fileinto :copy "INBOX";',
     'redirect "carol@example.com";',
     'fileinto "Work"; fileinto "Work"; keep; fileinto "INBOX";',
     'reject "no thanks";',

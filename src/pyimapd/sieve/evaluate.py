@@ -129,7 +129,14 @@ class Run:
         actions = list(self.actions)
         if not self.cancel_keep and not any(isinstance(a, Keep) for a in actions):
             flags = tuple(self.flags) if "imap4flags" in script.extensions else None
-            actions.append(Keep(flags, implicit=True))
+            keep = Keep(flags, implicit=True)
+            # A "fileinto :copy "INBOX"" is the same delivery (RFC 5228 2.10.3).
+            for a in [a for a in actions if _target(a) == "INBOX"]:
+                actions.remove(a)
+                merged = _merge(keep, a)
+                assert isinstance(merged, Keep)
+                keep = merged
+            actions.append(keep)
         return Result(actions, [], self.message.header_block() if self.edited else None,
                       list(self.duplicates.values()), self.warnings)
 
