@@ -22,6 +22,7 @@ from pyimapd.sieve import (
     Keep,
     Redirect,
     Reject,
+    SieveError,
     StaticEnvironment,
     Vacation,
     compile_script,
@@ -240,3 +241,46 @@ def test_same_actions_as_pigeonhole(workdir: Path, body: str, fixture: str) -> N
         pytest.skip("an intentional difference, see docs/sieve.md")
     script = EXTENSIONS + body + "\n"
     assert ours(script, fixture) == pigeonhole(workdir, script, fixture)
+
+
+INVALID = [
+    "foo;",
+    "keep",
+    'fileinto "x";',
+    'require "nosuch";',
+    "keep; require \"fileinto\";",
+    "elsif true {}",
+    'if header :foo "a" "b" {}',
+    'if header :is :contains "a" "b" {}',
+    'if header "a" {}',
+    "if size {}",
+    "if anyof true {}",
+    'if header :comparator "i;nope" "a" "b" {}',
+    'require "relational"; if header :value "gte" "a" "1" {}',
+    'require "regex"; if header :regex "a" "(" {}',
+    'if address :user "to" "b" {}',
+    'require "index"; if header :last "a" "b" {}',
+    'require "envelope"; if envelope "subject" "x" {}',
+    'redirect "not an address";',
+    'require "variables"; set :lower :upper "a" "x";',
+    'require "vacation"; vacation :seconds 10 "x";',
+    'require ["fileinto"]; fileinto ["a", "b"];',
+    'if true { keep; ',
+    'text: x\n.\n',
+]
+
+
+@pytest.mark.parametrize("script", INVALID)
+def test_pigeonhole_rejects_the_same_scripts(workdir: Path, script: str) -> None:
+    with pytest.raises(SieveError):
+        compile_script(script)
+    script_path = workdir / "bad.sieve"
+    script_path.write_text(script + "\n")
+    script_path.chmod(0o644)
+    message = workdir / "plain.eml"
+    message.write_bytes((MESSAGES / "plain.eml").read_bytes())
+    message.chmod(0o644)
+    assert SIEVE_TEST is not None
+    proc = subprocess.run([SIEVE_TEST, "-c", str(workdir / "dovecot.conf"), str(script_path),
+                           str(message)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0 and "failed to compile" in proc.stderr, proc.stderr
