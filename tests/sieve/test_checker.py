@@ -113,6 +113,12 @@ def test_errors(text: str, expected: str) -> None:
     assert expected in "\n".join(errors(text))
 
 
+def test_regex_keys_are_checked_only_where_there_are_keys() -> None:
+    compile_script('require ["editheader", "regex"]; deleteheader :regex "X(";')
+    assert "invalid regular expression" in "\n".join(
+        errors('require ["editheader", "regex"]; deleteheader :regex "X" "(";'))
+
+
 def test_several_errors_are_collected_in_order() -> None:
     found = errors('foo;\nfileinto "x";\nif size {}\n')
     assert found == [

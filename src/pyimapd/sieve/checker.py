@@ -468,7 +468,7 @@ class Checker:
     def _regexes(self, node: Node) -> None:
         from pyimapd.sieve.match import RegexError, compile_regex
 
-        keys = node.args[-1] if node.args else ()
+        keys = node.args[-1] if node.args and isinstance(node.args[-1], tuple) else ()
         casefold = node.tags.get("comparator", "i;ascii-casemap") == "i;ascii-casemap"
         for key in keys:
             if self.constant(key):
