@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="also accept mail over LMTP here (repeatable; docs/lmtp.md)",
     )
     p_serve.add_argument(
+        "--listen-managesieve", action="append", metavar="HOST:PORT",
+        help="also serve ManageSieve (RFC 5804) here (repeatable; docs/sieve.md)",
+    )
+    p_serve.add_argument(
         "--metrics-listen", metavar="HOST:PORT", help="serve Prometheus metrics at /metrics"
     )
     p_serve.add_argument("--log-format", choices=("text", "json"), help="log line format")
@@ -159,6 +163,8 @@ def _config(args: argparse.Namespace) -> Config:
         workers=getattr(args, "workers", None),
         listen_tls=tuple(args.listen_tls) if getattr(args, "listen_tls", None) else None,
         listen_lmtp=tuple(args.listen_lmtp) if getattr(args, "listen_lmtp", None) else None,
+        listen_managesieve=tuple(args.listen_managesieve)
+        if getattr(args, "listen_managesieve", None) else None,
         metrics_listen=getattr(args, "metrics_listen", None),
         log_format=getattr(args, "log_format", None),
         tls=_tls_config(config, args),

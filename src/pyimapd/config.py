@@ -130,6 +130,29 @@ class LmtpConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SieveConfig:
+    """``[sieve]``: filtering at delivery and ManageSieve (docs/sieve.md). ``relay`` is
+    the SMTP ``HOST:PORT`` that redirects, rejects and vacation replies go out through
+    (empty: such actions are not taken and the message is kept, with a log line).
+    ``max_scripts`` and ``max_script_size`` (octets) are PUTSCRIPT's quotas;
+    ``max_redirects`` bounds one script run (the MAXREDIRECTS capability);
+    ``global_dir`` holds the scripts ``include :global`` may name."""
+
+    relay: str = ""
+    max_scripts: int = 20
+    max_script_size: int = 256 * 1024
+    max_redirects: int = 4
+    global_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if self.max_scripts < 1 or self.max_script_size < 1 or self.max_redirects < 0:
+            raise ValueError("max_scripts and max_script_size must be positive, "
+                             "max_redirects not negative")
+        if self.relay and ":" not in self.relay:
+            raise ValueError("relay is HOST:PORT")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     data_dir: Path = Path("./data")
     listen: tuple[str, ...] = DEFAULT_LISTEN
@@ -150,6 +173,9 @@ class Config:
     listen_lmtp: tuple[str, ...] = ()
     """LMTP addresses, ``HOST:PORT`` or ``unix:PATH`` (docs/lmtp.md)."""
     lmtp: LmtpConfig = field(default_factory=LmtpConfig)
+    listen_managesieve: tuple[str, ...] = ()
+    """ManageSieve addresses, ``HOST:PORT`` (RFC 5804; 4190 by convention)."""
+    sieve: SieveConfig = field(default_factory=SieveConfig)
     metrics_listen: str = ""
     """``HOST:PORT`` of the Prometheus endpoint (``/metrics``); empty: none."""
     log_format: str = "text"
@@ -198,13 +224,14 @@ def load_config(path: Path | None) -> Config:
         "tls": (TlsConfig, tls),
         "auth": (AuthConfig, auth),
         "lmtp": (LmtpConfig, raw.pop("lmtp", {})),
+        "sieve": (SieveConfig, raw.pop("sieve", {})),
     }
     if raw:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(raw))}")
     built = {name: _section(cls, data, name) for name, (cls, data) in sections.items()}
     if "data_dir" in server:
         server["data_dir"] = Path(server["data_dir"])
-    for key in ("listen", "listen_tls", "listen_lmtp"):
+    for key in ("listen", "listen_tls", "listen_lmtp", "listen_managesieve"):
         if key in server:
             server[key] = tuple(server[key])
     return _section(Config, {**server, **built}, "server")

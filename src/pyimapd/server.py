@@ -23,12 +23,15 @@ from pathlib import Path
 
 from pyimapd.auth.passwords import Passwords
 from pyimapd.config import Config
+from pyimapd.managesieve.session import SieveServices, check_script
 from pyimapd.services import Services, before_fork, worker_exited
 from pyimapd.session.session import ServerContext
+from pyimapd.sieve import EXTENSIONS
 from pyimapd.storage.interface import Backend, ChangeFeed
+from pyimapd.transport.managesieve import ManageSieveListener
 from pyimapd.transport.peers import PeerChangeFeed, socket_path
 from pyimapd.transport.server import Listener
-from pyimapd.transport.tls import load_tls
+from pyimapd.transport.tls import TlsContexts, load_tls
 from pyimapd.watchdog import LoopWatchdog
 
 log = logging.getLogger("pyimapd")
@@ -133,6 +136,7 @@ async def serve(
         metrics=services.metrics, watchdog=watchdog,
     )
     listener = Listener(ctx, config.listen, tls=tls, tls_addresses=config.listen_tls)
+    sieve_listener = managesieve_listener(config, ctx, tls)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -144,12 +148,16 @@ async def serve(
         if watchdog is not None:
             watchdog.start()
         await listener.start()
+        if sieve_listener is not None:
+            await sieve_listener.start()
         log.info("pyimapd ready (pid %d, store %s)", os.getpid(), config.store)
         if on_ready is not None:
             on_ready()
         await stop.wait()
         log.info("shutting down")
     finally:
+        if sieve_listener is not None:
+            await sieve_listener.stop()
         await listener.stop()
         if watchdog is not None:
             watchdog.stop()
@@ -157,6 +165,18 @@ async def serve(
         if feed is not None:
             feed.close()
         await backend.close()
+
+
+def managesieve_listener(
+    config: Config, ctx: ServerContext, tls: TlsContexts | None
+) -> ManageSieveListener | None:
+    """The ManageSieve listener when ``listen_managesieve`` is set: it logs in through
+    the IMAP context's authenticator and checks scripts with the Sieve interpreter."""
+    if not config.listen_managesieve:
+        return None
+    services = SieveServices(config, ctx.backend, ctx.authenticator, check_script,
+                             tuple(sorted(EXTENSIONS)))
+    return ManageSieveListener(services, config.listen_managesieve, tls)
 
 
 def run(config: Config) -> int:

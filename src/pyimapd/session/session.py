@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyimapd.auth.cache import LoginCache
+from pyimapd.auth.login import Authenticator
 from pyimapd.auth.passwords import Passwords
 from pyimapd.auth.throttle import LoginThrottle
 from pyimapd.config import Config
@@ -61,12 +62,19 @@ class ServerContext:
     watchdog: LoopWatchdog | None = None
     """Names the command that blocks the loop (``[timeouts] loop_stall``)."""
 
+    authenticator: Authenticator = field(init=False)
+    """Password and SASL checks with the cache and throttle above (auth/login.py),
+    shared with the ManageSieve listener."""
+
     def __post_init__(self) -> None:
         auth = self.config.auth
         if self.login_cache is None:
             self.login_cache = LoginCache(ttl=auth.login_cache_ttl)
         if self.throttle is None:
             self.throttle = LoginThrottle(auth.failure_delay, auth.failure_delay_max)
+        self.authenticator = Authenticator(
+            self.backend.users, self.passwords, self.login_cache, self.throttle,
+            self.sasl_key, tuple(auth.mechanisms))
 
 
 class Session:

@@ -152,6 +152,14 @@ def parse_address(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+async def refuse(channel: StreamChannel, goodbye: bytes) -> None:
+    """Says ``goodbye`` (a BYE in the listener's protocol) and closes, over the limits."""
+    channel.write(goodbye)
+    with contextlib.suppress(ConnectionError, OSError, ssl.SSLError):
+        await channel.drain()
+    await channel.close()
+
+
 class ConnectionLimiter:
     """Counts open connections, in total and per client IP."""
 
@@ -220,10 +228,7 @@ class Listener:
         refusal = self.limiter.admit(channel.peer_host)
         if refusal is not None:
             log.warning("refusing connection from %s: %s", channel.peer, refusal)
-            channel.write(untagged_status("BYE", refusal))
-            with contextlib.suppress(ConnectionError, OSError, ssl.SSLError):
-                await channel.drain()
-            await channel.close()
+            await refuse(channel, untagged_status("BYE", refusal))
             return
         try:
             await self._serve(channel)
