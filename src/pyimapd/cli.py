@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from pyimapd import admin, migrate
+from pyimapd import admin, migrate, sieve_admin
 from pyimapd.auth import stored
 from pyimapd.auth.passwords import Passwords
 from pyimapd.config import Config, ConfigError, TlsConfig, load_config, override
@@ -32,6 +32,8 @@ ADMIN_COMMANDS = {
     "export": admin.export_command,
     "mailbox": admin.mailbox_command,
     "doctor": admin.doctor_command,
+    "sieve": sieve_admin.sieve_command,
+    "deliver": sieve_admin.deliver_command,
 }
 
 
@@ -149,6 +151,7 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
             p.add_argument("name")
     p_doctor = sub.add_parser("doctor", help="check the data dir and the store")
     _common(p_doctor)
+    sieve_admin.add_parsers(sub, _common)
 
 
 def _config(args: argparse.Namespace) -> Config:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyimapd import mime
 from pyimapd.mime import recode
@@ -33,6 +34,9 @@ from pyimapd.storage.interface import (
     PreparedMessage,
     StorageError,
 )
+
+if TYPE_CHECKING:
+    from pyimapd.filtering import SieveFilter
 
 log = logging.getLogger("pyimapd.delivery")
 
@@ -231,11 +235,15 @@ class Delivery:
         policy: DeliveryPolicy | None = None,
         keep_open: bool = False,
         observe: Callable[[DeliveryResult], None] | None = None,
+        sieve: SieveFilter | None = None,
     ) -> None:
         self.backend = backend
         self.policy = policy or DeliveryPolicy()
         self.keep_open = keep_open
         self.observe = observe
+        self.sieve = sieve
+        """Runs the recipient's active Sieve script (pyimapd.filtering) for deliveries
+        that come with an envelope sender (LMTP, ``pyimapd deliver``); imports do not."""
         self._stores: dict[str, MailStore] = {}
 
     async def resolve(self, address: str) -> Target | DeliveryResult:
@@ -255,14 +263,16 @@ class Delivery:
         targets: Sequence[Target],
         flags: frozenset[str] = frozenset(),
         internaldate: datetime | None = None,
+        sender: str | None = None,
     ) -> list[DeliveryResult]:
         """Stores ``prepared`` once per target, in order; a failure for one recipient
         never stops the others (RFC 2033 section 4.2). Each append is durable before its
-        result says 250."""
+        result says 250. ``sender`` is the envelope's reverse-path ("" for ``<>``); with
+        it, the recipient's Sieve script decides where the message goes."""
         when = internaldate or datetime.now(UTC).astimezone()
         results = []
         for target in targets:
-            result = await self._deliver_one(prepared, target, flags, when)
+            result = await self._deliver_one(prepared, target, flags, when, sender)
             if self.observe is not None:
                 self.observe(result)
             results.append(result)
@@ -271,10 +281,15 @@ class Delivery:
         return results
 
     async def _deliver_one(
-        self, prepared: PreparedMessage, target: Target, flags: frozenset[str], when: datetime
+        self, prepared: PreparedMessage, target: Target, flags: frozenset[str], when: datetime,
+        sender: str | None = None,
     ) -> DeliveryResult:
         try:
             store = await self._store(target.user)
+            if self.sieve is not None and sender is not None:
+                filed = await self._filter(store, prepared, target, flags, when, sender)
+                if filed is not None:
+                    return filed
             mailbox = await self._mailbox(store, target)
             try:
                 appended = await store.append(mailbox, prepared, flags, when)
@@ -294,6 +309,25 @@ class Delivery:
             target.address, 250, "2.0.0", f"<{target.address}> Delivered",
             mailbox=mailbox, uid=appended.uid,
         )
+
+    async def _filter(
+        self, store: MailStore, prepared: PreparedMessage, target: Target,
+        flags: frozenset[str], when: datetime, sender: str,
+    ) -> DeliveryResult | None:
+        """The Sieve script's delivery (pyimapd.filtering), None without a script."""
+        assert self.sieve is not None
+
+        async def put(mailbox: str, chosen: frozenset[str],
+                      message: PreparedMessage) -> tuple[str, int]:
+            return mailbox, (await store.append(mailbox, message, chosen, when)).uid
+
+        filed = await self.sieve.deliver(
+            store, target.user, target.address, prepared, sender,
+            lambda: self._mailbox(store, target), put, flags)
+        if filed is None:
+            return None
+        return DeliveryResult(target.address, filed.code, filed.status, filed.text,
+                              mailbox=filed.mailbox, uid=filed.uid)
 
     async def _store(self, user: str) -> MailStore:
         store = self._stores.get(user)

@@ -11,15 +11,29 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pyimapd.config import Config
 from pyimapd.delivery import DeliveryPolicy
 from pyimapd.storage.interface import Backend
 
+if TYPE_CHECKING:
+    from pyimapd.filtering import SieveFilter
+
 
 def delivery_policy(config: Config) -> DeliveryPolicy:
     lmtp = config.lmtp
     return DeliveryPolicy(lmtp.detail_delimiter, lmtp.detail_mailbox, lmtp.quota_tempfail)
+
+
+def sieve_filter(config: Config) -> SieveFilter:
+    """Sieve at delivery (pyimapd.filtering), with the ``[sieve] relay`` for redirect
+    and vacation (none configured: those actions keep the message instead)."""
+    from pyimapd.filtering import SieveFilter
+    from pyimapd.relay import SmtpRelay
+
+    hostname = config.lmtp.hostname or socket.getfqdn()
+    return SieveFilter(config.sieve, SmtpRelay.parse(config.sieve.relay, hostname), hostname)
 
 
 def before_fork(config: Config) -> list[socket.socket]:
@@ -74,6 +88,7 @@ class Services:
                 max_message_size=config.lmtp.max_message_size or config.limits.max_append,
                 hostname=config.lmtp.hostname or None,
                 metrics=metrics,
+                sieve=sieve_filter(config),
             )
             listener = LmtpListener(lmtp.serve, config.connections.max_connections, metrics)
             await listener.start(lmtp_sockets if lmtp_sockets else bind(config.listen_lmtp))

@@ -11,6 +11,7 @@ covers the LMTP side everywhere (test_lmtp_server.py).
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import os
 import shutil
@@ -90,11 +91,19 @@ def postfix(base: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def mta(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[ServerHandle, int, Path]]:
+    with running_mta(request, tmp_path) as found:
+        yield found
+
+
+@contextlib.contextmanager
+def running_mta(request: pytest.FixtureRequest, tmp_path: Path,
+                server_args: tuple[str, ...] = ()) -> Iterator[tuple[ServerHandle, int, Path]]:
+    """pyimapd with an LMTP listener (and ``server_args``) behind a throwaway Postfix."""
     if shutil.which("postfix") is None or os.geteuid() != 0:
         pytest.skip("needs root and Debian's postfix package")
     lmtp_port, smtp_port = free_port(), free_port()
     handle = start_server(tmp_path, USERS, extra_args=(
-        "--listen-lmtp", f"127.0.0.1:{lmtp_port}",))
+        "--listen-lmtp", f"127.0.0.1:{lmtp_port}", *server_args))
     register_server(request.node, handle)
     base = Path(f"/tmp/pyimapd-postfix-{os.getpid()}-{smtp_port}")  # short: socket paths
     for sub in ("etc", "queue", "data"):
@@ -114,14 +123,17 @@ def mta(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server
         shutil.rmtree(base, ignore_errors=True)
 
 
-def wait_for(user: str, handle: ServerHandle, criterion: str, timeout: float = 60.0) -> bytes:
+def wait_for(user: str, handle: ServerHandle, criterion: str, timeout: float = 60.0,
+             mailbox: str = "INBOX") -> bytes:
     """The first message of ``user`` matching the SEARCH criterion, polled for."""
     deadline = time.monotonic() + timeout
     conn = imaplib.IMAP4(handle.host, handle.port, timeout=10)
     conn.login(user, USERS[user])
     try:
         while time.monotonic() < deadline:
-            conn.select("INBOX", readonly=True)
+            if conn.select(mailbox, readonly=True)[0] != "OK":
+                time.sleep(0.3)
+                continue
             _, data = conn.search(None, criterion)
             if data[0]:
                 _, fetched = conn.fetch(data[0].split()[0], "(BODY.PEEK[])")

@@ -4,6 +4,8 @@ mark) and the PUTSCRIPT quotas, enforced by the store."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from pyimapd.storage.interface import (
@@ -101,3 +103,16 @@ async def test_tracking_expires(store: MailStore) -> None:
     assert not await scripts.seen("duplicate", key, 1500)  # kinds are separate
     await scripts.remember("vacation", key, 5000, 1500)  # extends
     assert await scripts.seen("vacation", key, 4000)
+
+
+async def test_claim_is_once_per_live_record(store: MailStore) -> None:
+    scripts = store.scripts()
+    key = b"reply-to-alice"
+    assert await scripts.claim("vacation", key, 2000, 1000)
+    assert not await scripts.claim("vacation", key, 3000, 1500)  # still live
+    assert await scripts.claim("vacation", key, 5000, 2000)  # expired: claimed again
+    await scripts.forget("vacation", key)
+    assert not await scripts.seen("vacation", key, 2500)
+    results = await asyncio.gather(*(scripts.claim("vacation", b"race", 9000, 3000)
+                                     for _ in range(5)))
+    assert sorted(results) == [False] * 4 + [True]

@@ -22,6 +22,7 @@ from pyimapd.lmtp import protocol as p
 from pyimapd.storage.interface import Backend
 
 if TYPE_CHECKING:
+    from pyimapd.filtering import SieveFilter
     from pyimapd.metrics import Metrics
 
 
@@ -47,7 +48,9 @@ class LmtpServer:
         max_message_size: int = 0,
         hostname: str | None = None,
         metrics: Metrics | None = None,
+        sieve: SieveFilter | None = None,
     ) -> None:
+        self.sieve = sieve
         self.backend = backend
         self.policy = policy
         self.tmp_dir = tmp_dir
@@ -145,8 +148,9 @@ class _Transaction:
             delivery = Delivery(
                 self.server.backend, self.server.policy,
                 observe=metrics.delivery if metrics is not None else None,
+                sieve=self.server.sieve,
             )
-            results = await delivery.deliver(prepared, targets)
+            results = await delivery.deliver(prepared, targets, sender=end.sender or "")
         finally:
             self.discard()
         for r in results:

@@ -531,6 +531,13 @@ class ScriptStore(Protocol):
     async def remember(self, kind: str, key: bytes, expires: int, now: int) -> None:
         """Records ``key`` until ``expires``; expired records of the user go meanwhile."""
 
+    async def claim(self, kind: str, key: bytes, expires: int, now: int) -> bool:
+        """Records ``key`` until ``expires`` unless a live record exists; True when this
+        call made it. Two deliveries racing for one vacation reply: one wins."""
+
+    async def forget(self, kind: str, key: bytes) -> None:
+        """Drops a record (a claimed reply that could not be sent)."""
+
 
 class Subscription(Protocol):
     """One session's interest in one mailbox's changes, as the session uses it."""

@@ -69,6 +69,15 @@ class MemoryScriptStore:
     async def seen(self, kind: str, key: bytes, now: int) -> bool:
         return self._account.tracking.get((kind, key), 0) > now
 
+    async def claim(self, kind: str, key: bytes, expires: int, now: int) -> bool:
+        if await self.seen(kind, key, now):
+            return False
+        await self.remember(kind, key, expires, now)
+        return True
+
+    async def forget(self, kind: str, key: bytes) -> None:
+        self._account.tracking.pop((kind, key), None)
+
     async def remember(self, kind: str, key: bytes, expires: int, now: int) -> None:
         tracking = self._account.tracking
         for stale in [k for k, until in tracking.items() if until <= now]:

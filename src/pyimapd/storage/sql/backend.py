@@ -197,6 +197,13 @@ class SqlScriptStore:
     async def remember(self, kind: str, key: bytes, expires: int, now: int) -> None:
         await self._db.write(sv.remember, self.user, kind, key, expires, now)
 
+    async def claim(self, kind: str, key: bytes, expires: int, now: int) -> bool:
+        made: bool = await self._db.write(sv.claim, self.user, kind, key, expires, now)
+        return made
+
+    async def forget(self, kind: str, key: bytes) -> None:
+        await self._db.write(sv.forget, self.user, kind, key)
+
 
 class SqlMailStore:
     """One user's authenticated state (the :class:`MailStore` Protocol)."""

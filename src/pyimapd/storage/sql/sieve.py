@@ -111,6 +111,23 @@ def seen(d: Dialect, user: str, kind: str, key: bytes, now: int) -> Routine[bool
     return found is not None
 
 
+def claim(
+    d: Dialect, user: str, kind: str, key: bytes, expires: int, now: int
+) -> Routine[bool]:
+    uid = yield from user_id(d, user, lock=True)
+    yield count("DELETE FROM sieve_tracking WHERE user_id = ? AND expires <= ?", uid, now)
+    made = yield count(
+        "INSERT INTO sieve_tracking (user_id, kind, tracking_key, expires) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (user_id, kind, tracking_key) DO NOTHING", uid, kind, key, expires)
+    return bool(made)
+
+
+def forget(d: Dialect, user: str, kind: str, key: bytes) -> Routine[None]:
+    uid = yield from user_id(d, user)
+    yield count("DELETE FROM sieve_tracking WHERE user_id = ? AND kind = ? AND tracking_key = ?",
+                uid, kind, key)
+
+
 def remember(
     d: Dialect, user: str, kind: str, key: bytes, expires: int, now: int
 ) -> Routine[None]:
