@@ -42,17 +42,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         ("deactivate", "make no script active", ()),
         ("delete", "delete a script (not the active one)", ("name",)),
         ("check", "check FILE without storing it", ("file",)),
-        ("test", "print the actions the user's active script (or SCRIPT) takes for a "
-                 "message in FILE", ("file",)),
+        ("test", "print the actions SCRIPT (a file, a stored script's name, or 'active') "
+                 "takes for the message in MESSAGE", ("script", "message")),
     ):
         p = actions.add_parser(name, help=text)
         common(p)  # type: ignore[operator]
-        if name != "check":
-            p.add_argument("user")
+        p.add_argument("user")
         for arg in args:
             p.add_argument(arg)
         if name == "test":
-            p.add_argument("--script", help="a script file instead of the active script")
             p.add_argument("--from", dest="sender", default="sender@example.org",
                            help="the envelope sender (default sender@example.org)")
     p_deliver = sub.add_parser("deliver", help="deliver one message from stdin (Sieve included)")
@@ -69,8 +67,6 @@ def _read(path: str) -> str:
 
 
 async def sieve_command(args: argparse.Namespace, config: Config) -> int:
-    if args.action == "check":
-        return _check(_read(args.file))
     async with opened(config) as backend:
         store = await backend.open(args.user)
         scripts = store.scripts()
@@ -96,6 +92,8 @@ async def sieve_command(args: argparse.Namespace, config: Config) -> int:
                 await scripts.activate(None)
             elif args.action == "delete":
                 await scripts.delete(args.name)
+            elif args.action == "check":
+                return _check(_read(args.file))
             else:
                 return await _test(args, store)
         finally:
@@ -116,18 +114,20 @@ def _check(text: str) -> int:
 async def _test(args: argparse.Namespace, store: object) -> int:
     """The interpreter's verdict, without delivering: what ``sieve-test`` prints."""
     scripts = store.scripts()  # type: ignore[attr-defined]
-    if args.script:
-        text = _read(args.script)
-    else:
+    if args.script == "active":
         active = await scripts.active()
         if active is None:
             print("no active script: the message would be kept", file=sys.stderr)
             return 0
         text = active[1]
+    elif Path(args.script).is_file() or args.script == "-":
+        text = _read(args.script)
+    else:
+        text = await scripts.get(args.script)
     compiled = compile_script(text)
     boxes = {m.name for m in await store.list_mailboxes()}  # type: ignore[attr-defined]
     env = StaticEnvironment(mailboxes=boxes, addresses=[args.user])
-    raw = Path(args.file).read_bytes()
+    raw = Path(args.message).read_bytes()
     result = await asyncio.to_thread(
         evaluate, compiled, raw, Envelope(from_=args.sender, to=args.user), env)
     for action in result.actions:

@@ -42,8 +42,9 @@ def test_scripts_and_delivery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert out == SCRIPT
     mail = tmp_path / "m.eml"
     mail.write_text(MESSAGE.format(subject="Your bill", sender="shop@example.com"))
-    code, out, _ = run(monkeypatch, capsys, data, "sieve", "test", "bob", str(mail))
-    assert "FileInto(mailbox='Bills'" in out, out
+    for which in ("active", "main", str(script)):
+        code, out, _ = run(monkeypatch, capsys, data, "sieve", "test", "bob", which, str(mail))
+        assert "FileInto(mailbox='Bills'" in out, out
     # Delivered from stdin through the script.
     for subject, sender in (("Your bill", "shop@example.com"), ("hi", "spam@example.net"),
                             ("hello", "friend@example.org")):
@@ -57,7 +58,7 @@ def test_scripts_and_delivery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     bad.write_text('fileinto "x";\n')
     code, _, err = run(monkeypatch, capsys, data, "sieve", "put", "bob", "bad", str(bad))
     assert code == 1 and "1:1:" in err
-    code, _, err = run(monkeypatch, capsys, data, "sieve", "check", str(bad))
+    code, _, err = run(monkeypatch, capsys, data, "sieve", "check", "bob", str(bad))
     assert code == 1 and "require" in err
     code, _, err = run(monkeypatch, capsys, data, "sieve", "delete", "bob", "main")
     assert code == 1 and "active" in err
