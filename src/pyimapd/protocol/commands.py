@@ -418,6 +418,11 @@ class Unselect(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Unauthenticate(Command):
+    """RFC 8437: back to the not-authenticated state on the same connection."""
+
+
+@dataclass(frozen=True, slots=True)
 class Namespace(Command):
     """RFC 2342."""
 

@@ -457,6 +457,7 @@ _COMMANDS: dict[str, _Handler] = {
     "MOVE": _move,
     "UNSELECT": _no_args(c.Unselect, "UNSELECT"),
     "NAMESPACE": _no_args(c.Namespace, "NAMESPACE"),
+    "UNAUTHENTICATE": _no_args(c.Unauthenticate, "UNAUTHENTICATE"),
     "ID": _id,
     "ENABLE": _enable,
     "NOTIFY": notify_parser.notify,

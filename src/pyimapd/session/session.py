@@ -312,6 +312,21 @@ class Session:
         self.view = view
         self.state = State.SELECTED
 
+    async def leave_authenticated(self) -> None:
+        """RFC 8437 UNAUTHENTICATE: the user's state goes (the selected mailbox is left
+        without expunging, NOTIFY and ENABLEd extensions end, the store is closed); TLS
+        and COMPRESS stay, and the login timeout starts again."""
+        self.set_notifier(None)
+        await self.unselect()
+        if self.store is not None:
+            store, self.store = self.store, None
+            await store.close()
+        self.user = None
+        self.enabled.clear()
+        self.bad_commands = 0
+        self.connected_at = time.monotonic()
+        self.state = State.NOT_AUTHENTICATED
+
     def enter_logout(self) -> None:
         """LOGOUT, a fatal error or BYE: the connection ends after this response."""
         self.state = State.LOGOUT

@@ -77,6 +77,7 @@ TABLE: dict[type[c.Command], CommandSpec] = {
                           allows_expunge=_uid_only),
     c.CancelUpdate: CommandSpec(context.cancelupdate, SELECTED),
     c.Notify: CommandSpec(notify.notify, AUTH, capability="NOTIFY"),
+    c.Unauthenticate: CommandSpec(auth.unauthenticate, AUTH, capability="UNAUTHENTICATE"),
     c.Fetch: CommandSpec(fetch.fetch, SELECTED, allows_expunge=_uid_only),
     c.Store: CommandSpec(message.store, SELECTED, allows_expunge=_uid_only),
     c.Copy: CommandSpec(message.copy, SELECTED),

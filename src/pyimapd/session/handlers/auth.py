@@ -98,6 +98,14 @@ async def _fail(session: Session, user: str, how: str, reason: str) -> Result:
     return no("Authentication failed", AUTH_FAILED)
 
 
+async def unauthenticate(session: Session, command: c.Unauthenticate) -> Result:
+    """RFC 8437: the same connection may log in again, as the same or another user."""
+    user = session.user
+    await session.leave_authenticated()
+    session.log.info("user %s unauthenticated", user)
+    return ok("UNAUTHENTICATE completed")
+
+
 # --- AUTHENTICATE ------------------------------------------------------------------------
 
 
