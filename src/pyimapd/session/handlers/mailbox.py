@@ -87,7 +87,7 @@ async def _open(session: Session, command: c.Select | c.Examine, readonly: bool)
     return ok(f"{verb} completed", mode)
 
 
-SPECIAL_USES = ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")
+SPECIAL_USES = ("\\Archive", "\\Drafts", "\\Important", "\\Junk", "\\Sent", "\\Trash")
 """The RFC 6154 uses CREATE accepts. ``\\All`` and ``\\Flagged`` name virtual mailboxes
 (section 2), which the store does not have, so they are refused with USEATTR."""
 
