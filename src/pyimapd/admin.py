@@ -55,10 +55,18 @@ async def import_command(args: argparse.Namespace, config: Config) -> int:
     path = Path(args.path)
     if not path.exists():
         raise SystemExit(f"pyimapd: {path} does not exist")
+    modseqs: dict[str, int] = {}
+    if args.keep_uids is not False and path.is_dir():
+        from pyimapd.mailio.dovecot import highest_modseqs
+
+        config_file = Path(args.doveadm_config) if args.doveadm_config else None
+        if config_file is not None or args.dovecot_user:
+            modseqs = highest_modseqs(args.dovecot_user or args.user, config_file)
     async with opened(config) as backend:
         importer = Importer(
             backend, args.user, skip_existing=args.skip_existing, mailbox=args.mailbox,
             tmp_dir=config.data_dir / "tmp", progress=_progress_wanted(args),
+            keep_uids=args.keep_uids, modseqs=modseqs,
         )
         stats = await importer.run(path)
     for name, count in stats.per_mailbox.items():

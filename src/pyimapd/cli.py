@@ -130,6 +130,16 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--skip-existing", action="store_true", help="skip messages whose Message-ID is there"
     )
     p_import.add_argument("--quiet", action="store_true", help="no progress line")
+    keep = p_import.add_mutually_exclusive_group()
+    keep.add_argument("--keep-uids", dest="keep_uids", action="store_true", default=None,
+                      help="keep Dovecot's UIDVALIDITY and UIDs (dovecot-uidlist) or fail; "
+                           "the default keeps them where the target mailbox is new or empty")
+    keep.add_argument("--no-keep-uids", dest="keep_uids", action="store_false",
+                      help="number the messages anew")
+    p_import.add_argument("--doveadm-config", metavar="FILE",
+                          help="dovecot.conf for doveadm, to read each mailbox's HIGHESTMODSEQ")
+    p_import.add_argument("--dovecot-user", metavar="NAME",
+                          help="the user's name on the Dovecot side (default: USER)")
     p_export = sub.add_parser("export", help="write an account's mail as Maildir++")
     _common(p_export)
     p_export.add_argument("user")

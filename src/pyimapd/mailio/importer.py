@@ -7,6 +7,14 @@ the same path LMTP uses, with the flags and internal date the source records. Me
 stays bounded whatever the size of the source: one message is in flight at a time, and
 large ones go through a temporary file.
 
+A Dovecot Maildir (a folder with ``dovecot-uidlist``) keeps its UIDs (issue 20): each
+such folder becomes a mailbox with Dovecot's UIDVALIDITY, next UID and (from
+``doveadm``) HIGHESTMODSEQ, and each message is stored under its Dovecot UID, so that
+clients switching servers keep their caches (:mod:`.dovecot`). This happens when
+``keep_uids`` is True, or when it is None (the default) and the target mailbox is new
+or empty; a re-run resumes: a mailbox that already has the UIDVALIDITY gets only the
+UIDs it lacks. Dovecot's ``subscriptions`` file is applied too.
+
 ``skip_existing`` makes a re-run idempotent: before a mailbox is filled, the Message-IDs
 already in it are collected from the stored MIME structures (no message bodies are read),
 and a message whose Message-ID is among them, or was imported earlier in this run, is
@@ -23,9 +31,18 @@ from pathlib import Path
 
 from pyimapd import mime
 from pyimapd.delivery import Delivery, Spool, Target
-from pyimapd.mailio import maildir, mbox
+from pyimapd.mailio import dovecot, maildir, mbox
 from pyimapd.mailio.progress import Progress
-from pyimapd.storage.interface import Backend, MailboxExists, MailStore, PreparedMessage
+from pyimapd.storage.interface import (
+    AppendItem,
+    Backend,
+    MailboxExists,
+    MailStore,
+    NoSuchMailbox,
+    NotAllowed,
+    PreparedMessage,
+    StorageError,
+)
 
 log = logging.getLogger("pyimapd.import")
 
@@ -102,6 +119,8 @@ class Importer:
         mailbox: str | None = None,
         tmp_dir: Path | None = None,
         progress: bool = True,
+        keep_uids: bool | None = None,
+        modseqs: dict[str, int] | None = None,
     ) -> None:
         self.backend = backend
         self.user = user
@@ -109,6 +128,11 @@ class Importer:
         self.mailbox = mailbox
         self.tmp_dir = tmp_dir
         self.show_progress = progress
+        self.keep_uids = keep_uids
+        """True: keep Dovecot's UIDs or fail; None: where possible; False: never."""
+        self.modseqs = modseqs or {}
+        """HIGHESTMODSEQ per mailbox on the old server (dovecot.highest_modseqs)."""
+        self.kept = False
         self.stats = ImportStats()
         self.delivery = Delivery(backend, keep_open=True)
         self._seen: set[str] = set()
@@ -125,6 +149,8 @@ class Importer:
                 for name, folder in folders:
                     target = self.mailbox if (self.mailbox and name == "INBOX") else name
                     await self._maildir(store, target, folder)
+                if self.kept:
+                    await self._subscribe(store, path)
             else:
                 raise ValueError(f"{path} is neither an mbox file nor a Maildir")
         finally:
@@ -154,12 +180,86 @@ class Importer:
         progress.close()
 
     async def _maildir(self, store: MailStore, name: str, folder: Path) -> None:
+        uidlist = dovecot.read_uidlist(folder) if self.keep_uids is not False else None
+        if uidlist is None and self.keep_uids:
+            raise ValueError(f"{folder} has no dovecot-uidlist: its UIDs cannot be kept")
+        if uidlist is not None and await self._restore(store, name, folder, uidlist):
+            return
         await self._prepare_mailbox(store, name)
         files = list(maildir.list_messages(folder))
         progress = Progress(f"import {name}", len(files), enabled=self.show_progress)
         sources = (_Source(_file_chunks(f.path), f.flags, f.internaldate) for f in files)
         await self._store_all(name, _aiter(sources), progress, None)
         progress.close()
+
+    async def _restore(self, store: MailStore, name: str, folder: Path,
+                       uidlist: dovecot.UidList) -> bool:
+        """The folder with Dovecot's UIDs; False when the mailbox cannot take them (it
+        has other messages) and ``keep_uids`` is None: the caller imports it anew."""
+        files = list(maildir.list_messages(folder))
+        listed = sorted(((uidlist.uids[b], f) for f in files
+                         if (b := dovecot.base_name(f.path.name)) in uidlist.uids),
+                        key=lambda pair: pair[0])
+        unlisted = [f for f in files if dovecot.base_name(f.path.name) not in uidlist.uids]
+        next_uid = max(uidlist.next_uid, (listed[-1][0] + 1) if listed else 1)
+        present: set[int] = set()
+        try:
+            status = await store.status(name)
+        except NoSuchMailbox:
+            status = None
+        if status is not None and status.messages and status.uidvalidity == uidlist.uidvalidity:
+            present = await _uids(store, name)  # a re-run: resume
+        else:
+            try:
+                await store.restore_mailbox(name, uidlist.uidvalidity, next_uid,
+                                            max(1, self.modseqs.get(name, 1)))
+            except NotAllowed as exc:
+                if self.keep_uids:
+                    raise
+                log.warning("%s: %s; importing it without keeping UIDs", name, exc.text)
+                return False
+        self.kept = True
+        self.stats.per_mailbox.setdefault(name, 0)
+        progress = Progress(f"import {name}", len(files), enabled=self.show_progress)
+        highest = max(present, default=0)
+        for uid, f in listed:
+            if uid in present or uid <= highest:
+                self.stats.skipped += 1
+                progress.update(None, skipped=True)
+                continue
+            await self._append(store, name, f, uid)
+            progress.update(None)
+        if not present:  # on a re-run they were stored the first time, after the others
+            for f in unlisted:
+                await self._append(store, name, f, None)
+                progress.update(None)
+        progress.close()
+        return True
+
+    async def _append(self, store: MailStore, name: str, f: maildir.MaildirFile,
+                      uid: int | None) -> None:
+        spool = Spool(self.tmp_dir)
+        try:
+            for chunk in _file_chunks(f.path):
+                spool.feed(chunk)
+            prepared = await spool.finish()
+            await store.append_many(name, [AppendItem(prepared, f.flags, f.internaldate, uid)])
+        except StorageError as exc:
+            self.stats.failed += 1
+            self.stats.errors.append(f"{name}: UID {uid}: {exc.text}")
+            log.warning("could not import %s into %s: %s", f.path, name, exc.text)
+            return
+        finally:
+            spool.close()
+        self.stats.imported += 1
+        self.stats.per_mailbox[name] += 1
+
+    async def _subscribe(self, store: MailStore, root: Path) -> None:
+        for name in dovecot.read_subscriptions(root):
+            try:
+                await store.set_subscribed(name, True)
+            except StorageError as exc:
+                log.warning("subscription %r not kept: %s", name, exc.text)
 
     async def _store_all(
         self, name: str, sources: AsyncIterator[_Source], progress: Progress, position: object
@@ -196,6 +296,12 @@ class Importer:
         self.stats.imported += 1
         self.stats.per_mailbox[name] += 1
         return False
+
+
+async def _uids(store: MailStore, name: str) -> set[int]:
+    selected, result = await store.select(name, readonly=True)
+    await selected.close()
+    return set(result.uids)
 
 
 async def _aiter(items: Iterator[_Source]) -> AsyncIterator[_Source]:

@@ -225,6 +225,9 @@ class AppendItem:
     message: PreparedMessage
     flags: frozenset[str]
     internaldate: datetime
+    uid: int | None = None
+    """A migration's UID to keep (issue 20), above every UID in the mailbox and
+    ascending within the call; None: the next free one (UIDNEXT)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,6 +455,13 @@ class MailStore(Protocol):
         """Raises NoSuchMailbox when ``name`` does not exist (the session adds TRYCREATE),
         OverQuota when the message would take the account over a quota limit (checked
         inside the write transaction)."""
+
+    async def restore_mailbox(
+        self, name: str, uidvalidity: int, uidnext: int, highestmodseq: int
+    ) -> None:
+        """A migration (issue 20): the mailbox, created if missing, takes another
+        server's UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ, so that clients keep their
+        caches. Only an empty mailbox can: NotAllowed otherwise."""
 
     async def append_many(self, name: str, items: Sequence[AppendItem]) -> list[AppendResult]:
         """MULTIAPPEND (RFC 3502): all the messages, in order, in one transaction (so

@@ -277,10 +277,40 @@ class MemoryMailStore:
     ) -> AppendResult:
         return (await self.append_many(name, [AppendItem(message, flags, internaldate)]))[0]
 
+    async def restore_mailbox(
+        self, name: str, uidvalidity: int, uidnext: int, highestmodseq: int
+    ) -> None:
+        if not (0 < uidvalidity <= 0xFFFFFFFF and 0 < uidnext <= 0xFFFFFFFF
+                and highestmodseq > 0):
+            raise NotAllowed("UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ must be positive")
+        name = names.validate(name)
+        account = self._account
+        made = [p for p in names.parents(name) if p not in account.mailboxes]
+        for superior in made:
+            account.mailboxes[superior] = _Mailbox(superior, self._state.new_uidvalidity())
+        mailbox = account.mailboxes.get(name)
+        if mailbox is None or mailbox.noselect:
+            mailbox = account.mailboxes[name] = _Mailbox(name, uidvalidity)
+            made.append(name)
+        if mailbox.messages:
+            raise NotAllowed(f"{name} has messages already: UIDs can be kept only in a "
+                             "new or empty mailbox")
+        mailbox.uidvalidity, mailbox.uidnext = uidvalidity, uidnext
+        mailbox.highestmodseq, mailbox.recent_floor = highestmodseq, uidnext - 1
+        mailbox.expunged.clear()
+        for changed_name in (*made, name, MAILBOX_LIST):
+            self._changes.notify(self.user, changed_name)
+
     async def append_many(self, name: str, items: Sequence[AppendItem]) -> list[AppendResult]:
         """Everything is checked and read before the mailbox changes: all or nothing."""
         mailbox = self._selectable(name, NoSuchMailbox)
         self._account.check_addition(sum(i.message.size for i in items), len(items))
+        kept = [i.uid for i in items if i.uid is not None]
+        if kept:  # a migration's UIDs (issue 20): as storage/sql/messages.py checks them
+            highest = max(mailbox.messages, default=0)
+            if (len(kept) != len(items) or any(b <= a for a, b in zip(kept, kept[1:], strict=False))
+                    or kept[0] <= highest or kept[-1] > 0xFFFFFFFF):
+                raise NotAllowed("Kept UIDs must ascend above the mailbox's highest UID")
         datas = [_read_source(item.message) for item in items]
         if not items:
             return []
@@ -294,7 +324,7 @@ class MemoryMailStore:
             sent = truncate(message.sent_date) if message.sent_date is not None else None
             uid = _add_message(
                 self._state, mailbox, cid, normalize_flags(item.flags),
-                truncate(item.internaldate), sent, mailbox.highestmodseq,
+                truncate(item.internaldate), sent, mailbox.highestmodseq, item.uid,
             )
             results.append(AppendResult(mailbox.uidvalidity, uid))
         self._changes.notify(self.user, mailbox.name)

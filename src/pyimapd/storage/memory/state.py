@@ -130,11 +130,13 @@ def _note_keywords(mailbox: _Mailbox, flags: frozenset[str]) -> None:
 
 def _add_message(
     state: _State, mailbox: _Mailbox, cid: int, flags: frozenset[str], internaldate: datetime,
-    sent_date: datetime | None, modseq: int,
+    sent_date: datetime | None, modseq: int, uid: int | None = None,
 ) -> int:
-    """Appends one message at UIDNEXT (the caller has set ``highestmodseq``)."""
-    uid = mailbox.uidnext
-    mailbox.uidnext += 1
+    """Appends one message at UIDNEXT, or at a kept ``uid`` (the caller has checked
+    it and set ``highestmodseq``)."""
+    if uid is None:
+        uid = mailbox.uidnext
+    mailbox.uidnext = max(mailbox.uidnext, uid + 1)
     size = len(state.contents[cid].data)
     mailbox.messages[uid] = _Message(uid, cid, flags, internaldate, size, modseq, sent_date)
     state.add_ref(cid)

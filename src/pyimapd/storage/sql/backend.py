@@ -244,6 +244,12 @@ class SqlMailStore:
             msg.append, self.user, name, message, flags, internaldate)
         return found
 
+    async def restore_mailbox(
+        self, name: str, uidvalidity: int, uidnext: int, highestmodseq: int
+    ) -> None:
+        await self._db.write(mb.restore_mailbox, self.user, name, uidvalidity, uidnext,
+                             highestmodseq)
+
     async def append_many(self, name: str, items: Sequence[AppendItem]) -> list[AppendResult]:
         found: list[AppendResult] = await self._db.write(
             msg.append_many, self.user, name, list(items))

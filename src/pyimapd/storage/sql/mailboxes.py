@@ -221,6 +221,34 @@ def create_mailbox(
     yield changed(user, [*plan.superiors, plan.name, MAILBOX_LIST])
 
 
+def restore_mailbox(
+    d: Dialect, user: str, name: str, uidvalidity: int, uidnext: int, highestmodseq: int
+) -> Routine[None]:
+    """A migration keeps another server's counters (issue 20); only for an empty
+    mailbox, so no session can have cached anything under the old ones."""
+    uid = yield from user_id(d, user, lock=True)
+    if not (0 < uidvalidity <= 0xFFFFFFFF and 0 < uidnext <= 0xFFFFFFFF and highestmodseq > 0):
+        raise NotAllowed("UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ must be positive")
+    name = names.validate(name)
+    present = yield from existing(d, uid)
+    superiors = [p for p in names.parents(name) if p not in present]
+    for superior in superiors:
+        yield from insert_mailbox(d, uid, superior)
+    if name not in present:
+        yield from insert_mailbox(d, uid, name)
+    box = yield row("SELECT id FROM mailboxes WHERE user_id = ? AND name = ?", uid, name)
+    messages = yield value("SELECT COUNT(*) FROM messages WHERE mailbox_id = ?", box["id"])
+    if int(messages):
+        raise NotAllowed(f"{name} has messages already: UIDs can be kept only in a "
+                         "new or empty mailbox")
+    yield count("DELETE FROM expunged WHERE mailbox_id = ?", box["id"])
+    yield count(
+        "UPDATE mailboxes SET uidvalidity = ?, uidnext = ?, highestmodseq = ?,"
+        " recent_floor = ?, noselect = FALSE WHERE id = ?",
+        uidvalidity, uidnext, highestmodseq, uidnext - 1, box["id"])
+    yield changed(user, [*superiors, name, MAILBOX_LIST])
+
+
 def delete_mailbox(d: Dialect, user: str, name: str) -> Routine[None]:
     uid = yield from user_id(d, user, lock=True)
     name, keep = plans.plan_delete(name, (yield from existing(d, uid)))

@@ -39,6 +39,7 @@ from pyimapd.storage.interface import (
     FlagUpdate,
     MessageRecord,
     NoSuchMailbox,
+    NotAllowed,
     PreparedMessage,
 )
 from pyimapd.storage.sql import quota
@@ -174,12 +175,9 @@ def append_many(
     limits = yield from quota.lock(d, owner)
     box = yield from mailbox_row(d, owner, name, NoSuchMailbox, lock=True)
     yield from quota.check(d, owner, limits, sum(i.message.size for i in items), len(items))
-    counters = yield row(
-        "UPDATE mailboxes SET uidnext = uidnext + ?, highestmodseq = highestmodseq + 1"
-        " WHERE id = ? RETURNING uidnext - ?, highestmodseq", len(items), box["id"], len(items))
-    first, modseq = counters[0], counters[1]
+    uids, modseq = yield from _new_uids(d, box["id"], items)
     records = []
-    for uid, item, cid in zip(range(first, first + len(items)), items, cids, strict=True):
+    for uid, item, cid in zip(uids, items, cids, strict=True):
         flags = normalize_flags(item.flags)
         message = item.message
         sent = to_epoch(message.sent_date) if message.sent_date is not None else (None, None)
@@ -191,7 +189,34 @@ def append_many(
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
     yield from _note_keywords(d, box["id"], {f for i in items for f in normalize_flags(i.flags)})
     yield changed(user, [box["name"]])
-    return [AppendResult(box["uidvalidity"], first + i) for i in range(len(items))]
+    return [AppendResult(box["uidvalidity"], uid) for uid in uids]
+
+
+def _new_uids(
+    d: Dialect, mailbox_id: int, items: Sequence[AppendItem]
+) -> Routine[tuple[list[int], int]]:
+    """Takes the UIDs and one new MODSEQ for the items of an append: the next ones
+    from UIDNEXT, or the ones a migration keeps (issue 20), which must ascend above
+    every UID the mailbox has, so that no session ever sees a new message below one it
+    knows (RFC 3501 section 2.3.1.1)."""
+    kept = [i.uid for i in items if i.uid is not None]
+    if not kept:
+        counters = yield row(
+            "UPDATE mailboxes SET uidnext = uidnext + ?, highestmodseq = highestmodseq + 1"
+            " WHERE id = ? RETURNING uidnext - ?, highestmodseq",
+            len(items), mailbox_id, len(items))
+        first = int(counters[0])
+        return list(range(first, first + len(items))), int(counters[1])
+    if len(kept) != len(items) or any(b <= a for a, b in zip(kept, kept[1:], strict=False)):
+        raise NotAllowed("Kept UIDs must be given for every message, ascending")
+    highest = yield value("SELECT MAX(uid) FROM messages WHERE mailbox_id = ?", mailbox_id)
+    if kept[0] < 1 or kept[-1] > 0xFFFFFFFF or (highest is not None and kept[0] <= highest):
+        raise NotAllowed(f"UID {kept[0]} is not above the mailbox's highest UID")
+    counters = yield row(
+        "UPDATE mailboxes SET uidnext = CASE WHEN uidnext > ? THEN uidnext ELSE ? END,"
+        " highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq",
+        kept[-1], kept[-1] + 1, mailbox_id)
+    return [int(u) for u in kept], int(counters[0])
 
 
 # --- SELECT and poll -----------------------------------------------------------------------

@@ -1,0 +1,107 @@
+"""Issue 20: a Dovecot Maildir store imported as it is. A real Dovecot (standalone, its
+own config) gets mail, flags, keywords, an expunge and subscriptions over IMAP; then
+``pyimapd import --keep-uids`` reads its Maildir and pyimapd must answer, over IMAP,
+with the same UIDVALIDITY, UIDs, UIDNEXT, flags, keywords, INTERNALDATEs and
+subscriptions, and a HIGHESTMODSEQ no lower than Dovecot's. A second import resumes
+without duplicates."""
+
+from __future__ import annotations
+
+import imaplib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from serverutil import register_server, start_dovecot, start_server
+
+pytestmark = pytest.mark.skipif(shutil.which("dovecot") is None, reason="needs dovecot-imapd")
+
+MAILBOXES = ("INBOX", "Lists/Work", "Archive")
+
+
+def snapshot(host: str, port: int, user: str, password: str) -> dict[str, object]:
+    """What a caching client holds: per mailbox the counters and each UID's data."""
+    conn = imaplib.IMAP4(host, port)
+    conn.login(user, password)
+    out: dict[str, object] = {}
+    try:
+        for name in MAILBOXES:
+            _, st = conn.status(name, "(UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)")
+            fields = dict(re.findall(rb"(UIDVALIDITY|UIDNEXT|MESSAGES|HIGHESTMODSEQ) (\d+)",
+                                     st[0]))
+            conn.select(name, readonly=True)
+            _, data = conn.uid("FETCH", "1:*", "(UID FLAGS INTERNALDATE RFC822.SIZE)")
+            rows = []
+            for item in data:
+                if not isinstance(item, bytes) or b"UID" not in item:
+                    continue
+                uid = int(re.search(rb"UID (\d+)", item).group(1))  # type: ignore[union-attr]
+                flags = sorted(re.search(rb"FLAGS \(([^)]*)\)", item).group(1)  # type: ignore[union-attr]
+                               .replace(b"\\Recent", b"").split())
+                date = re.search(rb'INTERNALDATE "([^"]+)"', item).group(1)  # type: ignore[union-attr]
+                size = int(re.search(rb"RFC822.SIZE (\d+)", item).group(1))  # type: ignore[union-attr]
+                rows.append((uid, flags, date, size))
+            out[name] = ({k.decode(): int(v) for k, v in fields.items()}, sorted(rows))
+        _, subs = conn.lsub()
+        out["subscribed"] = sorted(s.rsplit(b" ", 1)[-1].strip(b'"') for s in subs if s)
+    finally:
+        conn.logout()
+    return out
+
+
+def test_import_keeps_what_clients_cache(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    (tmp_path / "dovecot").mkdir()
+    dovecot = start_dovecot(tmp_path / "dovecot", {"demo": "demo"})
+    try:
+        conn = imaplib.IMAP4(dovecot.host, dovecot.port)
+        conn.login("demo", "demo")
+        for name in ("Lists/Work", "Archive"):
+            conn.create(name)
+        conn.subscribe("Lists/Work")
+        conn.subscribe("INBOX")
+        for n in range(6):
+            flags = "(\\Seen $Work)" if n % 2 else "(\\Flagged)"
+            conn.append("INBOX", flags, f'"0{n + 1}-Mar-2024 10:00:00 +0200"',
+                        f"Subject: inbox {n}\r\nMessage-ID: <i{n}@x>\r\n\r\nbody {n}\r\n".encode())
+        conn.append("Lists/Work", "(Junk \\Answered)", '"10-Feb-2024 09:30:00 -0500"',
+                    b"Subject: work\r\n\r\nwork\r\n")
+        conn.select("INBOX")
+        conn.store("2,5", "+FLAGS", "(\\Deleted)")
+        conn.expunge()  # UIDs 2 and 5 are gone: the gaps must stay
+        conn.store("1", "+FLAGS", "(\\Answered NonJunk)")
+        conn.logout()
+        before = snapshot(dovecot.host, dovecot.port, "demo", "demo")
+        maildir = dovecot.data_dir / "demo"
+        conf = dovecot.conf_path
+        (tmp_path / "pyimapd").mkdir()
+        pyimapd = start_server(tmp_path / "pyimapd", {"demo": "demo"})
+        register_server(request.node, pyimapd)
+        try:
+            argv = [sys.executable, "-m", "pyimapd", "import", "demo", str(maildir),
+                    "--keep-uids", "--doveadm-config", str(conf), "--quiet",
+                    "--data-dir", str(pyimapd.data_dir)]
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stdout + done.stderr
+            after = snapshot(pyimapd.host, pyimapd.port, "demo", "demo")
+            again = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+            assert again.returncode == 0, again.stdout + again.stderr
+            assert "imported 0" in again.stdout, again.stdout
+            resumed = snapshot(pyimapd.host, pyimapd.port, "demo", "demo")
+        finally:
+            pyimapd.stop()
+    finally:
+        dovecot.stop()
+    for name in MAILBOXES:
+        (counters_before, rows_before) = before[name]  # type: ignore[misc]
+        (counters_after, rows_after) = after[name]  # type: ignore[misc]
+        assert rows_after == rows_before, name
+        for key in ("UIDVALIDITY", "UIDNEXT", "MESSAGES"):
+            assert counters_after[key] == counters_before[key], (name, key)
+        assert counters_after["HIGHESTMODSEQ"] >= counters_before["HIGHESTMODSEQ"], name
+    assert [r[0] for r in before["INBOX"][1]] == [1, 3, 4, 6]  # type: ignore[index]
+    assert after["subscribed"] == before["subscribed"]
+    assert resumed == after
