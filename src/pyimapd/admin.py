@@ -77,6 +77,44 @@ async def import_command(args: argparse.Namespace, config: Config) -> int:
     return 1 if stats.failed else 0
 
 
+async def sync_command(args: argparse.Namespace, config: Config) -> int:
+    import ssl
+
+    from pyimapd.mailio.sync import Source, Syncer, SyncError
+
+    try:
+        source = Source.parse(args.source)
+    except SyncError as exc:
+        raise SystemExit(f"pyimapd: {exc}") from None
+    if args.password_file:
+        password = Path(args.password_file).read_text().rstrip("\r\n")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    tls = ssl.create_default_context()
+    if args.insecure:
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+    async with opened(config) as backend:
+        store = await backend.open(args.user)
+        try:
+            syncer = Syncer(store, source, password, config.data_dir / "sync", args.user,
+                            dry_run=args.dry_run, progress=_progress_wanted(args), tls=tls,
+                            tmp_dir=config.data_dir / "tmp")
+            report = await syncer.run()
+        except SyncError as exc:
+            raise SystemExit(f"pyimapd: {exc}") from None
+        finally:
+            await store.close()
+    verb = "would add" if args.dry_run else "added"
+    for box in report.mailboxes:
+        uids = "UIDs kept" if box.kept_uids else "new UIDs (the mailbox had other mail)"
+        print(f"{box.name}: {verb} {box.added}, flags {box.flags_changed}, "
+              f"removed {box.removed}, skipped {box.skipped}; {uids}")
+    for failure in report.failed:
+        print(f"  failed: {failure}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
 async def export_command(args: argparse.Namespace, config: Config) -> int:
     from pyimapd.mailio.exporter import Exporter
 

@@ -32,6 +32,7 @@ ADMIN_COMMANDS = {
     "export": admin.export_command,
     "mailbox": admin.mailbox_command,
     "doctor": admin.doctor_command,
+    "sync": admin.sync_command,
     "sieve": sieve_admin.sieve_command,
     "deliver": sieve_admin.deliver_command,
 }
@@ -140,6 +141,17 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                           help="dovecot.conf for doveadm, to read each mailbox's HIGHESTMODSEQ")
     p_import.add_argument("--dovecot-user", metavar="NAME",
                           help="the user's name on the Dovecot side (default: USER)")
+    p_sync = sub.add_parser("sync", help="copy an account from a live IMAP server, "
+                                          "keeping UIDs; later runs copy what changed")
+    _common(p_sync)
+    p_sync.add_argument("user")
+    p_sync.add_argument("source", help="imap://LOGIN@HOST[:PORT] or imaps://...")
+    p_sync.add_argument("--password-file", metavar="FILE",
+                        help="the source password (default: read from stdin)")
+    p_sync.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    p_sync.add_argument("--insecure", action="store_true",
+                        help="do not verify the source's TLS certificate")
+    p_sync.add_argument("--quiet", action="store_true", help="no progress lines")
     p_export = sub.add_parser("export", help="write an account's mail as Maildir++")
     _common(p_export)
     p_export.add_argument("user")
