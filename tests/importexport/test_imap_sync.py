@@ -37,7 +37,8 @@ def test_sync_then_sync_again(tmp_path: Path, request: pytest.FixtureRequest) ->
             conn.create(name)
         conn.subscribe("Lists/Work")
         for n in range(5):
-            conn.append("INBOX", "(\\Seen)" if n % 2 else None, f'"0{n + 1}-Mar-2024 10:00:00 +0200"',
+            date = f"\"0{n + 1}-Mar-2024 10:00:00 +0200\""
+            conn.append("INBOX", "(\\Seen)" if n % 2 else None, date,
                         f"Subject: s{n}\r\nMessage-ID: <s{n}@x>\r\n\r\nbody {n}\r\n".encode())
         conn.append("Lists/Work", "($Work)", None, b"Subject: w\r\n\r\nwork\r\n")
         conn.select("INBOX")
