@@ -71,6 +71,8 @@ async def import_command(args: argparse.Namespace, config: Config) -> int:
         stats = await importer.run(path)
     for name, count in stats.per_mailbox.items():
         print(f"{name}: {count} imported")
+    for note in stats.notes:
+        print(f"note: {note}")
     print(f"imported {stats.imported}, skipped {stats.skipped}, failed {stats.failed}")
     for error in stats.errors[:20]:
         print(f"  {error}", file=sys.stderr)

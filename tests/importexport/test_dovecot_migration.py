@@ -7,6 +7,7 @@ without duplicates."""
 
 from __future__ import annotations
 
+import asyncio
 import imaplib
 import re
 import shutil
@@ -105,3 +106,72 @@ def test_import_keeps_what_clients_cache(tmp_path: Path, request: pytest.Fixture
     assert [r[0] for r in before["INBOX"][1]] == [1, 3, 4, 6]  # type: ignore[index]
     assert after["subscribed"] == before["subscribed"]
     assert resumed == after
+
+
+def _folder(root: Path, uidlist: str, files: list[str]) -> None:
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for n, name in enumerate(files):
+        (root / "cur" / name).write_bytes(f"Subject: m{n}\r\n\r\nbody\r\n".encode())
+    (root / "dovecot-uidlist").write_text(uidlist)
+
+
+@pytest.mark.parametrize(("uidlist", "reason"), [
+    ("3 V0 N3 Gx\n1 :a\n2 :b\n", "UIDVALIDITY 0 is not valid"),
+    ("3 V42 N3 Gx\n1 :a\n1 :b\n", "UID 1 is given twice"),
+    ("3 V42 N3 Gx\n1 :a\n2 :a\n", "a is listed twice"),
+    ("3 V42 N\n1 :a\n", "unreadable dovecot-uidlist header"),
+    ("", "the dovecot-uidlist is empty"),
+])
+def test_hostile_uidlists_get_new_uids(tmp_path: Path, uidlist: str, reason: str) -> None:
+    """Issue 20, acceptance 3: a clear message and a safe outcome: the folder is
+    imported whole with new UIDs, and the report says why; with --keep-uids the import
+    stops before anything of that mailbox is written."""
+    root = tmp_path / "maildir"
+    _folder(root, uidlist, ["a:2,S", "b:2,"])
+    data = tmp_path / "data"
+    subprocess.run([sys.executable, "-m", "pyimapd", "user", "add", "demo", "--password-stdin",
+                    "--data-dir", str(data)], input="demo\n", check=True, text=True)
+    strict = subprocess.run([sys.executable, "-m", "pyimapd", "import", "demo", str(root),
+                             "--keep-uids", "--quiet", "--data-dir", str(data)],
+                            capture_output=True, text=True)
+    assert strict.returncode != 0 and reason in strict.stderr, strict.stderr
+    done = subprocess.run([sys.executable, "-m", "pyimapd", "import", "demo", str(root),
+                           "--quiet", "--data-dir", str(data)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"note: INBOX: new UIDs, because {reason}" in done.stdout, done.stdout
+    assert "imported 2," in done.stdout
+
+
+def test_files_not_in_the_uidlist_come_after(tmp_path: Path) -> None:
+    """A truncated uidlist (the last entry cut) or a just-delivered file: those files
+    get UIDs after the listed ones; the listed ones keep theirs."""
+    root = tmp_path / "maildir"
+    _folder(root, "3 V42 N8 Gx\n3 :a\n7 :b\n9 :c", ["a:2,S", "b:2,", "new1:2,"])
+    data = tmp_path / "data"
+    subprocess.run([sys.executable, "-m", "pyimapd", "user", "add", "demo", "--password-stdin",
+                    "--data-dir", str(data)], input="demo\n", check=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "pyimapd", "import", "demo", str(root),
+                           "--keep-uids", "--quiet", "--data-dir", str(data)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert _uids(data) == (42, [3, 7, 10], 11)  # 9 was given to "c": never reused
+
+
+def _uids(data: Path) -> tuple[int, list[int], int]:
+    """(UIDVALIDITY, UIDs, UIDNEXT) of INBOX in the store under ``data``."""
+    from pyimapd.config import Config
+    from pyimapd.server import open_backend
+
+    async def read() -> tuple[int, list[int], int]:
+        backend = open_backend(Config(data_dir=data))
+        await backend.start()
+        try:
+            store = await backend.open("demo")
+            selected, result = await store.select("INBOX", readonly=True)
+            await selected.close()
+            return result.uidvalidity, list(result.uids), result.uidnext
+        finally:
+            await backend.close()
+
+    return asyncio.run(read())

@@ -37,6 +37,9 @@ class UidList:
     next_uid: int
     uids: dict[str, int]
     """File base name -> UID."""
+    problem: str | None = None
+    """Why these UIDs cannot be kept (a UIDVALIDITY of 0, a UID given twice, a name
+    listed twice, an unreadable header): the folder is then imported with new UIDs."""
 
 
 def base_name(file_name: str) -> str:
@@ -54,7 +57,7 @@ def read_uidlist(folder: Path) -> UidList | None:
     except OSError:
         return None
     if not lines:
-        return None
+        return UidList(0, 1, {}, "the dovecot-uidlist is empty")
     head = lines[0].split()
     try:
         if head[0] == "3":
@@ -63,12 +66,14 @@ def read_uidlist(folder: Path) -> UidList | None:
         elif head[0] == "1":
             uidvalidity, next_uid = int(head[1]), int(head[2])
         else:
-            log.warning("%s: unknown dovecot-uidlist version %s", folder, head[0])
-            return None
+            return UidList(0, 1, {}, f"unknown dovecot-uidlist version {head[0]!r}")
     except (IndexError, KeyError, ValueError):
-        log.warning("%s: unreadable dovecot-uidlist header %r", folder, lines[0])
-        return None
+        return UidList(0, 1, {}, f"unreadable dovecot-uidlist header {lines[0][:80]!r}")
+    problem = None
+    if not 0 < uidvalidity <= 0xFFFFFFFF:
+        problem = f"UIDVALIDITY {uidvalidity} is not valid"
     uids: dict[str, int] = {}
+    taken: set[int] = set()
     for line in lines[1:]:
         uid_text, _, rest = line.partition(" ")
         if not uid_text.isdigit():
@@ -79,9 +84,18 @@ def read_uidlist(folder: Path) -> UidList | None:
                 continue
         else:
             name = rest.strip()
-        if name:
-            uids[base_name(name)] = int(uid_text)
-    return UidList(uidvalidity, next_uid, uids)
+        if not name:
+            continue
+        uid, base = int(uid_text), base_name(name)
+        if not 0 < uid <= 0xFFFFFFFF:
+            problem = problem or f"UID {uid} is not valid"
+        elif uid in taken:
+            problem = problem or f"UID {uid} is given twice"
+        elif base in uids:
+            problem = problem or f"{base} is listed twice"
+        uids[base] = uid
+        taken.add(uid)
+    return UidList(uidvalidity, next_uid, uids, problem)
 
 
 def read_subscriptions(root: Path) -> list[str]:

@@ -56,6 +56,8 @@ class ImportStats:
     failed: int = 0
     per_mailbox: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the operator should know that is not an error (UIDs not kept, and why)."""
 
 
 @dataclass
@@ -183,6 +185,12 @@ class Importer:
         uidlist = dovecot.read_uidlist(folder) if self.keep_uids is not False else None
         if uidlist is None and self.keep_uids:
             raise ValueError(f"{folder} has no dovecot-uidlist: its UIDs cannot be kept")
+        if uidlist is not None and uidlist.problem is not None:
+            if self.keep_uids:
+                raise ValueError(f"{folder}: UIDs cannot be kept: {uidlist.problem}")
+            self.stats.notes.append(f"{name}: new UIDs, because {uidlist.problem}")
+            log.warning("%s: UIDs not kept (%s); importing with new UIDs", name, uidlist.problem)
+            uidlist = None
         if uidlist is not None and await self._restore(store, name, folder, uidlist):
             return
         await self._prepare_mailbox(store, name)
@@ -201,7 +209,9 @@ class Importer:
                          if (b := dovecot.base_name(f.path.name)) in uidlist.uids),
                         key=lambda pair: pair[0])
         unlisted = [f for f in files if dovecot.base_name(f.path.name) not in uidlist.uids]
-        next_uid = max(uidlist.next_uid, (listed[-1][0] + 1) if listed else 1)
+        # Never below a UID Dovecot gave out, even to a message since expunged: a
+        # client may have seen it (RFC 3501 section 2.3.1.1, UIDs are not reused).
+        next_uid = max(uidlist.next_uid, max(uidlist.uids.values(), default=0) + 1)
         present: set[int] = set()
         try:
             status = await store.status(name)
@@ -217,6 +227,7 @@ class Importer:
                 if self.keep_uids:
                     raise
                 log.warning("%s: %s; importing it without keeping UIDs", name, exc.text)
+                self.stats.notes.append(f"{name}: new UIDs, because {exc.text}")
                 return False
         self.kept = True
         self.stats.per_mailbox.setdefault(name, 0)
