@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_del.add_argument("name")
     p_list = users.add_parser("list", help="list accounts")
     _common(p_list)
+    p_passwd_file = users.add_parser(
+        "import-passwd", help="create accounts from a Dovecot passwd-file, hashes kept")
+    _common(p_passwd_file)
+    p_passwd_file.add_argument("file", help="user:{SCHEME}hash:... lines")
+    p_passwd_file.add_argument("--update", action="store_true",
+                               help="also replace the passwords of existing accounts")
     p_quota = users.add_parser("quota", help="show or set an account's quota (RFC 9208)")
     _common(p_quota)
     p_quota.add_argument("name")
@@ -264,6 +270,8 @@ async def _user_command(args: argparse.Namespace, config: Config) -> int:
             return 0
         if args.action == "quota":
             return await _quota_command(users, args)
+        if args.action == "import-passwd":
+            return await _import_passwd(users, Path(args.file), args.update, config)
         if args.action != "del" and not USER_NAME.match(args.name):
             raise SystemExit(f"pyimapd: invalid user name {args.name!r}")
         if args.action == "del":
@@ -281,6 +289,54 @@ async def _user_command(args: argparse.Namespace, config: Config) -> int:
         return 0
     finally:
         await backend.close()
+
+
+async def _import_passwd(users: UserStore, path: Path, update: bool, config: Config) -> int:
+    """Dovecot passwd-file lines (``user:{SCHEME}hash[:uid:gid:gecos:home:shell:extra]``):
+    every line is checked first, and nothing is imported when one is wrong (the errors
+    name their lines). Hashes are kept as they are (auth/foreign.py) and become argon2id
+    at the first login; a ``{PLAIN}`` password is hashed now and not kept."""
+    from pyimapd.auth import foreign
+
+    entries: list[tuple[str, str, str]] = []
+    errors: list[str] = []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, _, rest = line.partition(":")
+        value = rest.split(":", 1)[0]
+        parts = foreign.split(value)
+        if not USER_NAME.match(name):
+            errors.append(f"line {number}: invalid user name {name!r}")
+        elif parts is None:
+            errors.append(f"line {number}: no {{SCHEME}} prefix on the password of {name}")
+        elif (why := foreign.check_format(*parts)) is not None:
+            errors.append(f"line {number}: {why}")
+        else:
+            entries.append((name, parts[0], parts[1]))
+    if errors:
+        for error in errors:
+            print(f"pyimapd: {path}: {error}", file=sys.stderr)
+        return 1
+    hasher = Passwords(config.argon2)
+    added = updated = skipped = 0
+    for name, scheme, value in entries:
+        if scheme == "PLAIN":
+            password_hash, secrets = hasher.hash(value), stored.derive(value)
+        else:
+            password_hash = f"{{{scheme}}}{value}"
+            secrets = ({stored.CRAM_MD5: foreign.cram_md5_from_dovecot(value)}
+                       if scheme == "CRAM-MD5" else {})
+        if await users.get_user(name) is None:
+            await users.add_user(name, password_hash, secrets)
+            added += 1
+        elif update:
+            await users.set_password(name, password_hash, secrets)
+            updated += 1
+        else:
+            skipped += 1
+    print(f"{added} accounts added, {updated} updated, {skipped} existing left alone")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

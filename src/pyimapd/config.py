@@ -73,7 +73,8 @@ class AuthConfig:
     peer; elsewhere CAPABILITY says LOGINDISABLED), ``always`` or ``never``.
     ``submit_users`` are the accounts of message submission servers: a session logged in
     as one may URLFETCH URLs whose URLAUTH access is ``submit+user`` (RFC 4467 section 3);
-    no other session can."""
+    no other session can. ``rehash_imported``: a password hash imported from Dovecot
+    (``pyimapd user import-passwd``) is replaced by argon2id at the first login."""
 
     plaintext_auth: str = "loopback"
     login_cache_ttl: float = 300.0
@@ -81,6 +82,7 @@ class AuthConfig:
     failure_delay_max: float = 15.0
     mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256")
     submit_users: tuple[str, ...] = ()
+    rehash_imported: bool = True
 
     def __post_init__(self) -> None:
         if self.plaintext_auth not in ("loopback", "always", "never"):

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from pyimapd.auth import stored as stored_secrets
 from pyimapd.auth.cache import LoginCache
 from pyimapd.auth.passwords import Passwords
 from pyimapd.auth.sasl import (
@@ -32,7 +33,7 @@ from pyimapd.auth.sasl import (
     mechanisms,
 )
 from pyimapd.auth.throttle import LoginThrottle
-from pyimapd.storage.interface import UserStore
+from pyimapd.storage.interface import StorageError, UserStore
 
 ReadResponse = Callable[[bytes], Awaitable[bytes | None]]
 """Sends a challenge, returns the client's decoded answer, None when it cancelled."""
@@ -47,6 +48,9 @@ class Authenticator:
     sasl_key: bytes
     configured: tuple[str, ...]
     """The mechanisms the configuration enables, in its order."""
+    rehash: bool = True
+    """An imported hash (or argon2id with old parameters) becomes argon2id at the first
+    login that proves the password (``[auth] rehash_imported``)."""
 
     def enabled(self) -> dict[str, Callable[[], Mechanism]]:
         factories = mechanisms("localhost", self.sasl_key)
@@ -63,9 +67,25 @@ class Authenticator:
         record = await self.users.get_user(user)
         stored = record.password_hash if record else None
         if self.cache is not None and stored is not None:
-            return await self.cache.verify_once(
+            good = await self.cache.verify_once(
                 user, password, stored, lambda: self.passwords.verify_async(stored, password))
-        return await self.passwords.verify_async(stored, password)
+        else:
+            good = await self.passwords.verify_async(stored, password)
+        if good and stored is not None and self.rehash and self.passwords.needs_rehash(stored):
+            await self._rehash(user, password)
+        return good
+
+    async def _rehash(self, user: str, password: str) -> None:
+        """argon2id and the SASL secrets from the password just proved (issue 20)."""
+        new_hash = await asyncio.to_thread(self.passwords.hash, password)
+        secrets = await asyncio.to_thread(stored_secrets.derive, password)
+        try:
+            await self.users.set_password(user, new_hash, secrets)
+        except StorageError as exc:
+            logging.getLogger("pyimapd.auth").warning(
+                "could not rehash the password of %s: %s", user, exc.text)
+            return
+        logging.getLogger("pyimapd.auth").info("password of %s rehashed to argon2id", user)
 
     async def exchange(
         self, mechanism: Mechanism, initial: bytes | None, read: ReadResponse

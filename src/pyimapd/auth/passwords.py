@@ -18,6 +18,7 @@ import asyncio
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from pyimapd.auth import foreign
 from pyimapd.config import Argon2Params
 
 try:
@@ -54,7 +55,18 @@ class Passwords:
             return False
         return self._check(stored, password)
 
+    def needs_rehash(self, stored: str) -> bool:
+        """An imported (foreign) hash, or argon2id with other parameters than ours."""
+        if foreign.is_foreign(stored):
+            return True
+        try:
+            return self._hasher.check_needs_rehash(stored)
+        except InvalidHashError:
+            return False
+
     def _check(self, stored: str, password: str) -> bool:
+        if foreign.is_foreign(stored):  # brought from Dovecot (pyimapd user import-passwd)
+            return foreign.verify(stored, password)
         secret = password.encode("utf-8", "surrogateescape")
         if _sodium is not None and stored.startswith("$argon2id$"):
             try:

@@ -9,8 +9,9 @@ the password itself:
     "Client Key")) lets the server check a proof without being able to produce one.
 ``CRAM-MD5`` (RFC 2195)
     the hex of the two MD5 states HMAC-MD5 reaches after absorbing ``key XOR ipad`` and
-    ``key XOR opad`` (Dovecot's CRAM-MD5 scheme). Not the password, but equivalent to it
-    for CRAM-MD5 logins: see docs/security.md.
+    ``key XOR opad``, in that order (Dovecot's CRAM-MD5 scheme keeps the same two
+    states, the opad one first: auth/foreign.py converts). Not the password, but
+    equivalent to it for CRAM-MD5 logins: see docs/security.md.
 
 :func:`derive` builds all of them when a password is set (``pyimapd user add|passwd``).
 """

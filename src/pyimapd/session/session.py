@@ -74,7 +74,7 @@ class ServerContext:
             self.throttle = LoginThrottle(auth.failure_delay, auth.failure_delay_max)
         self.authenticator = Authenticator(
             self.backend.users, self.passwords, self.login_cache, self.throttle,
-            self.sasl_key, tuple(auth.mechanisms))
+            self.sasl_key, tuple(auth.mechanisms), auth.rehash_imported)
 
 
 class Session:
