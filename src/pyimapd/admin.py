@@ -57,11 +57,14 @@ async def import_command(args: argparse.Namespace, config: Config) -> int:
         raise SystemExit(f"pyimapd: {path} does not exist")
     modseqs: dict[str, int] = {}
     if args.keep_uids is not False and path.is_dir():
-        from pyimapd.mailio.dovecot import highest_modseqs
+        from pyimapd.mailio.dovecot import DoveadmError, highest_modseqs
 
         config_file = Path(args.doveadm_config) if args.doveadm_config else None
         if config_file is not None or args.dovecot_user:
-            modseqs = highest_modseqs(args.dovecot_user or args.user, config_file)
+            try:
+                modseqs = highest_modseqs(args.dovecot_user or args.user, config_file)
+            except DoveadmError as exc:
+                raise SystemExit(f"pyimapd: {exc}") from None
     async with opened(config) as backend:
         importer = Importer(
             backend, args.user, skip_existing=args.skip_existing, mailbox=args.mailbox,

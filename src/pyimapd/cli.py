@@ -328,7 +328,9 @@ async def _import_passwd(users: UserStore, path: Path, update: bool, config: Con
             secrets = ({stored.CRAM_MD5: foreign.cram_md5_from_dovecot(value)}
                        if scheme == "CRAM-MD5" else {})
         if await users.get_user(name) is None:
-            await users.add_user(name, password_hash, secrets)
+            # Only INBOX: the account's folders come from the old server (pyimapd import
+            # or sync), and folders it never had would show up in every client.
+            await users.add_user(name, password_hash, secrets, default_mailboxes=False)
             added += 1
         elif update:
             await users.set_password(name, password_hash, secrets)

@@ -27,14 +27,24 @@ async def test_restore_keeps_counters_and_uids(store: MailStore) -> None:
     assert [(r.uidvalidity, r.uid) for r in results] == [(1796647686, 1), (1796647686, 3)]
     st = await store.status("Lists/Work")
     assert (st.uidnext, st.messages) == (5, 2)
-    assert st.highestmodseq > 9  # never lower than what a client saw on the old server
-    # An append without a kept UID goes on from UIDNEXT.
+    # Messages below the restored UIDNEXT belong to the old server's state: they carry
+    # its HIGHESTMODSEQ, so a client that cached 9 sees nothing new after the switch.
+    assert st.highestmodseq == 9
+    selected, _ = await store.select("Lists/Work", readonly=True)
+    assert [m for page in [p async for p in selected.fetch_flags([(1, 3)])]
+            for _, _, m in page] == [9, 9]
+    await selected.close()
+    # An append without a kept UID goes on from UIDNEXT, with a new MODSEQ.
     assert (await store.append_many("Lists/Work", [item(None)]))[0].uid == 5
+    assert (await store.status("Lists/Work")).highestmodseq == 10
     # Kept UIDs above UIDNEXT move it.
     assert (await store.append_many("Lists/Work", [item(9)]))[0].uid == 9
-    assert (await store.status("Lists/Work")).uidnext == 10
-    names = {r.name for r in await store.list_mailboxes()}
-    assert {"Lists", "Lists/Work"} <= names
+    st = await store.status("Lists/Work")
+    assert (st.uidnext, st.highestmodseq) == (10, 11)  # above UIDNEXT: new mail
+    found = {r.name: r.noselect for r in await store.list_mailboxes()}
+    assert found["Lists"] and not found["Lists/Work"]  # the level is a placeholder
+    await store.restore_mailbox("Lists", 555, 1, 1)  # unless it was a mailbox too
+    assert not {r.name: r.noselect for r in await store.list_mailboxes()}["Lists"]
 
 
 async def test_uids_never_go_backwards(store: MailStore) -> None:

@@ -109,23 +109,28 @@ def read_subscriptions(root: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
+class DoveadmError(Exception):
+    pass
+
+
 def highest_modseqs(user: str, config: Path | None) -> dict[str, int]:
-    """HIGHESTMODSEQ per mailbox as Dovecot reports it (``doveadm mailbox status``),
-    empty when doveadm is not there or fails (the import then keeps its own MODSEQs,
-    which start above 1 and only grow)."""
+    """HIGHESTMODSEQ per mailbox as Dovecot reports it (``doveadm mailbox status``).
+    doveadm asks Dovecot's auth service for the user, so Dovecot must be running (with
+    its IMAP and LMTP listeners closed for the cut-over). Raises DoveadmError: asked for
+    and not available, the import must not go on with MODSEQs a client would see go
+    back."""
     doveadm = shutil.which("doveadm")
     if doveadm is None:
-        return {}
+        raise DoveadmError("doveadm is not installed")
     argv = [doveadm, *(["-c", str(config)] if config else []), "-f", "tab", "mailbox",
             "status", "-u", user, "highestmodseq", "*"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=DOVEADM_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        log.warning("doveadm failed: %s", exc)
-        return {}
+        raise DoveadmError(f"doveadm failed: {exc}") from exc
     if done.returncode != 0:
-        log.warning("doveadm mailbox status failed: %s", done.stderr.strip()[:300])
-        return {}
+        raise DoveadmError("doveadm mailbox status failed (is Dovecot running?): "
+                           + done.stderr.strip()[-300:])
     found: dict[str, int] = {}
     for line in done.stdout.splitlines()[1:]:  # a header line first
         name, _, modseq = line.rpartition("\t")

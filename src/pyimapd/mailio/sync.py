@@ -41,7 +41,7 @@ from urllib.parse import unquote, urlsplit
 from pyimapd.delivery import Spool
 from pyimapd.mailio.importer import message_id
 from pyimapd.mailio.progress import Progress
-from pyimapd.protocol.utf7 import decode_mailbox_name, encode_mailbox_name
+from pyimapd.protocol.utf7 import decode_mailbox_name
 from pyimapd.storage.interface import (
     SYSTEM_FLAGS,
     AppendItem,
@@ -184,8 +184,9 @@ def _our_name(wire: str, sep: str | None) -> str:
     return name.replace(sep, "/") if sep and sep != "/" else name
 
 
-def _quoted(name: str) -> str:
-    return '"' + encode_mailbox_name(name).replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _quoted(wire: str) -> str:
+    """A name as the source listed it (already modified UTF-7), quoted for a command."""
+    return '"' + wire.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class Syncer:

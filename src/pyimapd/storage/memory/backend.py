@@ -286,8 +286,9 @@ class MemoryMailStore:
         name = names.validate(name)
         account = self._account
         made = [p for p in names.parents(name) if p not in account.mailboxes]
-        for superior in made:
-            account.mailboxes[superior] = _Mailbox(superior, self._state.new_uidvalidity())
+        for superior in made:  # placeholders, as storage/sql/mailboxes.py makes them
+            account.mailboxes[superior] = _Mailbox(
+                superior, self._state.new_uidvalidity(), noselect=True)
         mailbox = account.mailboxes.get(name)
         if mailbox is None or mailbox.noselect:
             mailbox = account.mailboxes[name] = _Mailbox(name, uidvalidity)
@@ -314,7 +315,8 @@ class MemoryMailStore:
         datas = [_read_source(item.message) for item in items]
         if not items:
             return []
-        mailbox.highestmodseq += 1
+        if not (kept and kept[-1] < mailbox.uidnext):  # see storage/sql/messages.py
+            mailbox.highestmodseq += 1
         results = []
         for item, data in zip(items, datas, strict=True):
             message = item.message

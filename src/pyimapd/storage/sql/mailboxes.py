@@ -233,7 +233,11 @@ def restore_mailbox(
     present = yield from existing(d, uid)
     superiors = [p for p in names.parents(name) if p not in present]
     for superior in superiors:
+        # A level the old server did not have as a mailbox: a \Noselect placeholder,
+        # as it showed there (if it was a mailbox, its own restore makes it one).
         yield from insert_mailbox(d, uid, superior)
+        yield count("UPDATE mailboxes SET noselect = TRUE WHERE user_id = ? AND name = ?",
+                    uid, superior)
     if name not in present:
         yield from insert_mailbox(d, uid, name)
     box = yield row("SELECT id FROM mailboxes WHERE user_id = ? AND name = ?", uid, name)

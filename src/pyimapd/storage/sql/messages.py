@@ -195,10 +195,10 @@ def append_many(
 def _new_uids(
     d: Dialect, mailbox_id: int, items: Sequence[AppendItem]
 ) -> Routine[tuple[list[int], int]]:
-    """Takes the UIDs and one new MODSEQ for the items of an append: the next ones
-    from UIDNEXT, or the ones a migration keeps (issue 20), which must ascend above
-    every UID the mailbox has, so that no session ever sees a new message below one it
-    knows (RFC 3501 section 2.3.1.1)."""
+    """Takes the UIDs and the MODSEQ for the items of an append: the next ones from
+    UIDNEXT with a new MODSEQ, or the ones a migration keeps (issue 20), which must
+    ascend above every UID the mailbox has, so that no session ever sees a new message
+    below one it knows (RFC 3501 section 2.3.1.1)."""
     kept = [i.uid for i in items if i.uid is not None]
     if not kept:
         counters = yield row(
@@ -212,6 +212,12 @@ def _new_uids(
     highest = yield value("SELECT MAX(uid) FROM messages WHERE mailbox_id = ?", mailbox_id)
     if kept[0] < 1 or kept[-1] > 0xFFFFFFFF or (highest is not None and kept[0] <= highest):
         raise NotAllowed(f"UID {kept[0]} is not above the mailbox's highest UID")
+    box = yield row("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?", mailbox_id)
+    if kept[-1] < box[0]:
+        # Below the UIDNEXT a restore took over: these messages were part of the state
+        # the old server's HIGHESTMODSEQ describes, so they carry it, and a client that
+        # cached it sees nothing new (RFC 7162 CHANGEDSINCE) after the switch.
+        return [int(u) for u in kept], int(box[1])
     counters = yield row(
         "UPDATE mailboxes SET uidnext = CASE WHEN uidnext > ? THEN uidnext ELSE ? END,"
         " highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq",
