@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from integration.test_client_mbsync import MBSYNCRC as MBSYNC_TEMPLATE
+from integration.test_client_offlineimap import CONFIG as OFFLINEIMAP_TEMPLATE
 from serverutil import (
     ServerHandle,
     register_server,
@@ -34,58 +36,10 @@ pytestmark = [pytest.mark.timeout(300),
 
 USERS = {"demo": "demo", "mrc": "secret"}
 UNICODE = "Reisen/Übersee"
-MBSYNCRC = """\
-IMAPAccount a
-Host 127.0.0.1
-Port {port}
-User demo
-Pass demo
-SSLType None
-AuthMechs LOGIN PLAIN
-
-IMAPStore remote
-Account a
-
-MaildirStore local
-Path {maildir}/
-Inbox {maildir}/INBOX
-SubFolders Verbatim
-
-Channel sync
-Far :remote:
-Near :local:
-Patterns *
-Create Both
-Expunge Both
-SyncState *
-"""
-OFFLINEIMAPRC = """\
-[general]
-accounts = t
-metadata = {meta}
-maxsyncaccounts = 1
-ui = basic
-
-[Account t]
-localrepository = local
-remoterepository = remote
-
-[Repository local]
-type = Maildir
-localfolders = {maildir}
-sep = /
-
-[Repository remote]
-type = IMAP
-remotehost = 127.0.0.1
-remoteport = {port}
-remoteuser = mrc
-remotepass = secret
-ssl = no
-starttls = no
-maxconnections = 1
-holdconnectionopen = no
-"""
+# The client tests' configurations: mbsync as demo, offlineimap as the second user.
+MBSYNCRC = MBSYNC_TEMPLATE
+OFFLINEIMAPRC = OFFLINEIMAP_TEMPLATE.replace("remoteuser = demo\nremotepass = demo",
+                                             "remoteuser = mrc\nremotepass = secret")
 
 
 def fill(host: str, port: int) -> None:
@@ -138,11 +92,12 @@ class Clients:
         self.mb_dir = tmp / "mbsync"
         self.mb_dir.mkdir()
         self.mbsyncrc = tmp / "mbsyncrc"
-        self.mbsyncrc.write_text(MBSYNCRC.format(port=port, maildir=self.mb_dir))
+        self.mbsyncrc.write_text(MBSYNCRC.format(host="127.0.0.1", port=port,
+                                                 maildir=self.mb_dir))
         self.oi_dir = tmp / "offlineimap"
         self.oi_rc = tmp / "offlineimaprc"
-        self.oi_rc.write_text(OFFLINEIMAPRC.format(port=port, maildir=self.oi_dir,
-                                                   meta=tmp / "oimeta"))
+        self.oi_rc.write_text(OFFLINEIMAPRC.format(host="127.0.0.1", port=port,
+                                                   maildir=self.oi_dir, meta=tmp / "oimeta"))
         self.cached: tuple[int, int, dict[int, tuple[bytes, ...]]] | None = None
 
     def mbsync(self) -> str:
