@@ -52,6 +52,8 @@ def _progress_wanted(args: argparse.Namespace) -> bool:
 async def import_command(args: argparse.Namespace, config: Config) -> int:
     from pyimapd.mailio.importer import Importer
 
+    if args.path == "doveadm:":
+        return await _import_through_doveadm(args, config)
     path = Path(args.path)
     if not path.exists():
         raise SystemExit(f"pyimapd: {path} does not exist")
@@ -118,6 +120,33 @@ async def sync_command(args: argparse.Namespace, config: Config) -> int:
     for failure in report.failed:
         print(f"  failed: {failure}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+async def _import_through_doveadm(args: argparse.Namespace, config: Config) -> int:
+    """``pyimapd import USER doveadm:``: Dovecot writes the user's mail (any of its
+    formats) as a Maildir with UIDs into a temporary directory, which is imported with
+    the UIDs kept and removed afterwards."""
+    import shutil
+    import tempfile
+
+    from pyimapd.mailio.dovecot import DoveadmError, export_maildir
+
+    # Outside the data dir, which stays 0700: doveadm writes as Dovecot's mail user,
+    # into a directory of its own (0700) below this one.
+    base = Path(tempfile.mkdtemp(prefix="pyimapd-doveadm-"))
+    try:
+        base.chmod(0o777)
+        config_file = Path(args.doveadm_config) if args.doveadm_config else None
+        try:
+            export_maildir(args.dovecot_user or args.user, config_file, base / "maildir")
+        except DoveadmError as exc:
+            raise SystemExit(f"pyimapd: {exc}") from None
+        args.path = str(base / "maildir")
+        if args.keep_uids is None:
+            args.keep_uids = True
+        return await import_command(args, config)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 async def export_command(args: argparse.Namespace, config: Config) -> int:

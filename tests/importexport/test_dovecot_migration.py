@@ -24,13 +24,14 @@ pytestmark = pytest.mark.skipif(shutil.which("dovecot") is None, reason="needs d
 MAILBOXES = ("INBOX", "Lists/Work", "Archive")
 
 
-def snapshot(host: str, port: int, user: str, password: str) -> dict[str, object]:
+def snapshot(host: str, port: int, user: str, password: str,
+             mailboxes: tuple[str, ...] = MAILBOXES) -> dict[str, object]:
     """What a caching client holds: per mailbox the counters and each UID's data."""
     conn = imaplib.IMAP4(host, port)
     conn.login(user, password)
     out: dict[str, object] = {}
     try:
-        for name in MAILBOXES:
+        for name in mailboxes:
             _, st = conn.status(name, "(UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)")
             fields = dict(re.findall(rb"(UIDVALIDITY|UIDNEXT|MESSAGES|HIGHESTMODSEQ) (\d+)",
                                      st[0]))
@@ -175,3 +176,46 @@ def _uids(data: Path) -> tuple[int, list[int], int]:
             await backend.close()
 
     return asyncio.run(read())
+
+
+def test_mdbox_through_doveadm(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Dovecot's own formats (here mdbox) are not read by pyimapd: ``pyimapd import USER
+    doveadm:`` has Dovecot write them as a Maildir with UIDs (doveadm backup), then
+    imports that, UIDs kept."""
+    (tmp_path / "dovecot").mkdir()
+    dovecot = start_dovecot(tmp_path / "dovecot", {"demo": "demo"})
+    dovecot.stop()
+    conf = dovecot.conf_path
+    conf.write_text(conf.read_text().replace("mail_location = maildir:", "mail_location = mdbox:"))
+    dovecot.start()
+    try:
+        conn = imaplib.IMAP4(dovecot.host, dovecot.port)
+        conn.login("demo", "demo")
+        conn.create("Lists/Work")
+        for n in range(4):
+            conn.append("INBOX", "($Work)" if n == 1 else None, None,
+                        f"Subject: {n}\r\n\r\nb\r\n".encode())
+        conn.select("INBOX")
+        conn.store("1", "+FLAGS", "(\\Deleted)")
+        conn.expunge()
+        conn.logout()
+        assert not (dovecot.data_dir / "demo" / "dovecot-uidlist").exists()  # not a Maildir
+        before = snapshot(dovecot.host, dovecot.port, "demo", "demo", ("INBOX", "Lists/Work"))
+        (tmp_path / "pyimapd").mkdir()
+        pyimapd = start_server(tmp_path / "pyimapd", {"demo": "demo"})
+        register_server(request.node, pyimapd)
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "pyimapd", "import", "demo", "doveadm:",
+                 "--doveadm-config", str(conf), "--quiet", "--data-dir", str(pyimapd.data_dir)],
+                capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stdout + done.stderr
+            after = snapshot(pyimapd.host, pyimapd.port, "demo", "demo", ("INBOX", "Lists/Work"))
+        finally:
+            pyimapd.stop()
+    finally:
+        dovecot.stop()
+    for name in ("INBOX", "Lists/Work"):
+        assert after[name][1] == before[name][1], name  # type: ignore[index]
+        assert after[name][0]["UIDVALIDITY"] == before[name][0]["UIDVALIDITY"]  # type: ignore[index]
+    assert [r[0] for r in before["INBOX"][1]] == [2, 3, 4]  # type: ignore[index]

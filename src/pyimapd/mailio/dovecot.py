@@ -113,6 +113,25 @@ class DoveadmError(Exception):
     pass
 
 
+def export_maildir(user: str, config: Path | None, target: Path) -> None:
+    """Any Dovecot store (mdbox, sdbox, maildir...) copied to a Maildir with its UIDs,
+    by Dovecot itself (``doveadm backup``, which is dsync): the way into pyimapd for the
+    formats whose files pyimapd does not read. ``target`` must not exist; its parent
+    must be reachable by Dovecot's mail user."""
+    doveadm = shutil.which("doveadm")
+    if doveadm is None:
+        raise DoveadmError("doveadm is not installed")
+    argv = [doveadm, *(["-c", str(config)] if config else []), "backup", "-u", user,
+            f"maildir:{target}"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DoveadmError(f"doveadm backup failed: {exc}") from exc
+    if done.returncode != 0:
+        raise DoveadmError("doveadm backup failed (is Dovecot running?): "
+                           + done.stderr.strip()[-300:])
+
+
 def highest_modseqs(user: str, config: Path | None) -> dict[str, int]:
     """HIGHESTMODSEQ per mailbox as Dovecot reports it (``doveadm mailbox status``).
     doveadm asks Dovecot's auth service for the user, so Dovecot must be running (with
