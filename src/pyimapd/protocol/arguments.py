@@ -118,6 +118,8 @@ FETCH_ATTRS = frozenset(
         "RFC822.HEADER",
         "RFC822.TEXT",
         "MODSEQ",
+        "EMAILID",
+        "THREADID",
     }
 )
 

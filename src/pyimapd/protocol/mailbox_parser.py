@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.grammar import ATOM_PATTERN, ParseFailure, Reader, decode_mailbox
 
-STATUS_ATTS = c.STATUS_ITEMS | {"HIGHESTMODSEQ", "SIZE", "DELETED", "DELETED-STORAGE"}
+STATUS_ATTS = c.STATUS_ITEMS | {"HIGHESTMODSEQ", "SIZE", "DELETED", "DELETED-STORAGE", "MAILBOXID"}
 """``status-att`` of RFC 3501 plus CONDSTORE (RFC 7162), STATUS=SIZE / IMAP4rev2 ones and
 QUOTA's DELETED-STORAGE (RFC 9208 section 4.1.4); the session decides which it supports."""
 

@@ -292,6 +292,13 @@ def _argument_key(sr: _SearchReader, name: str) -> ast.SearchKey:
         return ast.UidSet(r.sequence_set())
     if name == "MODSEQ":
         return _modseq_key(r)
+    if name in ("EMAILID", "THREADID"):
+        # search-key =/ ("EMAILID" / "THREADID") SP objectid (RFC 8474 section 7)
+        r.sp(f"objectid for {name}")
+        value = r.atom(f"objectid for {name}").decode("ascii", "replace")
+        if not _OBJECTID.fullmatch(value):
+            raise ParseFailure(f"Invalid objectid for {name}")
+        return ast.ObjectId(name, value)
     if name in ("OLDER", "YOUNGER"):
         # search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number (RFC 5032 section 3)
         r.sp(f"interval for {name}")
@@ -305,6 +312,7 @@ def _argument_key(sr: _SearchReader, name: str) -> ast.SearchKey:
 
 
 _ENTRY_TYPES = frozenset({b"PRIV", b"SHARED", b"ALL"})
+_OBJECTID = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 def _modseq_key(r: Reader) -> ast.SearchKey:

@@ -105,6 +105,22 @@ class Text:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectId:
+    """RFC 8474 section 6: ``EMAILID objectid`` or ``THREADID objectid``, as written;
+    the session resolves it (EMAILID to :class:`Content`, THREADID to nothing)."""
+
+    kind: str  # "EMAILID" or "THREADID"
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """The message's stored content is this one (what EMAILID names)."""
+
+    content: int
+
+
+@dataclass(frozen=True, slots=True)
 class Modseq:
     """MODSEQ (RFC 7162 section 3.1.5): the message's mod-sequence is at least ``value``.
     The optional entry name and type are dropped by the parser: the store keeps one
@@ -151,5 +167,5 @@ class And:
 
 SearchKey = (
     All | Flag | Recent | SeqSet | UidSet | UidIn | Size | InternalDate | SentDate | Header
-    | Body | Text | Modseq | Within | InternalTime | Not | Or | And
+    | Body | Text | Modseq | Within | InternalTime | ObjectId | Content | Not | Or | And
 )

@@ -34,6 +34,7 @@ from pyimapd.search.ast import (
     All,
     And,
     Body,
+    Content,
     Flag,
     Header,
     InternalDate,
@@ -62,6 +63,7 @@ class SearchableMessage:
     headers: Mapping[str, str] = field(default_factory=dict)
     text: str = ""
     modseq: int = 0
+    content: int = 0
 
 
 def fold(text: str) -> str:
@@ -153,6 +155,8 @@ def matches(key: SearchKey, msg: SearchableMessage) -> bool:
             return _match_text(key, msg)
         case Modseq(value=value):
             return msg.modseq >= value
+        case Content(content=content):
+            return msg.content == content
         case InternalTime(older=older, epoch=epoch):
             moment = epoch_seconds(msg.internaldate)
             return moment <= epoch if older else moment >= epoch

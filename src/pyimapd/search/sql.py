@@ -43,6 +43,7 @@ from pyimapd.search.ast import (
     All,
     And,
     Body,
+    Content,
     Flag,
     Header,
     InternalDate,
@@ -105,6 +106,8 @@ def compile_search(key: SearchKey) -> Compiled:
             return _text(fold(value))
         case Modseq(value=value):
             return "(m.modseq >= ?)", [int(value)]
+        case Content(content=content):
+            return "(m.content_id = ?)", [int(content)]
         case InternalTime(older=older, epoch=epoch):
             return ("(m.internaldate <= ?)" if older else "(m.internaldate >= ?)"), [int(epoch)]
         case Not(key=inner):

@@ -169,6 +169,8 @@ class MailboxStatus:
     """Messages flagged \\Deleted (RFC 9208 section 4.1.4's DELETED)."""
     deleted_size: int = 0
     """Their octets: what an EXPUNGE would free (RFC 9208's DELETED-STORAGE)."""
+    mailbox_id: int = 0
+    """The mailbox's row, kept across RENAME: with UIDVALIDITY, OBJECTID's MAILBOXID."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +280,8 @@ class SelectResult:
     unseen_uids_first: int | None
     keywords: frozenset[str]
     readonly: bool
+    mailbox_id: int = 0
+    """As in :class:`MailboxStatus`."""
 
 
 @dataclass(frozen=True, slots=True)

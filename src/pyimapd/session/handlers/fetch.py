@@ -18,7 +18,7 @@ from pyimapd import mime
 from pyimapd.protocol import commands as c
 from pyimapd.protocol import fetch_response as wire
 from pyimapd.protocol.responses import ResponseCode, encode_value
-from pyimapd.session.handlers import binary
+from pyimapd.session.handlers import binary, objectid
 from pyimapd.session.handlers.condstore import enable_condstore
 from pyimapd.session.handlers.message import command_verb
 from pyimapd.session.state import ConnectionClosed, Result, bad, no, ok
@@ -34,7 +34,8 @@ WRITE_BATCH = 64 * 1024
 until one is over an eighth of this): one transport write (a send system call) per
 message was a tenth of FETCH 1:* (FLAGS)'s CPU."""
 
-_SIMPLE = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ"})
+_SIMPLE = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "EMAILID",
+                     "THREADID"})
 """Sections larger than this are streamed from the store instead of read whole."""
 
 HEADER_READ_MAX = 1024 * 1024
@@ -457,6 +458,10 @@ def _simple(
         return b"RFC822.SIZE %d" % record.size
     if name == "MODSEQ":
         return b"MODSEQ (%d)" % record.modseq
+    if name == "EMAILID":  # RFC 8474 section 5.3
+        return b"EMAILID (%s)" % objectid.emailid(record.content).encode("ascii")
+    if name == "THREADID":
+        return b"THREADID NIL"
     assert root is not None
     if name == "ENVELOPE":
         return b"ENVELOPE " + encode_value(mime.envelope_value(root))

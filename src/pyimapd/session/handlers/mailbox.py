@@ -15,12 +15,13 @@ from pyimapd.protocol.responses import (
     untagged,
     untagged_status,
 )
+from pyimapd.session.handlers import objectid
 from pyimapd.session.handlers.condstore import enable_condstore, highestmodseq_code, resync
 from pyimapd.session.handlers.listing import Entry, select_entries
 from pyimapd.session.handlers.urlauth import URLMECH
 from pyimapd.session.state import Result, bad, no, ok
 from pyimapd.session.view import SelectedView
-from pyimapd.storage.interface import DELIMITER, NoSuchMailbox, StorageError
+from pyimapd.storage.interface import DELIMITER, MailboxStatus, NoSuchMailbox, StorageError
 from pyimapd.storage.names import list_matcher
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ async def _list_entry(session: Session, command: c.List, entry: Entry) -> None:
             attributes.insert(0, "\\Noselect")
         else:
             for item in command.status:
-                values += [Atom(item), getattr(st, _STATUS_FIELDS[item])]
+                values += [Atom(item), status_value(st, item)]
     extended: list[Value] = ["CHILDINFO", list(entry.childinfo)] if entry.childinfo else []
     session.write(list_line("LIST", entry.name, attributes, *extended))
     if values:
@@ -207,6 +208,14 @@ async def lsub(session: Session, command: c.Lsub) -> Result:
     return ok("LSUB completed")
 
 
+def status_value(st: MailboxStatus, item: str) -> Value:
+    """One STATUS item's value; MAILBOXID is RFC 8474 section 4.3's ``(objectid)``."""
+    if item == "MAILBOXID":
+        return [Atom(objectid.mailboxid(st.mailbox_id, st.uidvalidity))]
+    value: Value = getattr(st, _STATUS_FIELDS[item])
+    return value
+
+
 _STATUS_FIELDS = {
     "MESSAGES": "messages",
     "RECENT": "recent",
@@ -217,6 +226,7 @@ _STATUS_FIELDS = {
     "SIZE": "size",
     "DELETED": "deleted",
     "DELETED-STORAGE": "deleted_size",
+    "MAILBOXID": "mailbox_id",
 }
 """RFC 3501 items, RFC 7162's HIGHESTMODSEQ (section 3.1.7), RFC 8438's SIZE and RFC
 9208's DELETED and DELETED-STORAGE (section 4.1.4, required with QUOTA=RES-*)."""
@@ -235,6 +245,6 @@ async def status(session: Session, command: c.Status) -> Result:
         return no(exc.text, ResponseCode("NONEXISTENT"))
     values: list[Atom | int] = []
     for item in command.items:
-        values += [Atom(item), getattr(st, _STATUS_FIELDS[item])]
+        values += [Atom(item), status_value(st, item)]
     session.write(untagged(Atom("STATUS"), Mailbox(command.mailbox), values))
     return ok("STATUS completed")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.responses import Atom, ResponseCode, Value, untagged
 from pyimapd.search import ast
-from pyimapd.session.handlers import context
+from pyimapd.session.handlers import context, objectid
 from pyimapd.session.handlers.condstore import enable_condstore, uses_modseq
 from pyimapd.session.handlers.message import command_verb
 from pyimapd.session.state import CommandFailed, Result, no, ok
@@ -55,6 +55,10 @@ def bind(key: ast.SearchKey, view: SelectedView, now: int | None = None,
         return ast.UidIn(tuple(key.sequence.resolve(largest)))
     if isinstance(key, ast.Recent) and not keep_recent:
         return ast.UidIn(tuple(view.uid_ranges(sorted(view.recent))))
+    if isinstance(key, ast.ObjectId):
+        # RFC 8474 section 6: a THREADID matches nothing where threads are not kept.
+        content = objectid.content_of(key.value) if key.kind == "EMAILID" else None
+        return ast.Not(ast.All()) if content is None else ast.Content(content)
     if isinstance(key, ast.Within):
         # RFC 5032 section 2: the target time is now minus the interval.
         return ast.InternalTime(key.older, now - key.seconds)

@@ -348,7 +348,7 @@ class MemoryMailStore:
             name=mailbox.name, uidvalidity=mailbox.uidvalidity, uidnext=mailbox.uidnext,
             highestmodseq=mailbox.highestmodseq, uids=uids, recent=recent,
             unseen_uids_first=unseen, keywords=frozenset(mailbox.keywords.values()),
-            readonly=readonly,
+            readonly=readonly, mailbox_id=mailbox.ident,
         )
         return MemorySelected(self, mailbox, readonly), result
 

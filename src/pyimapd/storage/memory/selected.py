@@ -230,7 +230,7 @@ class MemorySelected:
             searchable = SearchableMessage(
                 uid=msg.uid, flags=msg.flags, size=msg.size, internaldate=msg.internaldate,
                 sent_date=msg.sent_date, headers=content.headers, text=content.text,
-                modseq=msg.modseq,
+                modseq=msg.modseq, content=msg.content,
             )
             if matches(key, searchable):
                 result.append(msg.uid)

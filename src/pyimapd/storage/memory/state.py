@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,9 @@ class _Message:
     sent_date: datetime | None
 
 
+_MAILBOX_IDS = itertools.count(1)
+
+
 @dataclass(slots=True)
 class _Mailbox:
     name: str
@@ -55,6 +59,8 @@ class _Mailbox:
     keywords: dict[str, str] = field(default_factory=dict)
     access_key: bytes | None = None
     """RFC 4467's mailbox access key; a re-created mailbox is a new object without one."""
+    ident: int = field(default_factory=lambda: next(_MAILBOX_IDS))
+    """What a row id is in SQL: kept across RENAME (the object is renamed in place)."""
 
 
 @dataclass(slots=True)
@@ -156,5 +162,6 @@ def _status(mailbox: _Mailbox) -> MailboxStatus:
         size=sum(m.size for m in msgs),
         deleted=sum(1 for m in msgs if "\\Deleted" in m.flags),
         deleted_size=sum(m.size for m in msgs if "\\Deleted" in m.flags),
+        mailbox_id=mailbox.ident,
     )
 

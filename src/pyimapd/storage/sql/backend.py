@@ -284,6 +284,7 @@ class SqlMailStore:
             name=snap.name, uidvalidity=snap.uidvalidity, uidnext=snap.uidnext,
             highestmodseq=snap.highestmodseq, uids=uids, recent=recent,
             unseen_uids_first=unseen, keywords=snap.keywords, readonly=readonly,
+            mailbox_id=snap.mailbox_id,
         )
         return selected, result
 

@@ -350,5 +350,5 @@ def status(d: Dialect, user: str, name: str) -> Routine[MailboxStatus]:
         messages=counts["n"], recent=counts["recent"], uidnext=box["uidnext"],
         uidvalidity=box["uidvalidity"], unseen=counts["unseen"],
         highestmodseq=box["highestmodseq"], size=int(counts["size"]),
-        deleted=counts["deleted"], deleted_size=int(counts["dsize"]),
+        deleted=counts["deleted"], deleted_size=int(counts["dsize"]), mailbox_id=box["id"],
     )
