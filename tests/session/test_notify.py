@@ -258,3 +258,35 @@ async def test_update_context_fetches_new_mail_that_joins(harness: Harness) -> N
     assert (await a.command("b SORT RETURN (UPDATE (FLAGS)) (SUBJECT) UTF-8 ALL")).endswith(
         b"b OK SORT completed\r\n")
     assert (await a.command("c SEARCH RETURN (UPDATE (BODY[)) ALL")).startswith(b"c BAD ")
+
+
+async def test_subscribed_filter_follows_subscriptions(harness: Harness) -> None:
+    """Section 6.4: "If the subscription list changes, the server MUST reevaluate"."""
+    a, b = await pair(harness, "News", "Other")
+    assert b"n OK" in await a.command("n notify set (subscribed (MessageNew MessageExpunge))")
+    await put(b, "News")
+    assert b"STATUS" not in await quiet(a)  # not subscribed yet
+    await b.command("s subscribe News")
+    await put(b, "News")
+    assert await a.read_until(rb"^\* STATUS .*\r\n") == b"* STATUS News (MESSAGES 2 UIDNEXT 3)\r\n"
+    await b.command("u unsubscribe News")
+    await put(b, "News")
+    assert b"STATUS" not in await quiet(a)
+
+
+async def test_a_watched_mailbox_renamed_and_deleted(harness: Harness) -> None:
+    a, b = await pair(harness, "Projects")
+    assert b"n OK" in await a.command(
+        "n notify set (subtree Projects (MessageNew MessageExpunge MailboxName))")
+    await b.command("r rename Projects Projects2")  # leaves the subtree
+    out = await a.read_until(rb"^\* LIST .*\r\n")
+    assert out == b'* LIST (\\HasNoChildren) "/" Projects2 ("OLDNAME" (Projects))\r\n', out
+    await put(b, "Projects2")
+    assert b"STATUS" not in await quiet(a)
+    await b.command("c create Projects")  # a new one under the watched name
+    await a.read_until(rb'^\* LIST .* Projects\r\n')
+    await put(b, "Projects")
+    assert await a.read_until(rb"^\* STATUS .*\r\n") == (
+        b"* STATUS Projects (MESSAGES 1 UIDNEXT 2)\r\n")
+    await b.command("d delete Projects")
+    assert await a.read_until(rb"^\* LIST .*\r\n") == b'* LIST (\\NonExistent) "/" Projects\r\n'
