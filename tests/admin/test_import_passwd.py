@@ -17,7 +17,7 @@ import pytest
 
 from pyimapd.config import Config
 from pyimapd.server import open_backend
-from serverutil import free_port, register_server, start_server
+from serverutil import ServerHandle, free_port, register_server, start_server
 
 pytestmark = pytest.mark.skipif(shutil.which("doveadm") is None, reason="needs doveadm")
 
@@ -53,14 +53,20 @@ def hashes(data: Path) -> dict[str, str]:
     return asyncio.run(read())
 
 
-def test_dovecot_passwords_log_in_and_are_rehashed(tmp_path: Path,
-                                                  request: pytest.FixtureRequest) -> None:
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[ServerHandle, int]:
+    """pyimapd with a ManageSieve listener and no failed-login delay."""
     sieve_port = free_port()
     config = tmp_path / "pyimapd.toml"
     config.write_text("[auth]\nfailure_delay = 0\n")
     handle = start_server(tmp_path, {"demo": "demo"}, extra_args=(
         "--listen-managesieve", f"127.0.0.1:{sieve_port}", "--config", str(config)))
     register_server(request.node, handle)
+    return handle, sieve_port
+
+
+def test_dovecot_passwords_log_in_and_are_rehashed(tmp_path: Path,
+                                                  request: pytest.FixtureRequest) -> None:
+    handle, sieve_port = server(tmp_path, request)
     try:
         bad = tmp_path / "bad.passwd"
         bad.write_text(f"ok:{doveadm_pw('PLAIN', 'x')}\nnope:{{MD5-CRYPT}}$1$abc$def::\n"
@@ -101,12 +107,7 @@ def test_imported_password_over_managesieve(tmp_path: Path,
                                             request: pytest.FixtureRequest) -> None:
     from sievelib.managesieve import Client
 
-    sieve_port = free_port()
-    config = tmp_path / "pyimapd.toml"
-    config.write_text("[auth]\nfailure_delay = 0\n")
-    handle = start_server(tmp_path, {"demo": "demo"}, extra_args=(
-        "--listen-managesieve", f"127.0.0.1:{sieve_port}", "--config", str(config)))
-    register_server(request.node, handle)
+    handle, sieve_port = server(tmp_path, request)
     try:
         passwd = tmp_path / "users.passwd"
         passwd.write_text(f"ann:{doveadm_pw('SHA512-CRYPT', 'sesame')}::::::\n")
