@@ -65,7 +65,8 @@ async def test_select_examine(harness: Harness) -> None:
     assert re.fullmatch(r"\* OK \[UIDVALIDITY \d+\] UIDs valid", lines[4])
     assert lines[5].startswith("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen")
     assert re.fullmatch(r"\* OK \[UIDNEXT 3\] .*", lines[6])
-    assert lines[7] == "a OK [READ-WRITE] SELECT completed"
+    assert re.fullmatch(r"\* OK \[MAILBOXID \(F\d+-[0-9a-f]+\)\] Mailbox ID", lines[7])
+    assert lines[8] == "a OK [READ-WRITE] SELECT completed"
     c2 = await harness.connect(("demo", "demo"))
     out = await c2.command("b EXAMINE INBOX")
     assert b"* 0 RECENT" in out and b"b OK [READ-ONLY] EXAMINE completed" in out

@@ -1,7 +1,6 @@
-"""OBJECTID groundwork (RFC 8474; issue 23): EMAILID shared by COPY and MOVE, SEARCH
-EMAILID, THREADID NIL and matching nothing, STATUS MAILBOXID kept across RENAME and new
-for a re-created mailbox, on every backend. (OBJECTID is not advertised yet: SELECT's
-and CREATE's MAILBOXID response codes are still to come.)"""
+"""OBJECTID (RFC 8474; issue 23): EMAILID shared by COPY and MOVE, SEARCH EMAILID,
+THREADID NIL and matching nothing, MAILBOXID in CREATE, SELECT, EXAMINE and STATUS, kept
+across RENAME and new for a re-created mailbox, on every backend."""
 
 from __future__ import annotations
 
@@ -47,3 +46,27 @@ async def test_mailboxid_follows_rename_not_recreation(harness: Harness) -> None
     await c.command("c2 CREATE Bar")
     out = await c.command("s STATUS Bar (MAILBOXID)")
     assert found.group(1) not in out and b"MAILBOXID (F" in out, out
+
+
+async def test_mailboxid_in_create_select_and_examine(harness: Harness) -> None:
+    """Section 4.1: CREATE's tagged OK and SELECT's/EXAMINE's untagged OK carry the
+    same MAILBOXID as STATUS; a revived \\Noselect name gets a new one."""
+    c = await harness.connect(("demo", "demo"))
+    assert b" OBJECTID" in await c.command("a CAPABILITY")
+    out = await c.command("c CREATE Foo/Bar")
+    created = re.fullmatch(rb"c OK \[MAILBOXID \((F[0-9a-f]+-[0-9a-f]+)\)\] CREATE completed\r\n",
+                           out)
+    assert created, out
+    ident = created.group(1)
+    for verb in ("SELECT", "EXAMINE"):
+        out = await c.command(f"s {verb} Foo/Bar")
+        assert b"* OK [MAILBOXID (" + ident + b")] Mailbox ID\r\n" in out, out
+    assert ident in await c.command("t STATUS Foo/Bar (MAILBOXID)")
+    status = await c.command("u STATUS Foo (MAILBOXID)")
+    parent = re.search(rb"MAILBOXID \((F[0-9a-f-]+)\)", status)
+    assert parent and parent.group(1) != ident, status
+    await c.command("v CLOSE")
+    await c.command("d DELETE Foo")  # Foo has an inferior: it stays as \\Noselect
+    out = await c.command("r CREATE Foo")
+    revived = re.search(rb"MAILBOXID \((F[0-9a-f-]+)\)", out)
+    assert revived and revived.group(1) not in (ident, parent.group(1)), out

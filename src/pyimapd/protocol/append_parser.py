@@ -20,7 +20,11 @@ the next marker). The grammar, RFC 4466 section 2.3 with RFC 4469 section 5:
     url             = "URL" SP astring
 
 (the first append-message follows the mailbox directly; RFC 3502 writes the later ones
-as ``SP append-opts SP append-data`` the same way).
+as ``SP append-opts SP append-data`` the same way). REPLACE (RFC 8508 section 6) has the
+same tail after its message number, and one message only:
+
+    replace         = "REPLACE" SP seq-number SP mailbox append-message
+    uid-replace     = "UID" SP "REPLACE" SP uniqueid SP mailbox append-message
 """
 
 from __future__ import annotations
@@ -63,6 +67,16 @@ class MessageStart:
     flags: tuple[str, ...]
     date_time: datetime | None
     catenate: bool
+    replace: Replaces | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Replaces:
+    """REPLACE's message: a UID (``UID REPLACE``) or a sequence number; ``number`` None
+    is ``*``, the last message (RFC 3501's ``seq-number``)."""
+
+    uid: bool
+    number: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +121,12 @@ def scan(
     try:
         if where is Where.HEAD:
             r.tag()
-            r.pos += len(b" APPEND ")
+            replaces = _command(r)
             if r.at_end():
                 return _argument_or_missing(out, at_marker, "mailbox name")
             mailbox = r.mailbox()
             r.sp("message literal")
-            if _message(r, out, mailbox, at_marker):
+            if _message(r, out, mailbox, at_marker, replaces):
                 return out
         while True:
             if out.where is Where.MESSAGE:
@@ -139,6 +153,27 @@ def scan(
         raise AppendHeadError(tag, str(exc)) from exc
 
 
+def _command(r: Reader) -> Replaces | None:
+    """``SP "APPEND" SP`` or ``SP ["UID" SP] "REPLACE" SP number SP``, read up to the
+    mailbox (the connection only sends such lines here)."""
+    r.sp("command")
+    word = r.atom("command").upper()
+    uid = word == b"UID"
+    if uid:
+        r.sp("command")
+        word = r.atom("command").upper()
+    r.sp("mailbox name" if word == b"APPEND" else "message number")
+    if word == b"APPEND":
+        return None
+    if r.peek() == 0x2A and not uid:
+        r.pos += 1
+        number = None
+    else:
+        number = r.number("UID" if uid else "message number", nonzero=True)
+    r.sp("mailbox name")
+    return Replaces(uid, number)
+
+
 def _argument_or_missing(out: Scan, at_marker: bool, what: str) -> Scan:
     if not at_marker:
         raise ParseFailure(f"Missing {what}")
@@ -147,7 +182,10 @@ def _argument_or_missing(out: Scan, at_marker: bool, what: str) -> Scan:
     return out
 
 
-def _message(r: Reader, out: Scan, mailbox: str | None, at_marker: bool) -> bool:
+def _message(
+    r: Reader, out: Scan, mailbox: str | None, at_marker: bool,
+    replaces: Replaces | None = None,
+) -> bool:
     """``[flag-list SP] [date-time SP] append-data`` (the SP before was read); True when
     the scan ends here (a message literal follows, or a TEXT or argument literal)."""
     flags: tuple[str, ...] = ()
@@ -161,14 +199,14 @@ def _message(r: Reader, out: Scan, mailbox: str | None, at_marker: bool) -> bool
     if r.at_end():
         if not at_marker:
             raise ParseFailure("Missing message literal")
-        out.items.append(MessageStart(mailbox, flags, date_time, False))
+        out.items.append(MessageStart(mailbox, flags, date_time, False, replaces))
         out.next = Next.MESSAGE
         return True
     if r.atom("message literal").upper() != b"CATENATE":
         raise ParseFailure("Invalid APPEND arguments")
     r.sp("CATENATE list")
     r.char(b"(", "CATENATE list")
-    out.items.append(MessageStart(mailbox, flags, date_time, True))
+    out.items.append(MessageStart(mailbox, flags, date_time, True, replaces))
     out.where = Where.PARTS
     return _part(r, out, at_marker)
 

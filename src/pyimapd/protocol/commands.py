@@ -222,6 +222,16 @@ class AppendStart(Command):
     (:class:`~pyimapd.protocol.events.CatenateUrl`, ``CatenateText``); ``size`` is 0."""
 
 
+@dataclass(frozen=True, slots=True)
+class ReplaceStart(AppendStart):
+    """REPLACE and UID REPLACE (RFC 8508 section 3): an APPEND of one message, streamed
+    the same way, that also removes ``number`` (a UID with ``uid``; None is ``*``) from
+    the selected mailbox."""
+
+    uid: bool = False
+    number: int | None = None
+
+
 # --- selected (section 6.4) ----------------------------------------------------------------
 
 

@@ -66,7 +66,7 @@ from pyimapd.protocol.append_parser import (
     Where,
     scan,
 )
-from pyimapd.protocol.commands import AppendStart, Command
+from pyimapd.protocol.commands import AppendStart, Command, ReplaceStart
 from pyimapd.protocol.events import (
     AppendAbort,
     AppendData,
@@ -100,6 +100,7 @@ TEXT_APPEND_TRAILING = "Unexpected data after APPEND message"
 TEXT_TOO_MANY_MESSAGES = "Too many messages in one APPEND"
 TEXT_LITERAL8 = "literal8 is only allowed for an APPEND message or TEXT part"
 TEXT_TOO_MANY_PARTS = "Too many CATENATE parts in one APPEND"
+TEXT_REPLACE_ONE = "REPLACE takes exactly one message"
 
 DEFAULT_LIMITS = Limits()
 
@@ -108,7 +109,8 @@ _NEED_DATA = NeedData()
 _MARKER = re.compile(rb"\{([0-9]+)(\+?)\}")
 _MARKER_WINDOW = 64
 _TAG = re.compile(b"(" + TAG_PATTERN + b") ")
-_APPEND_START = re.compile(TAG_PATTERN + b" APPEND ", re.IGNORECASE)
+_APPEND_START = re.compile(TAG_PATTERN + b" (?:APPEND|(?:UID )?REPLACE) ", re.IGNORECASE)
+"""The commands whose message literal is streamed: APPEND and RFC 8508's REPLACE."""
 
 
 def _literal_marker(line: bytes) -> tuple[int, bool, int] | None:
@@ -148,6 +150,7 @@ class ServerConnection:
         self._append_tag = ""
         self._append_size = 0
         self._append_count = 0  # messages of the APPEND so far (MULTIAPPEND)
+        self._replacing = False  # the APPEND is a REPLACE (RFC 8508): one message only
         self._parts = 0  # CATENATE parts of the APPEND so far
         self._where: Where | None = None  # in the rest of an APPEND after a streamed literal
         self._pending: deque[Event] = deque()  # events of one scan, handed out one by one
@@ -443,8 +446,12 @@ class ServerConnection:
 
     def _count_problem(self, tag: str, scanned: Scan, texts: int) -> ParseError | None:
         """Messages and CATENATE parts per command are bounded like literals are."""
-        self._append_count += sum(isinstance(i, MessageStart) for i in scanned.items)
-        self._parts += texts + sum(not isinstance(i, MessageStart) for i in scanned.items)
+        starts = [i for i in scanned.items if isinstance(i, MessageStart)]
+        self._append_count += len(starts)
+        self._parts += texts + len(scanned.items) - len(starts)
+        self._replacing |= any(i.replace is not None for i in starts)
+        if self._replacing and self._append_count > 1:
+            return ParseError(tag, TEXT_REPLACE_ONE)  # RFC 8508 section 6: one message
         if self._append_count > max(1, self.limits.max_literals):
             return ParseError(tag, TEXT_TOO_MANY_MESSAGES)
         if self._parts > max(1, self.limits.max_literals):
@@ -459,7 +466,10 @@ class ServerConnection:
                 out.append(CatenateUrl(tag, item.url))
                 continue
             n, b = (0, False) if item.catenate else (size, binary)
-            if item.mailbox is not None:
+            if item.mailbox is not None and item.replace is not None:
+                out.append(ReplaceStart(tag, item.mailbox, item.flags, item.date_time, n, b,
+                                        item.catenate, item.replace.uid, item.replace.number))
+            elif item.mailbox is not None:
                 out.append(AppendStart(tag, item.mailbox, item.flags, item.date_time, n, b,
                                        item.catenate))
             else:
@@ -469,6 +479,7 @@ class ServerConnection:
     def _end_append(self) -> None:
         self._where = None
         self._append_count = 0
+        self._replacing = False
         self._parts = 0
 
     def _read_message(self, tag: str, size: int, sync: bool) -> None:

@@ -108,6 +108,16 @@ def _append(r: Reader, tag: str, uid: bool) -> c.Command:
     raise ParseFailure("Invalid APPEND arguments")
 
 
+def _replace(r: Reader, tag: str, uid: bool) -> c.Command:
+    """REPLACE is scanned like APPEND (RFC 8508 section 6); this sees only what the
+    scan sent back: a mailbox name that cannot exist, or no message."""
+    r.sp("message number")
+    r.number("UID" if uid else "message number", nonzero=True)
+    r.sp("mailbox name")
+    r.mailbox()
+    raise ParseFailure("Invalid REPLACE arguments")
+
+
 # --- commands without arguments --------------------------------------------------------
 
 
@@ -366,6 +376,7 @@ def _cancelupdate(r: Reader, tag: str, uid: bool) -> c.Command:
 
 _UID_COMMANDS: dict[str, _Handler] = {
     "COPY": _copy,
+    "REPLACE": _replace,
     "MOVE": _move,
     "EXPUNGE": _uid_expunge,
     "FETCH": _fetch,
@@ -442,6 +453,7 @@ _COMMANDS: dict[str, _Handler] = {
     "LSUB": list_like(c.Lsub, "LSUB"),
     "STATUS": status,
     "APPEND": _append,
+    "REPLACE": _replace,
     "CHECK": _no_args(c.Check, "CHECK"),
     "CLOSE": _no_args(c.Close, "CLOSE"),
     "EXPUNGE": _no_args(c.Expunge, "EXPUNGE"),

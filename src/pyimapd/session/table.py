@@ -85,6 +85,7 @@ TABLE: dict[type[c.Command], CommandSpec] = {
     c.Namespace: CommandSpec(info.namespace, AUTH, capability="NAMESPACE"),
     c.Unselect: CommandSpec(message.unselect, SELECTED, capability="UNSELECT"),
     c.Move: CommandSpec(message.move, SELECTED, capability="MOVE"),
+    c.ReplaceStart: CommandSpec(append.replace, SELECTED, capability="REPLACE"),
     c.Id: CommandSpec(info.id_, ANY, capability="ID"),
     c.Enable: CommandSpec(info.enable, AUTH, capability="ENABLE"),
     c.GetQuota: CommandSpec(quota.getquota, AUTH, capability="QUOTA"),
@@ -124,8 +125,13 @@ EXTENSIONS += ("CONTEXT=SEARCH", "CONTEXT=SORT")
 """RFC 5267 section 4: CONTEXT and UPDATE for SEARCH and SORT, ADDTO/REMOVEFROM from
 the view's refresh, CANCELUPDATE (handlers/context.py)."""
 
-_NAMES = {c.AppendStart: "APPEND", c.Lsub: "LSUB", c.StartTLS: "STARTTLS",
-          c.GenUrlAuth: "GENURLAUTH", c.ResetKey: "RESETKEY", c.UrlFetch: "URLFETCH"}
+EXTENSIONS += ("OBJECTID",)
+"""RFC 8474 (handlers/objectid.py): MAILBOXID in SELECT, EXAMINE, CREATE and STATUS;
+FETCH EMAILID and THREADID (NIL: threads are not kept); SEARCH EMAILID and THREADID."""
+
+_NAMES = {c.AppendStart: "APPEND", c.ReplaceStart: "REPLACE", c.Lsub: "LSUB",
+          c.StartTLS: "STARTTLS", c.GenUrlAuth: "GENURLAUTH", c.ResetKey: "RESETKEY",
+          c.UrlFetch: "URLFETCH"}
 
 
 def command_name(command: c.Command) -> str:

@@ -422,6 +422,12 @@ class SelectedMailbox(Protocol):
         their flags; ``dest`` may be this mailbox. Raises NoSuchMailbox like copy and
         NotAllowed on a read-only mailbox."""
 
+    async def replace(self, uid: int, dest: str, item: AppendItem) -> tuple[AppendResult, bool]:
+        """REPLACE (RFC 8508 section 3.4): appends ``item`` to ``dest`` (which may be this
+        mailbox) and removes ``uid`` from this one, whatever its flags, in one atomic
+        step; True second when ``uid`` was removed (it may have been expunged meanwhile,
+        then the append stands alone). Raises like append, and NotAllowed when read-only."""
+
     async def expunge(self, uids: Sequence[int] | None = None) -> list[int]:
         """Removes the messages flagged ``\\Deleted`` (only among ``uids`` when given).
         Returns the removed UIDs ascending."""
@@ -438,10 +444,13 @@ class MailStore(Protocol):
     user: str
 
     async def list_mailboxes(self) -> list[MailboxRecord]: ...
-    async def create_mailbox(self, name: str, special_use: str | None = None) -> None:
+    async def create_mailbox(
+        self, name: str, special_use: str | None = None
+    ) -> tuple[int, int]:
         """Creates missing superiors too (RFC 3501 section 6.3.3). ``special_use`` is
         stored as given (RFC 6154 section 3: the session has checked it); a DELETE that
-        keeps the name as \\Noselect drops it."""
+        keeps the name as \\Noselect drops it. Returns the new mailbox's row and
+        UIDVALIDITY, which name it (RFC 8474 section 4.1's MAILBOXID in CREATE's OK)."""
 
     async def delete_mailbox(self, name: str) -> None:
         """RFC 3501 section 6.3.4: a mailbox with inferiors keeps existing as \\Noselect

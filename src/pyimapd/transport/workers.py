@@ -205,7 +205,9 @@ class Supervisor:
         code = os.waitstatus_to_exitcode(wait_status)
         self.selector.unregister(worker.pidfd)
         os.close(worker.pidfd)
-        if not worker.ready:
+        # A worker that exits before it is ready closes its pipe first: _on_ready has
+        # unregistered it already, without marking the worker ready.
+        if worker.ready_fd in self.selector.get_map():
             self.selector.unregister(worker.ready_fd)
         os.close(worker.ready_fd)
         del self.workers[worker.index]

@@ -23,6 +23,8 @@ message that grows past the APPEND limit (``NO [TOOBIG]``).
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -37,7 +39,7 @@ from pyimapd.protocol.events import (
     CatenateUrl,
     ParseError,
 )
-from pyimapd.protocol.responses import ResponseCode
+from pyimapd.protocol.responses import ResponseCode, untagged_status
 from pyimapd.session.handlers.urls import UrlSource
 from pyimapd.session.state import Result, bad, no, ok
 from pyimapd.storage import names
@@ -91,14 +93,87 @@ class _Batch:
 
 async def append(session: Session, command: c.AppendStart) -> Result:
     store = session.require_store()
+    refused = await _refuse_early(session, command)
+    if refused is not None:
+        return refused
+
+    async def commit(items: list[AppendItem]) -> list[AppendResult]:
+        if len(items) == 1:
+            item = items[0]
+            return [await store.append(
+                command.mailbox, item.message, item.flags, item.internaldate)]
+        return await store.append_many(command.mailbox, items)
+
+    results = await _spooled(session, command, commit)
+    if not isinstance(results, list):
+        return results
+    if session.view is not None and session.view.name == command.mailbox:
+        session.view.note_own_new(r.uid for r in results)
+    return ok("APPEND completed", _appenduid(results))
+
+
+async def replace(session: Session, command: c.ReplaceStart) -> Result:
+    """REPLACE and UID REPLACE (RFC 8508 section 3): the new message is stored in the
+    named mailbox and the old one leaves the selected mailbox in one step (section 3.4).
+    The APPENDUID goes in an untagged OK before the EXPUNGE, as MOVE's COPYUID does,
+    so the client can match the two (section 3.3)."""
+    name = "UID REPLACE" if command.uid else "REPLACE"
+    view = session.require_view()
+    uid = _replaced(view.uids, command)
+    refused = None
+    if view.readonly:
+        refused = no("Mailbox is read-only", ResponseCode("READ-ONLY"))
+    elif uid is None:
+        refused = no(f"{name}: no such message")
+    if refused is not None:
+        session.conn.reject_append()
+        return refused
+    refused = await _refuse_early(session, command)
+    if refused is not None:
+        return refused
+    assert uid is not None
+
+    async def commit(items: list[AppendItem]) -> list[AppendResult]:
+        result, removed = await view.mailbox.replace(uid, command.mailbox, items[0])
+        gone.append(removed)
+        return [result]
+
+    gone: list[bool] = []
+    results = await _spooled(session, command, commit)
+    if not isinstance(results, list):
+        return results
+    session.write(untagged_status("OK", "Replacement message ready", _appenduid(results)))
+    if view.name == command.mailbox:
+        view.note_own_new(r.uid for r in results)
+    if gone[0]:
+        for line in view.remove_expunged([uid]):
+            session.write(line)
+    return ok(f"{name} completed")
+
+
+def _replaced(uids: Sequence[int], command: c.ReplaceStart) -> int | None:
+    """The UID REPLACE names; None when there is no such message (RFC 8508 section 3.2:
+    NO, for a sequence number beyond EXISTS too)."""
+    if command.uid:
+        i = bisect_left(uids, command.number or 0)
+        return uids[i] if i < len(uids) and uids[i] == command.number else None
+    if not uids:
+        return None
+    if command.number is None:
+        return uids[-1]
+    return uids[command.number - 1] if command.number <= len(uids) else None
+
+
+async def _refuse_early(session: Session, command: c.AppendStart) -> Result | None:
+    """Refused before the literal is read, so a client that must CREATE first does not
+    upload the message twice. The mailbox list is a small read (a STATUS would count a
+    large mailbox's messages on every APPEND)."""
+    store = session.require_store()
     limit = session.ctx.config.limits.max_append
     if command.size > limit:
         session.conn.reject_append()
         return no(f"Message larger than the limit of {limit} octets", ResponseCode("TOOBIG"))
     try:
-        # Refused before the literal is read, so a client that must CREATE first does not
-        # upload the message twice. The mailbox list is a small read (a STATUS would
-        # count a large mailbox's messages on every APPEND).
         target = names.normalize(command.mailbox)
         if not any(m.name == target and not m.noselect for m in await store.list_mailboxes()):
             session.conn.reject_append()
@@ -106,6 +181,15 @@ async def append(session: Session, command: c.AppendStart) -> Result:
     except BaseException:
         session.conn.reject_append()
         raise
+    return None
+
+
+async def _spooled(
+    session: Session, command: c.AppendStart,
+    commit: Callable[[list[AppendItem]], Awaitable[list[AppendResult]]],
+) -> list[AppendResult] | Result:
+    """Receives the command's messages into spools and hands them to ``commit``; the
+    Result when the command failed on the way."""
     batch = _Batch(session)
     urls = UrlSource(session)
     try:
@@ -114,20 +198,10 @@ async def append(session: Session, command: c.AppendStart) -> Result:
         refused = await _receive(session, batch, spool, urls)
         if refused is not None:
             return refused
-        items = await batch.items()
-        results: list[AppendResult]
-        if len(items) == 1:
-            item = items[0]
-            results = [await store.append(
-                command.mailbox, item.message, item.flags, item.internaldate)]
-        else:
-            results = await store.append_many(command.mailbox, items)
+        return await commit(await batch.items())
     finally:
         batch.close()
         await urls.close()
-    if session.view is not None and session.view.name == command.mailbox:
-        session.view.note_own_new(r.uid for r in results)
-    return ok("APPEND completed", _appenduid(results))
 
 
 async def _receive(

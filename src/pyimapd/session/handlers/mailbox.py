@@ -78,6 +78,8 @@ async def _open(session: Session, command: c.Select | c.Examine, readonly: bool)
     session.write(permanent)
     nxt = ResponseCode("UIDNEXT", str(view.uidnext))
     session.write(untagged_status("OK", "Predicted next UID", nxt))
+    ident = objectid.mailboxid(result.mailbox_id, view.uidvalidity)  # RFC 8474 section 4.1
+    session.write(untagged_status("OK", "Mailbox ID", ResponseCode("MAILBOXID", [Atom(ident)])))
     if session.io.secure:  # RFC 4467 section 8, only where no one can snoop
         session.write(untagged_status("OK", "URLAUTH mechanisms", URLMECH))
     if view.condstore:
@@ -107,8 +109,10 @@ async def create(session: Session, command: c.Create) -> Result:
             return no(f"{attr} is not a special use this server supports", ResponseCode("USEATTR"))
         if known not in uses:
             uses.append(known)
-    await session.require_store().create_mailbox(name, " ".join(uses) or None)
-    return ok("CREATE completed")
+    row, uidvalidity = await session.require_store().create_mailbox(name, " ".join(uses) or None)
+    # RFC 8474 section 4.1: the new mailbox's MAILBOXID in the tagged OK.
+    ident = objectid.mailboxid(row, uidvalidity)
+    return ok("CREATE completed", ResponseCode("MAILBOXID", [Atom(ident)]))
 
 
 async def delete(session: Session, command: c.Delete) -> Result:

@@ -193,16 +193,19 @@ class MemoryMailStore:
             for name, mb in sorted(account.mailboxes.items())
         ]
 
-    async def create_mailbox(self, name: str, special_use: str | None = None) -> None:
+    async def create_mailbox(
+        self, name: str, special_use: str | None = None
+    ) -> tuple[int, int]:
         plan = plans.plan_create(name, self._existing())
         account = self._account
         for superior in plan.superiors:
             account.mailboxes[superior] = _Mailbox(superior, self._state.new_uidvalidity())
         # A revived \Noselect name is a new mailbox: fresh UIDVALIDITY and counters.
-        account.mailboxes[plan.name] = _Mailbox(
+        mailbox = account.mailboxes[plan.name] = _Mailbox(
             plan.name, self._state.new_uidvalidity(), special_use=special_use)
         for created in (*plan.superiors, plan.name, MAILBOX_LIST):
             self._changes.notify(self.user, created)
+        return mailbox.ident, mailbox.uidvalidity
 
     async def delete_mailbox(self, name: str) -> None:
         name, keep = plans.plan_delete(name, self._existing())

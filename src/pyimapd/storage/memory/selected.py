@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from pyimapd.search.ast import SearchKey
 from pyimapd.search.evaluate import SearchableMessage, matches
 from pyimapd.storage.interface import (
+    AppendItem,
+    AppendResult,
     Changes,
     CopyResult,
     FlagRow,
@@ -204,6 +206,19 @@ class MemorySelected:
         self._notify()
         return CopyResult(copied.uidvalidity, copied.source_uids, copied.dest_uids,
                           source.highestmodseq)
+
+    async def replace(self, uid: int, dest: str, item: AppendItem) -> tuple[AppendResult, bool]:
+        """append_many never awaits, so the append and the removal are one step."""
+        source = self._writable()
+        result = (await self._store.append_many(dest, [item]))[0]
+        msg = source.messages.pop(uid, None)
+        if msg is None:
+            return result, False
+        source.highestmodseq += 1
+        source.expunged[uid] = source.highestmodseq
+        self._state.release(msg.content)
+        self._notify()
+        return result, True
 
     async def expunge(self, uids: Sequence[int] | None = None) -> list[int]:
         mailbox = self._writable()

@@ -217,8 +217,12 @@ class SqlMailStore:
         found: list[MailboxRecord] = await self._db.read_small(mb.list_mailboxes, self.user)
         return found
 
-    async def create_mailbox(self, name: str, special_use: str | None = None) -> None:
-        await self._db.write(mb.create_mailbox, self.user, name, special_use)
+    async def create_mailbox(
+        self, name: str, special_use: str | None = None
+    ) -> tuple[int, int]:
+        created: tuple[int, int] = await self._db.write(
+            mb.create_mailbox, self.user, name, special_use)
+        return created
 
     async def delete_mailbox(self, name: str) -> None:
         await self._db.write(mb.delete_mailbox, self.user, name)
@@ -411,6 +415,12 @@ class SqlSelected:
         self._check_writable()
         found: CopyResult = await self._db.write(
             msg.move, self._user, self._id, self._uidvalidity, list(uids), dest)
+        return found
+
+    async def replace(self, uid: int, dest: str, item: AppendItem) -> tuple[AppendResult, bool]:
+        self._check_writable()
+        found: tuple[AppendResult, bool] = await self._db.write(
+            msg.replace, self._user, self._id, self._uidvalidity, uid, dest, item)
         return found
 
     async def expunge(self, uids: Sequence[int] | None = None) -> list[int]:

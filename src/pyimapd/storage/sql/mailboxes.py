@@ -127,9 +127,11 @@ def next_uidvalidity(d: Dialect) -> Routine[int]:
 
 
 def insert_mailbox(
-    d: Dialect, uid: int, name: str, special_use: str | None = None
+    d: Dialect, uid: int, name: str, special_use: str | None = None,
+    uidvalidity: int | None = None,
 ) -> Routine[int]:
-    uidvalidity = yield from next_uidvalidity(d)
+    if uidvalidity is None:
+        uidvalidity = yield from next_uidvalidity(d)
     return int((yield value(
         "INSERT INTO mailboxes (user_id, name, uidvalidity, special_use)"
         " VALUES (?, ?, ?, ?) RETURNING id", uid, name, uidvalidity, special_use)))
@@ -204,7 +206,7 @@ def list_mailboxes(d: Dialect, user: str) -> Routine[list[MailboxRecord]]:
 
 def create_mailbox(
     d: Dialect, user: str, name: str, special_use: str | None = None
-) -> Routine[None]:
+) -> Routine[tuple[int, int]]:
     uid = yield from user_id(d, user, lock=True)
     plan = plans.plan_create(name, (yield from existing(d, uid)))
     for superior in plan.superiors:
@@ -216,9 +218,13 @@ def create_mailbox(
             "UPDATE mailboxes SET uidvalidity = ?, uidnext = 1, highestmodseq = 1,"
             " recent_floor = 0, noselect = FALSE, special_use = ?"
             " WHERE user_id = ? AND name = ?", uidvalidity, special_use, uid, plan.name)
+        ident = int((yield value(
+            "SELECT id FROM mailboxes WHERE user_id = ? AND name = ?", uid, plan.name)))
     else:
-        yield from insert_mailbox(d, uid, plan.name, special_use)
+        uidvalidity = yield from next_uidvalidity(d)
+        ident = yield from insert_mailbox(d, uid, plan.name, special_use, uidvalidity)
     yield changed(user, [*plan.superiors, plan.name, MAILBOX_LIST])
+    return ident, uidvalidity
 
 
 def restore_mailbox(

@@ -512,6 +512,22 @@ def move(
     return CopyResult(copied.uidvalidity, copied.source_uids, copied.dest_uids, modseq)
 
 
+def replace(
+    d: Dialect, user: str, mailbox_id: int, uidvalidity: int, uid: int, dest: str,
+    item: AppendItem,
+) -> Routine[tuple[AppendResult, bool]]:
+    """REPLACE (RFC 8508 section 3.4): the append and the removal in one transaction,
+    so that the old message goes only if the new one is stored."""
+    results = yield from append_many(d, user, dest, [item])
+    box = yield from live_mailbox(d, mailbox_id, uidvalidity, lock=True)
+    found = yield from _select_uids(d, mailbox_id, [uid], "m.uid", "")
+    if not found:
+        return results[0], False
+    yield from _remove(d, mailbox_id, [uid])
+    yield changed(user, [box["name"]])
+    return results[0], True
+
+
 def expunge(
     d: Dialect, user: str, mailbox_id: int, uidvalidity: int, uids: Sequence[int] | None
 ) -> Routine[list[int]]:
