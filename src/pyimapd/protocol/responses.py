@@ -52,9 +52,12 @@ class Literal:
 
 @dataclass(frozen=True, slots=True)
 class Mailbox:
-    """A mailbox name, encoded to modified UTF-7 and sent as an astring (RFC 3501 5.1.3)."""
+    """A mailbox name, encoded to modified UTF-7 and sent as an astring (RFC 3501 5.1.3);
+    with ``utf8`` as UTF-8, quoted where it fits (RFC 6855 section 3, RFC 9051 section
+    5.1: for a session that enabled UTF8=ACCEPT or IMAP4rev2)."""
 
     name: str
+    utf8: bool = False
 
 
 Value = None | int | str | bytes | Atom | Literal | Mailbox | Sequence["Value"]
@@ -96,6 +99,15 @@ def encode_astring(data: bytes | str) -> bytes:
     return encode_string(raw)
 
 
+def _encode_utf8_astring(raw: bytes) -> bytes:
+    """RFC 6855's ``quoted =/ DQUOTE *uQUOTED-CHAR DQUOTE``: 8-bit octets may be quoted."""
+    if raw and raw.upper() != b"NIL" and not any(b in _ATOM_SPECIALS or b >= 0x80 for b in raw):
+        return raw
+    if len(raw) <= QUOTED_MAX and not any(b in b"\r\n\x00" for b in raw):
+        return b'"' + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    return literal(raw)
+
+
 def encode_value(value: Value) -> bytes:
     if value is None:
         return b"NIL"
@@ -109,6 +121,8 @@ def encode_value(value: Value) -> bytes:
         return encode_string(value)
     if isinstance(value, Literal):
         return literal(value.data)
+    if isinstance(value, Mailbox) and value.utf8:
+        return _encode_utf8_astring(value.name.encode("utf-8"))
     if isinstance(value, Mailbox):
         return encode_astring(encode_mailbox_name(value.name))
     if isinstance(value, Adjacent):

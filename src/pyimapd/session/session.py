@@ -96,6 +96,17 @@ class Session:
         self.id = secrets.token_hex(4)
         self.log = logging.LoggerAdapter(log, {"session": self.id, "peer": channel.peer})
 
+    @property
+    def rev2(self) -> bool:
+        """ENABLE IMAP4rev2 (RFC 9051 section 6.3.1): the session follows rev2's rules."""
+        return "IMAP4rev2" in self.enabled
+
+    @property
+    def utf8(self) -> bool:
+        """Mailbox names go out in UTF-8, not modified UTF-7: after ENABLE UTF8=ACCEPT
+        (RFC 6855 section 3) or IMAP4rev2 (RFC 9051 section 5.1)."""
+        return "IMAP4rev2" in self.enabled or "UTF8=ACCEPT" in self.enabled
+
     # --- the loop -------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:

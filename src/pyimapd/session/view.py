@@ -178,6 +178,9 @@ class SelectedView:
         """RFC 7162 section 3.1: unsolicited FETCH carries UID and MODSEQ (3.2.4)."""
         self.qresync = False
         """RFC 7162 section 3.2.10.2: VANISHED instead of EXPUNGE."""
+        self.rev2 = False
+        """IMAP4rev2 (RFC 9051): no \\Recent and no RECENT (Appendix E item 12), and
+        every unsolicited FETCH carries UID (item 21). Set with :meth:`enter_rev2`."""
         self.saved: set[int] = set()
         """The SEARCHRES search result variable ``$`` (RFC 5182 section 2.1), as UIDs: a
         new view (SELECT, EXAMINE) starts it empty, and an expunged message leaves it."""
@@ -327,11 +330,20 @@ class SelectedView:
         self.keywords = self.keywords | {k for k in keywords if flag_key(k) not in folded}
         self._announced = frozenset(flag_key(k) for k in self.keywords) | _SYSTEM_KEYS
 
+    def enter_rev2(self) -> None:
+        """The session has enabled IMAP4rev2: this view shows no \\Recent (the
+        messages it claimed stay claimed, as an EXAMINE's would not be)."""
+        self.rev2 = True
+        self.recent.clear()
+
     def flags_fetch(self, msn: int, update: FlagUpdate) -> bytes:
         """An unsolicited FETCH for a flag change: FLAGS, plus UID and MODSEQ once
-        CONDSTORE is on (RFC 7162 sections 3.1.4.2 and 3.2.4)."""
+        CONDSTORE is on (RFC 7162 sections 3.1.4.2 and 3.2.4), UID in IMAP4rev2."""
         flags = flag_atoms(update.flags, update.uid in self.recent)
         if not self.condstore:
+            if self.rev2:  # RFC 9051 section 7.5.2: "MUST include UID"
+                return untagged(msn, Atom("FETCH"), [Atom("UID"), update.uid, Atom("FLAGS"),
+                                                      flags])
             return untagged(msn, Atom("FETCH"), [Atom("FLAGS"), flags])
         items = [Atom("UID"), update.uid, Atom("FLAGS"), flags, Atom("MODSEQ"), [update.modseq]]
         return untagged(msn, Atom("FETCH"), items)
@@ -381,9 +393,10 @@ class SelectedView:
             if own:
                 own.difference_update(self.uids[-len(changes.new):])
             self.max_uid = self.uids[-1]
-            self.recent.update(changes.recent)
             out.append(_count_line(self.exists, "EXISTS"))
-            out.append(_count_line(len(self.recent), "RECENT"))
+            if not self.rev2:
+                self.recent.update(changes.recent)
+                out.append(_count_line(len(self.recent), "RECENT"))
         if self.contexts:
             # After EXISTS (RFC 5267 section 4.3.3): new messages, and those whose flags
             # changed (this session's own changes too), searched again.

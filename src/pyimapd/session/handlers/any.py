@@ -17,7 +17,7 @@ def capability_list(session: Session) -> list[str]:
     from pyimapd.session.handlers.auth import advertised_mechanisms, plaintext_allowed
     from pyimapd.session.table import capabilities
 
-    caps = ["IMAP4rev1"]
+    caps = ["IMAP4rev1", "IMAP4rev2"]  # RFC 9051 section 6.1.1: both, rev1 until ENABLE
     if session.state is State.NOT_AUTHENTICATED:
         if session.io.tls_available:
             caps.append("STARTTLS")

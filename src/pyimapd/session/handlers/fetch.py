@@ -97,6 +97,9 @@ _RFC822_SECTIONS = {
 }
 
 
+_NOT_REV2 = frozenset(c.FetchAttr(n) for n in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"))
+
+
 async def fetch(session: Session, command: c.Fetch) -> Result:
     view = session.require_view()
     try:
@@ -109,6 +112,10 @@ async def fetch(session: Session, command: c.Fetch) -> Result:
         # (section 3.4) and before \Seen is set on any.
         uids = command.partial.select(uids)
     items = list(command.items)
+    if session.rev2 and any(i in _NOT_REV2 for i in items):
+        # RFC 9051 Appendix E item 18: rev2's fetch-att has no RFC822, RFC822.HEADER
+        # or RFC822.TEXT (BODY[], BODY.PEEK[HEADER] and BODY[TEXT] say the same).
+        return bad("RFC822, RFC822.HEADER and RFC822.TEXT are not part of IMAP4rev2")
     if command.uid and c.FetchAttr("UID") not in items:
         items.insert(0, c.FetchAttr("UID"))
     since = command.changedsince

@@ -15,8 +15,12 @@ from pyimapd.storage.interface import DELIMITER
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
 
-ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC"})
-"""Extensions ENABLE may turn on (RFC 5161 section 3.1); others are ignored."""
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "IMAP4rev2"})
+"""Extensions ENABLE may turn on (RFC 5161 section 3.1); others are ignored. IMAP4rev2
+(RFC 9051 section 6.3.1) switches the session to rev2's rules from then on."""
+
+
+_SPELLING = {n.upper(): n for n in ENABLEABLE}
 
 
 def _version() -> str:
@@ -46,12 +50,17 @@ async def enable(session: Session, command: c.Enable) -> Result:
     """RFC 5161 section 3.1: unknown names are ignored; ENABLED lists only what this
     command turned on (section 3.2). QRESYNC implies CONDSTORE (RFC 7162 section 3.2.3)."""
     newly: list[str] = []
-    for name in command.capabilities:
+    for raw in command.capabilities:  # the parser upper-cases them
+        name = _SPELLING.get(raw, raw)
         if name in ENABLEABLE and name not in session.enabled and name not in newly:
             newly.append(name)
     for name in newly:
         if name == "QRESYNC":
             enable_qresync(session)
+        elif name == "IMAP4rev2":
+            session.enabled.add(name)
+            if session.view is not None:
+                session.view.enter_rev2()
         else:
             enable_condstore(session)
     session.write(untagged(Atom("ENABLED"), *(Atom(n) for n in newly)))

@@ -63,12 +63,19 @@ async def _open(session: Session, command: c.Select | c.Examine, readonly: bool)
         session.enabled.add("CONDSTORE")
     view.condstore = "CONDSTORE" in session.enabled
     view.qresync = "QRESYNC" in session.enabled
+    if session.rev2:
+        view.enter_rev2()
     session.enter_selected(view)
     flags, permanent = view.flags_responses()
     session.write(untagged(view.exists, Atom("EXISTS")))
+    if session.rev2:
+        # RFC 9051 section 6.3.2: the LIST response gives the name as the server
+        # spells it; no RECENT and no UNSEEN code (Appendix E items 11 and 12).
+        session.write(list_line("LIST", view.name, [], utf8=True))
     session.write(flags)
-    session.write(untagged(len(view.recent), Atom("RECENT")))
-    if result.unseen_uids_first is not None:
+    if not session.rev2:
+        session.write(untagged(len(view.recent), Atom("RECENT")))
+    if result.unseen_uids_first is not None and not session.rev2:
         msn = view.msn_of(result.unseen_uids_first)
         if msn is not None:
             text = f"Message {msn} is the first unseen message"
@@ -135,11 +142,15 @@ async def unsubscribe(session: Session, command: c.Unsubscribe) -> Result:
     return ok("UNSUBSCRIBE completed")
 
 
-def list_line(verb: str, name: str, attributes: Sequence[str], *extended: Value) -> bytes:
+def list_line(
+    verb: str, name: str, attributes: Sequence[str], *extended: Value, utf8: bool = False
+) -> bytes:
     """``mailbox-list`` with RFC 5258's optional ``SP mbox-list-extended``: the
-    ``extended`` values (tag, value pairs) go in one parenthesized list."""
+    ``extended`` values (tag, value pairs) go in one parenthesized list; ``utf8`` for a
+    session that takes UTF-8 names (``Session.utf8``)."""
     tail: list[Value] = [list(extended)] if extended else []
-    return untagged(Atom(verb), [Atom(a) for a in attributes], DELIMITER, Mailbox(name), *tail)
+    return untagged(Atom(verb), [Atom(a) for a in attributes], DELIMITER,
+                    Mailbox(name, utf8), *tail)
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -152,9 +163,10 @@ async def list_(session: Session, command: c.List) -> Result:
     as the question for the delimiter and the root (RFC 5258 section 3)."""
     if command.pattern == "" and not command.extended:
         root = command.reference.split(DELIMITER, 1)[0] + DELIMITER if command.reference else ""
-        session.write(list_line("LIST", root, ["\\Noselect"]))
+        session.write(list_line("LIST", root, ["\\Noselect"], utf8=session.utf8))
         return ok("LIST completed")
-    unknown = [i for i in command.status if i not in _STATUS_FIELDS]
+    unknown = [i for i in command.status if i not in _STATUS_FIELDS
+               or (i == "RECENT" and session.rev2)]
     if unknown:
         return bad(f"Unknown STATUS item {unknown[0]}")
     if "HIGHESTMODSEQ" in command.status:
@@ -182,15 +194,18 @@ async def _list_entry(session: Session, command: c.List, entry: Entry) -> None:
             for item in command.status:
                 values += [Atom(item), status_value(st, item)]
     extended: list[Value] = ["CHILDINFO", list(entry.childinfo)] if entry.childinfo else []
-    session.write(list_line("LIST", entry.name, attributes, *extended))
+    session.write(list_line("LIST", entry.name, attributes, *extended, utf8=session.utf8))
     if values:
-        session.write(untagged(Atom("STATUS"), Mailbox(entry.name), values))
+        session.write(untagged(Atom("STATUS"), Mailbox(entry.name, session.utf8), values))
 
 
 async def lsub(session: Session, command: c.Lsub) -> Result:
     """Section 6.3.9: subscribed names, existing or not, matching the pattern. When a
     subscribed name lies below what ``%`` can reach, its unsubscribed superior that
-    matches is returned with ``\\Noselect`` ("foo" for a subscribed "foo/bar")."""
+    matches is returned with ``\\Noselect`` ("foo" for a subscribed "foo/bar").
+    IMAP4rev2 has no LSUB (RFC 9051 Appendix E item 19: LIST (SUBSCRIBED) instead)."""
+    if session.rev2:
+        return bad("LSUB is not part of IMAP4rev2: use LIST (SUBSCRIBED)")
     store = session.require_store()
     matches = list_matcher(command.reference, command.pattern)
     existing = {r.name: r for r in await store.list_mailboxes()}
@@ -208,7 +223,7 @@ async def lsub(session: Session, command: c.Lsub) -> Result:
             if superior not in subscribed and matches(superior):
                 found[superior] = ["\\Noselect"]
     for name in sorted(found, key=_order):
-        session.write(list_line("LSUB", name, found[name]))
+        session.write(list_line("LSUB", name, found[name], utf8=session.utf8))
     return ok("LSUB completed")
 
 
@@ -237,8 +252,10 @@ _STATUS_FIELDS = {
 
 
 async def status(session: Session, command: c.Status) -> Result:
-    """Section 6.3.10; the items come back in the order they were asked."""
-    unknown = [i for i in command.items if i not in _STATUS_FIELDS]
+    """Section 6.3.10; the items come back in the order they were asked. RFC 9051's
+    status-att has no RECENT (Appendix E item 12)."""
+    unknown = [i for i in command.items if i not in _STATUS_FIELDS
+               or (i == "RECENT" and session.rev2)]
     if unknown:
         return bad(f"Unknown STATUS item {unknown[0]}")
     if "HIGHESTMODSEQ" in command.items:
@@ -250,5 +267,5 @@ async def status(session: Session, command: c.Status) -> Result:
     values: list[Atom | int] = []
     for item in command.items:
         values += [Atom(item), status_value(st, item)]
-    session.write(untagged(Atom("STATUS"), Mailbox(command.mailbox), values))
+    session.write(untagged(Atom("STATUS"), Mailbox(command.mailbox, session.utf8), values))
     return ok("STATUS completed")

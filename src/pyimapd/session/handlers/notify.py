@@ -409,8 +409,9 @@ class Notifier:
                 continue
             extended: list[Value] = []
             if event.oldname is not None:
-                extended = ["OLDNAME", [Mailbox(event.oldname)]]
-            self.session.write(list_line("LIST", event.name, event.attributes, *extended))
+                extended = ["OLDNAME", [Mailbox(event.oldname, self.session.utf8)]]
+            self.session.write(list_line(
+                "LIST", event.name, event.attributes, *extended, utf8=self.session.utf8))
         try:
             await self._rewatch(report=False)
         except Overflow:
@@ -464,4 +465,4 @@ class Notifier:
         values: list[Value] = []
         for item in items:
             values += [Atom(item), now[item]]
-        self.session.write(untagged(Atom("STATUS"), Mailbox(name), values))
+        self.session.write(untagged(Atom("STATUS"), Mailbox(name, self.session.utf8), values))

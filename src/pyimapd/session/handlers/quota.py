@@ -57,7 +57,7 @@ async def getquotaroot(session: Session, command: c.GetQuotaRoot) -> Result:
     usage = await session.require_store().quota()
     limited = bool(_resources(usage))
     roots: list[Value] = [ROOT] if limited else []
-    session.write(untagged(Atom("QUOTAROOT"), Mailbox(command.mailbox), *roots))
+    session.write(untagged(Atom("QUOTAROOT"), Mailbox(command.mailbox, session.utf8), *roots))
     if limited:
         session.write(_quota_line(usage))
     return ok("GETQUOTAROOT completed")

@@ -21,7 +21,7 @@ from pyimapd.search import ast
 from pyimapd.session.handlers import context, objectid
 from pyimapd.session.handlers.condstore import enable_condstore, uses_modseq
 from pyimapd.session.handlers.message import command_verb
-from pyimapd.session.state import CommandFailed, Result, no, ok
+from pyimapd.session.state import CommandFailed, Result, bad, no, ok
 from pyimapd.session.view import SelectedView, uid_set_text
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ async def matching_uids(session: Session, key: ast.SearchKey, charset: str | Non
     (those not yet announced stay invisible), ascending."""
     view = session.require_view()
     check_charset(charset)
+    check_rev2(session, key)
     if uses_modseq(key):
         enable_condstore(session)
     uids = await view.mailbox.search(bind(key, view))
@@ -113,12 +114,35 @@ async def saving_search(session: Session, key: ast.SearchKey, charset: str | Non
         raise
 
 
+def check_rev2(session: Session, key: ast.SearchKey) -> None:
+    """RFC 9051 Appendix E item 12: rev2's search-key has no RECENT, NEW or OLD."""
+    if session.rev2 and _uses_recent(key):
+        raise CommandFailed(bad("RECENT, NEW and OLD are not part of IMAP4rev2"))
+
+
+def _uses_recent(key: ast.SearchKey) -> bool:
+    if isinstance(key, ast.Recent):
+        return True
+    if isinstance(key, ast.Not):
+        return _uses_recent(key.key)
+    if isinstance(key, ast.Or):
+        return _uses_recent(key.left) or _uses_recent(key.right)
+    if isinstance(key, ast.And):
+        return any(_uses_recent(k) for k in key.keys)
+    return False
+
+
 async def search(session: Session, command: c.Search) -> Result:
+    """In IMAP4rev2 the answer is always ESEARCH: no RETURN is RETURN (ALL) (RFC 9051
+    section 6.4.4 and Appendix E item 4)."""
     view = session.require_view()
     context.check_tag(view, command.tag, command.returns)
     found = await saving_search(session, command.key, command.charset, command.returns)
     modseq = uses_modseq(command.key)
-    if command.returns is None:
+    if command.returns is None and session.rev2:
+        await esearch(session, view, command.tag, command.uid, found, frozenset({"ALL"}),
+                      command.partial, modseq)
+    elif command.returns is None:
         numbers = found if command.uid else [view.msn_of(u) or 0 for u in found]
         extra: list[list[Atom | int]] = []
         if modseq and found:
