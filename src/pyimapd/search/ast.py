@@ -169,3 +169,18 @@ SearchKey = (
     All | Flag | Recent | SeqSet | UidSet | UidIn | Size | InternalDate | SentDate | Header
     | Body | Text | Modseq | Within | InternalTime | ObjectId | Content | Not | Or | And
 )
+
+
+def holds(key: SearchKey, kind: type) -> bool:
+    """Whether the key tree holds a key of ``kind`` anywhere: the session asks this of
+    keys that change what a command does (MODSEQ, RFC 7162 3.1.5) or that a mode
+    refuses (RECENT in IMAP4rev2)."""
+    if isinstance(key, kind):
+        return True
+    if isinstance(key, Not):
+        return holds(key.key, kind)
+    if isinstance(key, Or):
+        return holds(key.left, kind) or holds(key.right, kind)
+    if isinstance(key, And):
+        return any(holds(k, kind) for k in key.keys)
+    return False

@@ -48,15 +48,7 @@ def enable_qresync(session: Session) -> None:
 
 def uses_modseq(key: ast.SearchKey) -> bool:
     """Whether a SEARCH key tree holds the MODSEQ criterion (section 3.1.5)."""
-    if isinstance(key, ast.Modseq):
-        return True
-    if isinstance(key, ast.Not):
-        return uses_modseq(key.key)
-    if isinstance(key, ast.Or):
-        return uses_modseq(key.left) or uses_modseq(key.right)
-    if isinstance(key, ast.And):
-        return any(uses_modseq(k) for k in key.keys)
-    return False
+    return ast.holds(key, ast.Modseq)
 
 
 async def resync(session: Session, view: SelectedView, params: c.Qresync) -> None:

@@ -116,20 +116,8 @@ async def saving_search(session: Session, key: ast.SearchKey, charset: str | Non
 
 def check_rev2(session: Session, key: ast.SearchKey) -> None:
     """RFC 9051 Appendix E item 12: rev2's search-key has no RECENT, NEW or OLD."""
-    if session.rev2 and _uses_recent(key):
+    if session.rev2 and ast.holds(key, ast.Recent):
         raise CommandFailed(bad("RECENT, NEW and OLD are not part of IMAP4rev2"))
-
-
-def _uses_recent(key: ast.SearchKey) -> bool:
-    if isinstance(key, ast.Recent):
-        return True
-    if isinstance(key, ast.Not):
-        return _uses_recent(key.key)
-    if isinstance(key, ast.Or):
-        return _uses_recent(key.left) or _uses_recent(key.right)
-    if isinstance(key, ast.And):
-        return any(_uses_recent(k) for k in key.keys)
-    return False
 
 
 async def search(session: Session, command: c.Search) -> Result:
