@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from pyimapd import mime
 from pyimapd.mime import recode
+from pyimapd.mime.preview import make_preview
 from pyimapd.storage.interface import (
     Backend,
     MailStore,
@@ -110,6 +111,7 @@ def _prepare(source: tempfile.SpooledTemporaryFile[bytes], size: int) -> Prepare
     source.seek(0)
     root = mime.parse_message(source, size)  # type: ignore[arg-type]
     headers, text = mime.search_fields(source, root)  # type: ignore[arg-type]
+    preview = make_preview(source, root)  # type: ignore[arg-type]
     return PreparedMessage(
         source=source,  # type: ignore[arg-type]
         size=size,
@@ -117,6 +119,7 @@ def _prepare(source: tempfile.SpooledTemporaryFile[bytes], size: int) -> Prepare
         sent_date=mime.sent_date(root),
         search_headers=headers,
         search_text=text,
+        preview=preview,
     )
 
 

@@ -210,7 +210,7 @@ def _decoder(part: Part) -> codecs.IncrementalDecoder:
         return codecs.getincrementaldecoder("utf-8")(errors="replace")
 
 
-def _part_text(source: BinaryIO, part: Part, budget: int) -> str:
+def part_text(source: BinaryIO, part: Part, budget: int) -> str:
     """Decoded text of one text/* part, at most ``budget`` characters."""
     encoding = part.encoding.lower()
     b64 = _Base64() if encoding == "base64" else None
@@ -262,7 +262,7 @@ def search_fields(
             break
         if part.maintype not in ("text", "message") or part.children:
             continue
-        chunk = _part_text(source, part, budget)
+        chunk = part_text(source, part, budget)
         texts.append(chunk)
         budget -= len(chunk) + 1
     return headers, "\n".join(texts)[:max_text]

@@ -120,8 +120,13 @@ FETCH_ATTRS = frozenset(
         "MODSEQ",
         "EMAILID",
         "THREADID",
+        "SAVEDATE",
+        "PREVIEW",
+        "PREVIEW (LAZY)",
     }
 )
+"""``PREVIEW (LAZY)`` is RFC 8970's ``"PREVIEW" SP "(" preview-mod ")"`` with its one
+modifier, kept as one fetch-att spelling (the parser folds repeats and case)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,24 @@ def _fetch_att_named(r: Reader, name: str) -> tuple[FetchItem, ...]:
         return (_binary(r, name),)
     if name not in FETCH_ATTRS:
         raise ParseFailure(f"Unknown FETCH attribute {name}")
+    if name == "PREVIEW" and _preview_lazy(r):
+        name = "PREVIEW (LAZY)"
     return (FetchAttr(name),)
+
+
+_PREVIEW_MODS = re.compile(rb" \(([A-Za-z]+(?: [A-Za-z]+)*)\)")
+
+
+def _preview_lazy(r: Reader) -> bool:
+    """RFC 8970 section 7: ``"PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]``,
+    ``preview-mod = "LAZY"``; an unknown modifier is a syntax error."""
+    m = r.match(_PREVIEW_MODS)
+    if m is None:
+        return False
+    mods = m.group(1).upper().split()
+    if any(mod != b"LAZY" for mod in mods):
+        raise ParseFailure("Unknown PREVIEW modifier")
+    return True
 
 
 def _section(r: Reader, peek: bool) -> FetchSection:

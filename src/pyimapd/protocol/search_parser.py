@@ -51,17 +51,24 @@ _FLAG_KEYS: dict[str, ast.SearchKey] = {
     "NEW": ast.And((ast.Recent(), ast.Flag("\\Seen", False))),
     # "OLD: Messages that do not have the \Recent flag set."
     "OLD": ast.Not(ast.Recent()),
+    # RFC 8514 section 4.3: every mailbox here keeps save dates.
+    "SAVEDATESUPPORTED": ast.All(),
 }
 """Keys without an argument."""
 
 _HEADER_KEYS = frozenset({"BCC", "CC", "FROM", "SUBJECT", "TO"})
-_DATE_KEYS: dict[str, tuple[type[ast.InternalDate] | type[ast.SentDate], str]] = {
+_DATE_KEYS: dict[
+    str, tuple[type[ast.InternalDate] | type[ast.SaveDate] | type[ast.SentDate], str]
+] = {
     "BEFORE": (ast.InternalDate, "before"),
     "ON": (ast.InternalDate, "on"),
     "SINCE": (ast.InternalDate, "since"),
     "SENTBEFORE": (ast.SentDate, "before"),
     "SENTON": (ast.SentDate, "on"),
     "SENTSINCE": (ast.SentDate, "since"),
+    "SAVEDBEFORE": (ast.SaveDate, "before"),  # RFC 8514 section 4.3
+    "SAVEDON": (ast.SaveDate, "on"),
+    "SAVEDSINCE": (ast.SaveDate, "since"),
 }
 
 

@@ -74,6 +74,15 @@ class InternalDate:
 
 
 @dataclass(frozen=True, slots=True)
+class SaveDate:
+    """SAVEDBEFORE/SAVEDON/SAVEDSINCE (RFC 8514 section 4.3), by the UTC day of the
+    save date (a message stored before save dates were kept counts its internal date)."""
+
+    op: str
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
 class SentDate:
     """SENTBEFORE/SENTON/SENTSINCE, against the Date header."""
 
@@ -166,7 +175,8 @@ class And:
 
 
 SearchKey = (
-    All | Flag | Recent | SeqSet | UidSet | UidIn | Size | InternalDate | SentDate | Header
+    All | Flag | Recent | SeqSet | UidSet | UidIn | Size | InternalDate | SaveDate | SentDate
+    | Header
     | Body | Text | Modseq | Within | InternalTime | ObjectId | Content | Not | Or | And
 )
 

@@ -42,6 +42,7 @@ from pyimapd.search.ast import (
     Modseq,
     Not,
     Or,
+    SaveDate,
     SearchKey,
     SentDate,
     Size,
@@ -64,6 +65,7 @@ class SearchableMessage:
     text: str = ""
     modseq: int = 0
     content: int = 0
+    savedate: datetime | None = None
 
 
 def fold(text: str) -> str:
@@ -144,6 +146,9 @@ def matches(key: SearchKey, msg: SearchableMessage) -> bool:
             return msg.size > octets if larger else msg.size < octets
         case InternalDate(op=op, day=day):
             return compare_day(op, local_day(msg.internaldate), day)
+        case SaveDate(op=op, day=day):
+            saved = msg.savedate if msg.savedate is not None else msg.internaldate
+            return compare_day(op, saved.astimezone(UTC).date(), day)
         case SentDate(op=op, day=day):
             sent = msg.sent_date if msg.sent_date is not None else msg.internaldate
             return compare_day(op, local_day(sent), day)

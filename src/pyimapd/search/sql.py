@@ -51,6 +51,7 @@ from pyimapd.search.ast import (
     Modseq,
     Not,
     Or,
+    SaveDate,
     SearchKey,
     SentDate,
     Size,
@@ -62,6 +63,9 @@ from pyimapd.storage.values import SYSTEM_BITS, canonical_flag
 
 DAY_SQL = "date({col} + 60 * {col}_offset, 'unixepoch')"
 """The calendar day of an epoch column in its own stored offset, as ``YYYY-MM-DD``."""
+
+SAVE_DAY_SQL = "date(COALESCE(m.savedate, m.internaldate), 'unixepoch')"
+"""The UTC day of the save date (storage/sql/schema.py: NULL before it was kept)."""
 
 CONTAINS = "pyimapd_contains({}, ?)"
 """Whether the text column holds the parameter as a substring (both sides casefolded);
@@ -94,6 +98,8 @@ def compile_search(key: SearchKey) -> Compiled:
             return ("(m.size > ?)" if larger else "(m.size < ?)"), [int(octets)]
         case InternalDate(op=op, day=day):
             return _day("m.internaldate", op), [day.isoformat()]
+        case SaveDate(op=op, day=day):
+            return (f"({SAVE_DAY_SQL} {_DAY_OPS[op]} ?)"), [day.isoformat()]
         case SentDate(op=op, day=day):  # no (valid) Date header: the internal date
             sent, internal = _day("m.sent_date", op), _day("m.internaldate", op)
             return (f"(CASE WHEN m.sent_date IS NOT NULL THEN {sent} ELSE {internal} END)",

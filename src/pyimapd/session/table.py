@@ -125,9 +125,11 @@ EXTENSIONS += ("CONTEXT=SEARCH", "CONTEXT=SORT")
 """RFC 5267 section 4: CONTEXT and UPDATE for SEARCH and SORT, ADDTO/REMOVEFROM from
 the view's refresh, CANCELUPDATE (handlers/context.py)."""
 
-EXTENSIONS += ("OBJECTID",)
+EXTENSIONS += ("OBJECTID", "PREVIEW", "SAVEDATE")
 """RFC 8474 (handlers/objectid.py): MAILBOXID in SELECT, EXAMINE, CREATE and STATUS;
-FETCH EMAILID and THREADID (NIL: threads are not kept); SEARCH EMAILID and THREADID."""
+FETCH EMAILID and THREADID (NIL: threads are not kept); SEARCH EMAILID and THREADID.
+PREVIEW (RFC 8970, mime/preview.py): FETCH PREVIEW [(LAZY)], made once at APPEND.
+SAVEDATE (RFC 8514): FETCH SAVEDATE and SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED."""
 
 _NAMES = {c.AppendStart: "APPEND", c.ReplaceStart: "REPLACE", c.Lsub: "LSUB",
           c.StartTLS: "STARTTLS", c.GenUrlAuth: "GENURLAUTH", c.ResetKey: "RESETKEY",

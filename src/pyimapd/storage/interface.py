@@ -218,6 +218,8 @@ class PreparedMessage:
     sent_date: datetime | None = None
     search_headers: dict[str, str] = field(default_factory=dict)
     search_text: str = ""
+    preview: str | None = None
+    """RFC 8970's preview (mime/preview.py), stored with the content."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +324,10 @@ class MessageRecord:
     modseq: int
     content: int
     structure: bytes | None = None
+    savedate: datetime | None = None
+    """RFC 8514: when it was saved into this mailbox (UTC)."""
+    preview: str | None = None
+    """RFC 8970: the stored preview, with ``structure`` only; None when not stored."""
 
 
 # --- protocols -----------------------------------------------------------------------------

@@ -9,12 +9,15 @@ chunks, with back-pressure, so a 50 MB message never sits in memory.
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left
+from datetime import datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from pyimapd import mime
+from pyimapd.mime import preview
 from pyimapd.protocol import commands as c
 from pyimapd.protocol import fetch_response as wire
 from pyimapd.protocol.responses import ResponseCode, encode_value
@@ -35,7 +38,7 @@ until one is over an eighth of this): one transport write (a send system call) p
 message was a tenth of FETCH 1:* (FLAGS)'s CPU."""
 
 _SIMPLE = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "EMAILID",
-                     "THREADID"})
+                     "THREADID", "SAVEDATE"})
 """Sections larger than this are streamed from the store instead of read whole."""
 
 HEADER_READ_MAX = 1024 * 1024
@@ -52,9 +55,8 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _SEEN = frozenset({"\\Seen"})
 
 
-def format_internaldate(rec: MessageRecord) -> bytes:
+def format_date_time(d: datetime) -> bytes:
     """``date-time`` of RFC 3501 section 9, in the offset the date was stored with."""
-    d = rec.internaldate
     offset = d.utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset is not None else 0
     sign = "-" if minutes < 0 else "+"
@@ -87,7 +89,8 @@ def _needs_structure(item: c.FetchItem) -> bool:
         return True
     if isinstance(item, c.FetchSection):
         return bool(item.part or item.text)
-    return item.name in ("ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822.HEADER", "RFC822.TEXT")
+    return item.name in ("ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822.HEADER", "RFC822.TEXT",
+                         "PREVIEW", "PREVIEW (LAZY)")
 
 
 _RFC822_SECTIONS = {
@@ -441,6 +444,9 @@ async def _fill(
         if isinstance(item, c.FetchBinary):
             await binary.write(session, view, record, root, item, out)
             continue
+        if isinstance(item, c.FetchAttr) and item.name.startswith("PREVIEW"):
+            out.append(b"PREVIEW " + await _preview(view, record, root, item.name != "PREVIEW"))
+            continue
         if isinstance(item, c.FetchAttr) and item.name not in _RFC822_SECTIONS:
             out.append(_simple(view, record, root, item.name))
             continue
@@ -460,7 +466,10 @@ def _simple(
     if name == "UID":
         return b"UID %d" % record.uid
     if name == "INTERNALDATE":
-        return b"INTERNALDATE " + format_internaldate(record)
+        return b"INTERNALDATE " + format_date_time(record.internaldate)
+    if name == "SAVEDATE":  # RFC 8514 section 4.2
+        return b"SAVEDATE " + (b"NIL" if record.savedate is None
+                               else format_date_time(record.savedate))
     if name == "RFC822.SIZE":
         return b"RFC822.SIZE %d" % record.size
     if name == "MODSEQ":
@@ -475,6 +484,26 @@ def _simple(
     if name == "BODY":
         return b"BODY " + encode_value(mime.bodystructure_value(root, extensible=False))
     return b"BODYSTRUCTURE " + encode_value(mime.bodystructure_value(root, extensible=True))
+
+
+async def _preview(
+    view: SelectedView, record: MessageRecord, root: mime.Part | None, lazy: bool
+) -> bytes:
+    """RFC 8970 section 3.2: the stored preview; one made now from the start of the
+    chosen part for content stored before previews were (never NIL unless LAZY)."""
+    if record.preview is not None:
+        return encode_value(record.preview)
+    if lazy:
+        return b"NIL"
+    assert root is not None
+    part = preview.chosen(root)
+    if part is None:
+        return b'""'
+    end = min(part.end, part.body_start + preview.READ_OCTETS)
+    chunks = [c async for c in view.mailbox.read(record.content, part.body_start,
+                                                  end - part.body_start)]
+    source = preview.window(b"".join(chunks), part.body_start)
+    return encode_value(await asyncio.to_thread(preview.from_part, source, part))
 
 
 @lru_cache(maxsize=4096)

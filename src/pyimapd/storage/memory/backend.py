@@ -324,7 +324,8 @@ class MemoryMailStore:
         for item, data in zip(items, datas, strict=True):
             message = item.message
             headers = {fold(k): fold(v) for k, v in message.search_headers.items()}
-            content = _Content(data, bytes(message.structure), headers, fold(message.search_text))
+            content = _Content(data, bytes(message.structure), headers, fold(message.search_text),
+                               preview=message.preview)
             cid = self._state.add_content(content)
             sent = truncate(message.sent_date) if message.sent_date is not None else None
             uid = _add_message(

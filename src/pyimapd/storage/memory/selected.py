@@ -106,6 +106,9 @@ class MemorySelected:
                     uid=msg.uid, flags=msg.flags, internaldate=msg.internaldate,
                     size=msg.size, modseq=msg.modseq, content=msg.content,
                     structure=structure if with_structure else None,
+                    savedate=msg.savedate,
+                    preview=self._state.contents[msg.content].preview if with_structure
+                    else None,
                 )
 
     async def fetch_flags(
@@ -245,7 +248,7 @@ class MemorySelected:
             searchable = SearchableMessage(
                 uid=msg.uid, flags=msg.flags, size=msg.size, internaldate=msg.internaldate,
                 sent_date=msg.sent_date, headers=content.headers, text=content.text,
-                modseq=msg.modseq, content=msg.content,
+                modseq=msg.modseq, content=msg.content, savedate=msg.savedate,
             )
             if matches(key, searchable):
                 result.append(msg.uid)

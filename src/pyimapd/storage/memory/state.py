@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pyimapd.storage.interface import (
     MailboxStatus,
@@ -28,6 +28,7 @@ class _Content:
     headers: dict[str, str]
     text: str
     refs: int = 0
+    preview: str | None = None
 
 
 @dataclass(slots=True)
@@ -39,6 +40,8 @@ class _Message:
     size: int
     modseq: int
     sent_date: datetime | None
+    savedate: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    """RFC 8514: set when the message is added to a mailbox, copies included."""
 
 
 _MAILBOX_IDS = itertools.count(1)

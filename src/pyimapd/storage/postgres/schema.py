@@ -19,7 +19,13 @@ import asyncpg
 
 from pyimapd.storage.interface import StorageError
 from pyimapd.storage.sql.core import POSTGRES
-from pyimapd.storage.sql.schema import quota_columns, sieve_tables, tables, urlauth_keys
+from pyimapd.storage.sql.schema import (
+    dates_previews,
+    quota_columns,
+    sieve_tables,
+    tables,
+    urlauth_keys,
+)
 
 BODY_CHUNK = 256 * 1024
 """Bytes per ``body_chunks`` row: big enough that a 25 MB message is 100 rows, small
@@ -81,7 +87,7 @@ CREATE FUNCTION pyimapd_contains(haystack TEXT, needle TEXT) RETURNS BOOLEAN
 
 MIGRATIONS: list[str] = [
     SCHEMA_V1, quota_columns(POSTGRES), SCHEMA_V3_CONTAINS, urlauth_keys(POSTGRES),
-    sieve_tables(POSTGRES)]
+    sieve_tables(POSTGRES), dates_previews(POSTGRES)]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 LATEST = len(MIGRATIONS)

@@ -145,8 +145,8 @@ SQLITE = Dialect(
         " END WHERE name = 'uidvalidity' RETURNING value"
     ),
     new_content=(
-        "INSERT INTO contents (size, structure, search_text, body)"
-        " VALUES (?, ?, ?, zeroblob(?1)) RETURNING id"
+        "INSERT INTO contents (size, structure, search_text, preview, body)"
+        " VALUES (?, ?, ?, ?, zeroblob(?1)) RETURNING id"
     ),
     index_hints=True,
     types={  # one INTEGER type; clustered tables without a rowid where keyed
@@ -165,7 +165,8 @@ POSTGRES = Dialect(
     arrays=True,
     next_uidvalidity="SELECT nextval('uidvalidity_seq')",
     new_content=(
-        "INSERT INTO contents (size, structure, search_text) VALUES (?, ?, ?) RETURNING id"
+        "INSERT INTO contents (size, structure, search_text, preview) VALUES (?, ?, ?, ?)"
+        " RETURNING id"
     ),
     index_hints=False,
     types={  # 64-bit counters; the body lives in body_chunks (postgres/schema.py)

@@ -22,10 +22,11 @@ allocate UIDs and MODSEQ. Reading them back is the backends' own (a blob or chun
 
 from __future__ import annotations
 
+import time
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pyimapd.search.ast import SearchKey
@@ -72,7 +73,7 @@ from pyimapd.storage.values import (
 
 _MESSAGE_COLUMNS = (
     "m.uid, m.sysflags, m.keywords, m.internaldate, m.internaldate_offset, m.size,"
-    " m.modseq, m.content_id"
+    " m.modseq, m.content_id, COALESCE(m.savedate, m.internaldate) AS savedate"
 )
 _COPY_FIELDS = ("content_id", "sysflags", "keywords", "internaldate", "internaldate_offset",
                 "size", "sent_date", "sent_date_offset")
@@ -143,7 +144,8 @@ def _text(text: str) -> str:
 def write_content(d: Dialect, message: PreparedMessage) -> Routine[int]:
     """Stores the body, structure and search data; returns the content id."""
     cid = int((yield value(
-        d.new_content, message.size, bytes(message.structure), _text(message.search_text))))
+        d.new_content, message.size, bytes(message.structure), _text(message.search_text),
+        None if message.preview is None else message.preview.replace("\x00", ""))))
     yield WriteBody(cid, message.source, message.size)
     yield many(
         "INSERT INTO content_headers (content_id, name, value) VALUES (?, ?, ?)",
@@ -176,17 +178,18 @@ def append_many(
     box = yield from mailbox_row(d, owner, name, NoSuchMailbox, lock=True)
     yield from quota.check(d, owner, limits, sum(i.message.size for i in items), len(items))
     uids, modseq = yield from _new_uids(d, box["id"], items)
+    now = int(time.time())  # RFC 8514 section 3: the moment it is saved here
     records = []
     for uid, item, cid in zip(uids, items, cids, strict=True):
         flags = normalize_flags(item.flags)
         message = item.message
         sent = to_epoch(message.sent_date) if message.sent_date is not None else (None, None)
         records.append((box["id"], uid, cid, *flags_to_columns(flags),
-                        *to_epoch(item.internaldate), message.size, modseq, *sent))
+                        *to_epoch(item.internaldate), message.size, modseq, *sent, now))
     yield many(
         "INSERT INTO messages (mailbox_id, uid, content_id, sysflags, keywords,"
-        " internaldate, internaldate_offset, size, modseq, sent_date, sent_date_offset)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
+        " internaldate, internaldate_offset, size, modseq, sent_date, sent_date_offset,"
+        " savedate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
     yield from _note_keywords(d, box["id"], {f for i in items for f in normalize_flags(i.flags)})
     yield changed(user, [box["name"]])
     return [AppendResult(box["uidvalidity"], uid) for uid in uids]
@@ -305,7 +308,7 @@ def fetch_page(
     d: Dialect, mailbox_id: int, lo: int, hi: int, limit: int, with_structure: bool
 ) -> Routine[list[MessageRecord]]:
     """Up to ``limit`` messages with ``lo <= uid <= hi``, ascending."""
-    structure = ", c.structure" if with_structure else ""
+    structure = ", c.structure, c.preview" if with_structure else ""
     join = " JOIN contents AS c ON c.id = m.content_id" if with_structure else ""
     found = yield rows(
         f"SELECT {_MESSAGE_COLUMNS}{structure} FROM messages AS m{join}"
@@ -317,6 +320,8 @@ def fetch_page(
             internaldate=from_epoch(r["internaldate"], r["internaldate_offset"]),
             size=r["size"], modseq=r["modseq"], content=r["content_id"],
             structure=bytes(r["structure"]) if with_structure else None,
+            savedate=datetime.fromtimestamp(r["savedate"], UTC),
+            preview=r["preview"] if with_structure else None,
         )
         for r in found
     ]
@@ -477,10 +482,11 @@ def copy(
         " WHERE id = ? RETURNING uidnext - ?, highestmodseq",
         len(found), target["id"], len(found))
     new_uids = list(range(counters[0], counters[0] + len(found)))
+    now = int(time.time())  # RFC 8514 section 3: a copy's save date is its own
     yield many(
-        f"INSERT INTO messages (mailbox_id, uid, modseq, {_COPY_COLUMNS})"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(target["id"], new, counters[1], *(r[c] for c in _COPY_FIELDS))
+        f"INSERT INTO messages (mailbox_id, uid, modseq, savedate, {_COPY_COLUMNS})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(target["id"], new, counters[1], now, *(r[c] for c in _COPY_FIELDS))
          for new, r in zip(new_uids, found, strict=True)])
     yield from _note_keywords(
         d, target["id"], {k for r in found for k in flags_from_columns(0, r["keywords"])})

@@ -156,6 +156,22 @@ def urlauth_keys(d: Dialect) -> str:
     return _URLAUTH_KEYS.format(**d.types)
 
 
+_DATES_PREVIEWS = """
+-- RFC 8514 SAVEDATE: when the message was saved into its mailbox (epoch seconds; a
+-- copy gets its own). NULL for rows from before this step: they read as their
+-- INTERNALDATE, the best there is (docs/storage.md).
+ALTER TABLE messages ADD COLUMN savedate {int};
+-- RFC 8970 PREVIEW, made once at APPEND (mime/preview.py); NULL for older contents,
+-- whose preview FETCH makes when asked (and PREVIEW (LAZY) answers NIL).
+ALTER TABLE contents ADD COLUMN preview TEXT;
+"""
+
+
+def dates_previews(d: Dialect) -> str:
+    """SAVEDATE and PREVIEW columns (schema version 5 on SQLite, 6 on PostgreSQL)."""
+    return _DATES_PREVIEWS.format(**d.types)
+
+
 def sieve_tables(d: Dialect) -> str:
     """Sieve scripts and delivery tracking (schema version 4 on SQLite, 5 on PostgreSQL)."""
     return _SIEVE.format(**d.types)

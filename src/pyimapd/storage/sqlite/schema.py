@@ -13,7 +13,13 @@ import sqlite3
 import time
 
 from pyimapd.storage.sql.core import SQLITE
-from pyimapd.storage.sql.schema import quota_columns, sieve_tables, tables, urlauth_keys
+from pyimapd.storage.sql.schema import (
+    dates_previews,
+    quota_columns,
+    sieve_tables,
+    tables,
+    urlauth_keys,
+)
 
 SCHEMA_V1 = """
 -- Global counters. 'uidvalidity' is seeded from the clock and only grows, so every
@@ -30,7 +36,8 @@ END;
 """
 
 MIGRATIONS: list[str] = [
-    SCHEMA_V1, quota_columns(SQLITE), urlauth_keys(SQLITE), sieve_tables(SQLITE)]
+    SCHEMA_V1, quota_columns(SQLITE), urlauth_keys(SQLITE), sieve_tables(SQLITE),
+    dates_previews(SQLITE)]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 
