@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlite3
 
 from pyimapd.storage.sql.check import Invariant, invariants
-from pyimapd.storage.sql.core import SQLITE
 from pyimapd.storage.sqlite import schema
 from pyimapd.storage.sqlite.db import drive
+from pyimapd.storage.sqlite.textindex import DIALECT
 
 _BODIES: list[Invariant] = [
     (
@@ -37,4 +37,4 @@ def check(conn: sqlite3.Connection) -> list[str]:
         problems.append(f"the schema is at version {version}, this pyimapd expects "
                         f"{len(schema.MIGRATIONS)}: run `pyimapd db migrate`")
         return problems
-    return problems + drive(conn, invariants(SQLITE, _BODIES), None)
+    return problems + drive(conn, invariants(DIALECT, _BODIES), None)
