@@ -21,7 +21,8 @@ CRLF = b"\r\n"
 QUOTED_MAX = 1024
 """Longer strings go out as literals: some clients handle long quoted strings badly."""
 
-_QUOTED_BAD = frozenset(b"\r\n\x00") | frozenset(range(0x80, 0x100))
+_QUOTED_BAD_UTF8 = frozenset(b"\r\n\x00")
+_QUOTED_BAD = _QUOTED_BAD_UTF8 | frozenset(range(0x80, 0x100))
 _ATOM_SPECIALS = frozenset(b'(){ %*"\\]') | frozenset(range(0x00, 0x20)) | {0x7F}
 
 
@@ -63,8 +64,10 @@ class Mailbox:
 Value = None | int | str | bytes | Atom | Literal | Mailbox | Sequence["Value"]
 
 
-def _quote_ok(data: bytes) -> bool:
-    return len(data) <= QUOTED_MAX and not any(b in _QUOTED_BAD for b in data)
+def _quote_ok(data: bytes, utf8: bool = False) -> bool:
+    """``utf8``: RFC 6855's ``quoted =/ DQUOTE *uQUOTED-CHAR DQUOTE`` (8-bit allowed)."""
+    bad = _QUOTED_BAD_UTF8 if utf8 else _QUOTED_BAD
+    return len(data) <= QUOTED_MAX and not any(b in bad for b in data)
 
 
 def literal_prefix(size: int, binary: bool = False) -> bytes:
@@ -82,30 +85,21 @@ def literal(data: bytes, binary: bool = False) -> bytes:
     return literal_prefix(len(data), binary) + data
 
 
-def encode_string(data: bytes | str) -> bytes:
+def encode_string(data: bytes | str, utf8: bool = False) -> bytes:
     """``string``: a quoted string when possible, else a literal."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if _quote_ok(raw):
+    if _quote_ok(raw, utf8):
         return b'"' + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
     return literal(raw)
 
 
-def encode_astring(data: bytes | str) -> bytes:
+def encode_astring(data: bytes | str, utf8: bool = False) -> bytes:
     """``astring``: an atom when every octet is an ASTRING-CHAR, else a string."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     # NIL as an atom would read as nil where an nstring is possible: quote it.
     if raw and raw.upper() != b"NIL" and not any(b in _ATOM_SPECIALS or b >= 0x80 for b in raw):
         return raw
-    return encode_string(raw)
-
-
-def _encode_utf8_astring(raw: bytes) -> bytes:
-    """RFC 6855's ``quoted =/ DQUOTE *uQUOTED-CHAR DQUOTE``: 8-bit octets may be quoted."""
-    if raw and raw.upper() != b"NIL" and not any(b in _ATOM_SPECIALS or b >= 0x80 for b in raw):
-        return raw
-    if len(raw) <= QUOTED_MAX and not any(b in b"\r\n\x00" for b in raw):
-        return b'"' + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
-    return literal(raw)
+    return encode_string(raw, utf8)
 
 
 def encode_value(value: Value) -> bytes:
@@ -122,7 +116,7 @@ def encode_value(value: Value) -> bytes:
     if isinstance(value, Literal):
         return literal(value.data)
     if isinstance(value, Mailbox) and value.utf8:
-        return _encode_utf8_astring(value.name.encode("utf-8"))
+        return encode_astring(value.name, utf8=True)
     if isinstance(value, Mailbox):
         return encode_astring(encode_mailbox_name(value.name))
     if isinstance(value, Adjacent):

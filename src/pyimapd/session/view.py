@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from pyimapd.protocol.commands import SequenceSet
-from pyimapd.protocol.responses import Atom, ResponseCode, untagged, untagged_status
+from pyimapd.protocol.responses import Atom, ResponseCode, Value, untagged, untagged_status
 from pyimapd.storage.interface import (
     SYSTEM_FLAGS,
     Changes,
@@ -339,13 +339,11 @@ class SelectedView:
     def flags_fetch(self, msn: int, update: FlagUpdate) -> bytes:
         """An unsolicited FETCH for a flag change: FLAGS, plus UID and MODSEQ once
         CONDSTORE is on (RFC 7162 sections 3.1.4.2 and 3.2.4), UID in IMAP4rev2."""
-        flags = flag_atoms(update.flags, update.uid in self.recent)
-        if not self.condstore:
-            if self.rev2:  # RFC 9051 section 7.5.2: "MUST include UID"
-                return untagged(msn, Atom("FETCH"), [Atom("UID"), update.uid, Atom("FLAGS"),
-                                                      flags])
-            return untagged(msn, Atom("FETCH"), [Atom("FLAGS"), flags])
-        items = [Atom("UID"), update.uid, Atom("FLAGS"), flags, Atom("MODSEQ"), [update.modseq]]
+        items: list[Value] = [Atom("FLAGS"), flag_atoms(update.flags, update.uid in self.recent)]
+        if self.condstore or self.rev2:  # RFC 9051 section 7.5.2: "MUST include UID"
+            items[:0] = [Atom("UID"), update.uid]
+        if self.condstore:
+            items += [Atom("MODSEQ"), [update.modseq]]
         return untagged(msn, Atom("FETCH"), items)
 
     async def refresh(self, allow_expunge: bool, flags: bool = True) -> list[bytes]:

@@ -23,8 +23,7 @@ message that grows past the APPEND limit (``NO [TOOBIG]``).
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -47,6 +46,7 @@ from pyimapd.storage.interface import AppendItem, AppendResult
 
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
+    from pyimapd.session.view import SelectedView
 
 HELD_IN_MEMORY = 4 * SPOOL_IN_MEMORY
 """Octets of small messages one MULTIAPPEND may keep in memory before spooling to files."""
@@ -119,7 +119,7 @@ async def replace(session: Session, command: c.ReplaceStart) -> Result:
     so the client can match the two (section 3.3)."""
     name = "UID REPLACE" if command.uid else "REPLACE"
     view = session.require_view()
-    uid = _replaced(view.uids, command)
+    uid = _replaced(view, command)
     refused = None
     if view.readonly:
         refused = no("Mailbox is read-only", ResponseCode("READ-ONLY"))
@@ -151,12 +151,13 @@ async def replace(session: Session, command: c.ReplaceStart) -> Result:
     return ok(f"{name} completed")
 
 
-def _replaced(uids: Sequence[int], command: c.ReplaceStart) -> int | None:
+def _replaced(view: SelectedView, command: c.ReplaceStart) -> int | None:
     """The UID REPLACE names; None when there is no such message (RFC 8508 section 3.2:
     NO, for a sequence number beyond EXISTS too)."""
+    uids = view.uids
     if command.uid:
-        i = bisect_left(uids, command.number or 0)
-        return uids[i] if i < len(uids) and uids[i] == command.number else None
+        known = command.number is not None and view.msn_of(command.number) is not None
+        return command.number if known else None
     if not uids:
         return None
     if command.number is None:

@@ -165,8 +165,7 @@ async def list_(session: Session, command: c.List) -> Result:
         root = command.reference.split(DELIMITER, 1)[0] + DELIMITER if command.reference else ""
         session.write(list_line("LIST", root, ["\\Noselect"], utf8=session.utf8))
         return ok("LIST completed")
-    unknown = [i for i in command.status if i not in _STATUS_FIELDS
-               or (i == "RECENT" and session.rev2)]
+    unknown = _unknown_status(session, command.status)
     if unknown:
         return bad(f"Unknown STATUS item {unknown[0]}")
     if "HIGHESTMODSEQ" in command.status:
@@ -251,11 +250,15 @@ _STATUS_FIELDS = {
 9208's DELETED and DELETED-STORAGE (section 4.1.4, required with QUOTA=RES-*)."""
 
 
+def _unknown_status(session: Session, items: Sequence[str]) -> list[str]:
+    """Items STATUS (and LIST-STATUS) cannot answer; RFC 9051's status-att has no
+    RECENT (Appendix E item 12)."""
+    return [i for i in items if i not in _STATUS_FIELDS or (i == "RECENT" and session.rev2)]
+
+
 async def status(session: Session, command: c.Status) -> Result:
-    """Section 6.3.10; the items come back in the order they were asked. RFC 9051's
-    status-att has no RECENT (Appendix E item 12)."""
-    unknown = [i for i in command.items if i not in _STATUS_FIELDS
-               or (i == "RECENT" and session.rev2)]
+    """Section 6.3.10; the items come back in the order they were asked."""
+    unknown = _unknown_status(session, command.items)
     if unknown:
         return bad(f"Unknown STATUS item {unknown[0]}")
     if "HIGHESTMODSEQ" in command.items:
