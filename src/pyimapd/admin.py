@@ -102,7 +102,7 @@ async def sync_command(args: argparse.Namespace, config: Config) -> int:
         tls.check_hostname = False
         tls.verify_mode = ssl.CERT_NONE
     async with opened(config) as backend:
-        store = await backend.open(args.user)
+        store = await backend.open_owner(args.user)
         try:
             syncer = Syncer(store, source, password, config.data_dir / "sync", args.user,
                             dry_run=args.dry_run, progress=_progress_wanted(args), tls=tls,
@@ -166,7 +166,7 @@ async def export_command(args: argparse.Namespace, config: Config) -> int:
 
 async def mailbox_command(args: argparse.Namespace, config: Config) -> int:
     async with opened(config) as backend:
-        store = await backend.open(args.user)
+        store = await backend.open_owner(args.user)
         try:
             if args.action == "list":
                 for box in await store.list_mailboxes():

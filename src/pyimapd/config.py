@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pyimapd.protocol.limits import Limits
+from pyimapd.storage.sharing import Namespaces
 
 DEFAULT_LISTEN = ("127.0.0.1:1143",)
 
@@ -182,6 +183,8 @@ class Config:
     """``HOST:PORT`` of the Prometheus endpoint (``/metrics``); empty: none."""
     log_format: str = "text"
     """``text`` or ``json`` (one object per line)."""
+    namespaces: Namespaces = field(default_factory=Namespaces)
+    """``[namespaces]``: other users' and shared mailboxes (docs/sharing.md)."""
 
     def __post_init__(self) -> None:
         if self.log_format not in ("text", "json"):
@@ -227,6 +230,7 @@ def load_config(path: Path | None) -> Config:
         "auth": (AuthConfig, auth),
         "lmtp": (LmtpConfig, raw.pop("lmtp", {})),
         "sieve": (SieveConfig, raw.pop("sieve", {})),
+        "namespaces": (Namespaces, raw.pop("namespaces", {})),
     }
     if raw:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(raw))}")

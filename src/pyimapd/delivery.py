@@ -335,7 +335,7 @@ class Delivery:
     async def _store(self, user: str) -> MailStore:
         store = self._stores.get(user)
         if store is None:
-            store = await self.backend.open(user)
+            store = await self.backend.open_owner(user)
             self._stores[user] = store
         return store
 

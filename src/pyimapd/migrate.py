@@ -56,7 +56,7 @@ async def copy_account(
         raise StorageError(f"User {user} already exists in the destination store")
     await dst.users.add_user(
         user, record.password_hash, dict(record.secrets), default_mailboxes=False)
-    source, target = await src.open(user), await dst.open(user)
+    source, target = await src.open_owner(user), await dst.open_owner(user)
     try:
         mailboxes = sorted(await source.list_mailboxes(), key=lambda m: m.name)
         for mailbox in mailboxes:

@@ -41,6 +41,13 @@ SHARED_STORES = frozenset({"sqlite"})
 
 
 def open_backend(config: Config, changes: ChangeFeed | None = None) -> Backend:
+    """The configured store (see :func:`_backend`) with its ``[namespaces]``."""
+    backend = _backend(config, changes)
+    backend.namespaces = config.namespaces
+    return backend
+
+
+def _backend(config: Config, changes: ChangeFeed | None = None) -> Backend:
     """``store`` is ``sqlite`` (the embedded default, in the data dir), ``memory`` or a
     ``postgresql://USER@HOST/DB`` URL (docs/postgres.md).
     ``changes`` is the feed to use (default: one that stays in this process); a backend

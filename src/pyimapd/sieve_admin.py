@@ -68,7 +68,7 @@ def _read(path: str) -> str:
 
 async def sieve_command(args: argparse.Namespace, config: Config) -> int:
     async with opened(config) as backend:
-        store = await backend.open(args.user)
+        store = await backend.open_owner(args.user)
         scripts = store.scripts()
         try:
             if args.action == "list":

@@ -252,7 +252,7 @@ async def test_flag_index_follows_every_change(
     await first.start()
     await second.start()
     await first.users.add_user("u", "h")
-    here, there = await first.open("u"), await second.open("u")
+    here, there = await first.open_owner("u"), await second.open_owner("u")
     await here.create_mailbox("Other")
     for _ in range(60):
         await there.append("INBOX", msg(b"x"), frozenset(), WHEN)
@@ -328,7 +328,7 @@ async def test_polls_read_only_what_changed(tmp_path: Path) -> None:
     backend = SqliteBackend(tmp_path / "d")
     await backend.start()
     await backend.users.add_user("u", "h")
-    store = await backend.open("u")
+    store = await backend.open_owner("u")
     items = [AppendItem(msg(b"m%d" % i), frozenset(), WHEN) for i in range(3000)]
     await store.append_many("INBOX", items)
     sel, result = await store.select("INBOX", False)

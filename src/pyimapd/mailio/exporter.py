@@ -71,7 +71,7 @@ class Exporter:
         self.stats = ExportStats()
 
     async def run(self) -> ExportStats:
-        store = await self.backend.open(self.user)
+        store = await self.backend.open_owner(self.user)
         try:
             boxes = [m.name for m in await store.list_mailboxes() if not m.noselect]
             if self.only is not None:

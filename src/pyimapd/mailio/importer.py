@@ -140,7 +140,7 @@ class Importer:
         self._seen: set[str] = set()
 
     async def run(self, path: Path) -> ImportStats:
-        store = await self.backend.open(self.user)  # NoSuchUser for an unknown account
+        store = await self.backend.open_owner(self.user)  # NoSuchUser for an unknown account
         try:
             if path.is_file():
                 await self._mbox(store, path)

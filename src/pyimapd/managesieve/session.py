@@ -280,7 +280,7 @@ class SieveSession:
                                        f"ManageSieve {name}", reason)
             self.io.write(response("NO", "Authentication failed"))
             return
-        self.store = await self.services.backend.open(user)
+        self.store = await self.services.backend.open_owner(user)
         self.user = user
         authenticator.succeeded(user)
         self.log.info("user %s logged in to ManageSieve from %s", user, self.io.peer_host)

@@ -580,3 +580,4 @@ class Notify(Command):
 
     groups: tuple[NotifyGroup, ...] | None
     status: bool = False
+

@@ -18,6 +18,7 @@ import re
 from base64 import b64decode
 from collections.abc import Callable, Iterator, Sequence
 
+from pyimapd.protocol import acl_parser as acl
 from pyimapd.protocol import commands as c
 from pyimapd.protocol import ext_parser as ext
 from pyimapd.protocol import notify_parser
@@ -480,5 +481,10 @@ _COMMANDS: dict[str, _Handler] = {
     "GENURLAUTH": urlauth.genurlauth,
     "RESETKEY": urlauth.resetkey,
     "URLFETCH": urlauth.urlfetch,
+    "SETACL": acl.setacl,
+    "DELETEACL": acl.deleteacl,
+    "GETACL": acl.getacl,
+    "LISTRIGHTS": acl.listrights,
+    "MYRIGHTS": acl.myrights,
 }
 """Command name (upper-cased) to the function reading its arguments."""

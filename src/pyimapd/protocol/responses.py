@@ -32,6 +32,13 @@ class Atom(str):
     __slots__ = ()
 
 
+class AString(str):
+    """Sent as an ``astring``: an atom when every character allows, else a string (RFC
+    4314's identifiers and rights)."""
+
+    __slots__ = ()
+
+
 class Adjacent(tuple):  # type: ignore[type-arg]
     """A parenthesized list whose leading sub-lists are written back to back.
 
@@ -61,7 +68,7 @@ class Mailbox:
     utf8: bool = False
 
 
-Value = None | int | str | bytes | Atom | Literal | Mailbox | Sequence["Value"]
+Value = None | int | str | bytes | Atom | AString | Literal | Mailbox | Sequence["Value"]
 
 
 def _quote_ok(data: bytes, utf8: bool = False) -> bool:
@@ -111,6 +118,8 @@ def encode_value(value: Value) -> bytes:
         return str(value).encode()
     if isinstance(value, Atom):
         return value.encode("utf-8")
+    if isinstance(value, AString):
+        return encode_astring(value)
     if isinstance(value, str | bytes):
         return encode_string(value)
     if isinstance(value, Literal):

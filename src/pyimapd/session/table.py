@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from pyimapd.protocol import acl_commands as a
 from pyimapd.protocol import commands as c
-from pyimapd.session.handlers import any as any_
 from pyimapd.session.handlers import (
+    acl,
     append,
     auth,
     compress,
@@ -26,8 +27,10 @@ from pyimapd.session.handlers import (
     search,
     urlauth,
 )
+from pyimapd.session.handlers import any as any_
 from pyimapd.session.handlers import sort as sort_
 from pyimapd.session.state import ANY, AUTH, NOT_AUTH, SELECTED, Result, State
+from pyimapd.storage import rights
 
 Handler = Callable[[Any, Any], Awaitable[Result]]
 
@@ -95,6 +98,11 @@ TABLE: dict[type[c.Command], CommandSpec] = {
     c.GenUrlAuth: CommandSpec(urlauth.genurlauth, AUTH, capability="URLAUTH"),
     c.ResetKey: CommandSpec(urlauth.resetkey, AUTH),
     c.UrlFetch: CommandSpec(urlauth.urlfetch, AUTH),
+    a.SetAcl: CommandSpec(acl.setacl, AUTH, capability="ACL"),
+    a.DeleteAcl: CommandSpec(acl.deleteacl, AUTH),
+    a.GetAcl: CommandSpec(acl.getacl, AUTH),
+    a.ListRights: CommandSpec(acl.listrights, AUTH),
+    a.MyRights: CommandSpec(acl.myrights, AUTH),
 }
 
 EXTENSIONS: tuple[str, ...] = ("LITERAL+", "CONDSTORE", "QRESYNC", "STATUS=SIZE")
@@ -131,7 +139,13 @@ FETCH EMAILID and THREADID (NIL: threads are not kept); SEARCH EMAILID and THREA
 PREVIEW (RFC 8970, mime/preview.py): FETCH PREVIEW [(LAZY)], made once at APPEND.
 SAVEDATE (RFC 8514): FETCH SAVEDATE and SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED."""
 
-_NAMES = {c.AppendStart: "APPEND", c.ReplaceStart: "REPLACE", c.Lsub: "LSUB",
+EXTENSIONS += (f"RIGHTS={rights.EXTRA_RIGHTS}",)
+"""RFC 4314 section 5.1.1: the rights beyond RFC 2086's (storage/rights.py); ACL comes
+with SETACL in the table (handlers/acl.py, enforced in storage/sharing.py)."""
+
+_NAMES = {a.SetAcl: "SETACL", a.DeleteAcl: "DELETEACL", a.GetAcl: "GETACL",
+          a.ListRights: "LISTRIGHTS", a.MyRights: "MYRIGHTS",
+          c.AppendStart: "APPEND", c.ReplaceStart: "REPLACE", c.Lsub: "LSUB",
           c.StartTLS: "STARTTLS", c.GenUrlAuth: "GENURLAUTH", c.ResetKey: "RESETKEY",
           c.UrlFetch: "URLFETCH"}
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pyimapd.search.ast import SearchKey
 from pyimapd.storage.records import (  # noqa: F401 - the interface's own names
@@ -42,6 +42,7 @@ from pyimapd.storage.records import (  # noqa: F401 - the interface's own names
     MailboxRecord,
     MailboxStatus,
     MessageRecord,
+    NoPermission,
     NoSuchMailbox,
     NoSuchScript,
     NoSuchUser,
@@ -60,6 +61,9 @@ from pyimapd.storage.records import (  # noqa: F401 - the interface's own names
     Unavailable,
     UserRecord,
 )
+
+if TYPE_CHECKING:
+    from pyimapd.storage.sharing import Namespaces
 
 DELIMITER = "/"
 
@@ -344,9 +348,30 @@ class ChangeFeed(Protocol):
 class Backend(Protocol):
     users: UserStore
     changes: ChangeFeed
+    namespaces: Namespaces
+    """Where others' and shared mailboxes appear (storage/sharing.py); ``open_backend``
+    sets it from ``[namespaces]``."""
 
     async def start(self) -> None: ...
-    async def open(self, user: str) -> MailStore: ...
+    async def open(self, user: str) -> MailStore:
+        """The user's store with rights enforced: a
+        :class:`~pyimapd.storage.sharing.SharingStore` over :meth:`open_owner`."""
+
+    async def open_owner(self, user: str) -> MailStore:
+        """The user's own mailboxes with no rights checked: for the administrator,
+        delivery, migrations and the sharing store itself. Raises NoSuchUser."""
+
+    async def get_acl(self, owner: str, mailbox: str) -> dict[str, str] | None:
+        """The ACL of ``owner``'s ``mailbox`` (identifier -> canonical rights, RFC 4314),
+        None when there is no such mailbox (a \\Noselect name is one)."""
+
+    async def set_acl(self, owner: str, mailbox: str, identifier: str, rights: str) -> None:
+        """Replaces the entry; empty ``rights`` removes it. Raises NoSuchMailbox."""
+
+    async def acl_entries(self, identifiers: Sequence[str]) -> list[tuple[str, str, str, str]]:
+        """``(owner, mailbox, identifier, rights)`` of every entry, in every account,
+        naming one of ``identifiers``."""
+
     async def close(self) -> None: ...
 
 

@@ -40,6 +40,14 @@ class NotAllowed(StorageError):
     code = "CANNOT"
 
 
+class NoPermission(StorageError):
+    """RFC 4314 section 4: the user may look the mailbox up (the ``l`` right) but lacks
+    the right the command needs. Without ``l`` the store raises NoSuchMailbox instead,
+    exactly as for a mailbox that does not exist."""
+
+    code = "NOPERM"
+
+
 class OverQuota(StorageError):
     code = "OVERQUOTA"
 

@@ -68,8 +68,12 @@ async def enable(session: Session, command: c.Enable) -> Result:
 
 
 async def namespace(session: Session, command: c.Namespace) -> Result:
-    """RFC 2342 section 5: one personal namespace with an empty prefix; the store has
-    no other users' or shared mailboxes, so those namespaces are NIL."""
+    """RFC 2342 section 5: the personal namespace has an empty prefix; other users'
+    mailboxes are under ``Other Users/`` and the shared ones under ``Shared/`` (the
+    configured prefixes, storage/sharing.py), NIL when there is no shared owner."""
     session.require_store()
-    session.write(untagged(Atom("NAMESPACE"), [["", DELIMITER]], None, None))
+    ns = session.ctx.backend.namespaces
+    others = [[ns.other + DELIMITER, DELIMITER]]  # a string, not an astring
+    shared = [[ns.shared + DELIMITER, DELIMITER]] if ns.shared_owner else None
+    session.write(untagged(Atom("NAMESPACE"), [["", DELIMITER]], others, shared))
     return ok("NAMESPACE completed")

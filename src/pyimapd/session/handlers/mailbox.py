@@ -23,6 +23,7 @@ from pyimapd.session.state import Result, bad, no, ok
 from pyimapd.session.view import SelectedView
 from pyimapd.storage.interface import DELIMITER, MailboxStatus, NoSuchMailbox, StorageError
 from pyimapd.storage.names import list_matcher
+from pyimapd.storage.sharing import feed_key
 
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
@@ -52,7 +53,7 @@ async def _open(session: Session, command: c.Select | c.Examine, readonly: bool)
         await session.unselect()
         session.write(untagged_status("OK", "Previous mailbox closed", ResponseCode("CLOSED")))
     store = session.require_store()
-    subscription = session.ctx.backend.changes.subscribe(store.user, name)
+    subscription = session.ctx.backend.changes.subscribe(*feed_key(store, name))
     try:
         mailbox, result = await store.select(name, readonly)
     except BaseException:
@@ -93,7 +94,8 @@ async def _open(session: Session, command: c.Select | c.Examine, readonly: bool)
         session.write(untagged_status("OK", "Highest", highestmodseq_code(view)))
     if command.qresync is not None:
         await resync(session, view, command.qresync)
-    mode = ResponseCode("READ-ONLY" if readonly else "READ-WRITE")
+    # RFC 4314 section 5.2: READ-ONLY also when the rights allow no change.
+    mode = ResponseCode("READ-ONLY" if result.readonly else "READ-WRITE")
     return ok(f"{verb} completed", mode)
 
 

@@ -11,7 +11,7 @@ from pyimapd.protocol.responses import Atom, ResponseCode, encode_value, untagge
 from pyimapd.session.handlers.condstore import enable_condstore, highestmodseq_code
 from pyimapd.session.state import Result, bad, no, ok
 from pyimapd.session.view import InvalidSequence, SelectedView, flag_atoms, uid_set_text
-from pyimapd.storage.interface import FlagUpdate, NoSuchMailbox
+from pyimapd.storage.interface import FlagUpdate, NoPermission, NoSuchMailbox
 
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
@@ -29,7 +29,10 @@ async def close(session: Session, command: c.Close) -> Result:
     """Section 6.4.2: removes \\Deleted messages silently, then leaves the selected state."""
     view = session.require_view()
     if not view.readonly:
-        await view.mailbox.expunge()
+        try:
+            await view.mailbox.expunge()
+        except NoPermission:
+            pass  # RFC 4314 section 4: without "e", CLOSE still closes, with OK
     await session.unselect()
     return ok("CLOSE completed")
 

@@ -47,6 +47,7 @@ from pyimapd.storage.interface import (
     Subscription,
 )
 from pyimapd.storage.names import is_inferior, normalize, parents
+from pyimapd.storage.sharing import feed_key
 
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
@@ -291,7 +292,8 @@ class Notifier:
             if box is not None and box.events == events:
                 continue
             if box is None:
-                box = self.boxes[name] = _Watched(self._feed.subscribe(self._user, name), events)
+                key = feed_key(self.session.require_store(), name)  # the owner's
+                box = self.boxes[name] = _Watched(self._feed.subscribe(*key), events)
             box.events = events
             now = await self._status(name, box)
             if now is None:

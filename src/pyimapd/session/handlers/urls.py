@@ -184,7 +184,7 @@ class UrlSource:
             return self.session.require_store()
         if user not in self._stores:
             try:
-                self._stores[user] = await self.session.ctx.backend.open(user)
+                self._stores[user] = await self.session.ctx.backend.open_owner(user)
             except StorageError:
                 return None
         return self._stores[user]

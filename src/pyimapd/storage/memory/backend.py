@@ -40,6 +40,7 @@ from pyimapd.storage.memory.state import (
     _State,
     _status,
 )
+from pyimapd.storage.sharing import Namespaces, SharingStore, open_sharing
 from pyimapd.storage.values import (
     normalize_flags,
     truncate,
@@ -113,14 +114,42 @@ class MemoryBackend:
         self._state = _State()
         self.changes: ChangeFeed = changes if changes is not None else LocalChangeFeed()
         self.users: UserStore = MemoryUserStore(self._state, self)
+        self.namespaces = Namespaces()
 
     async def start(self) -> None:
         pass
 
-    async def open(self, user: str) -> MemoryMailStore:
+    async def open(self, user: str) -> SharingStore:
+        return await open_sharing(self, user)
+
+    async def open_owner(self, user: str) -> MemoryMailStore:
         if user not in self._state.accounts:
             raise NoSuchUser(f"No user {user}")
         return MemoryMailStore(self._state, user, self.changes)
+
+    def _mailbox(self, owner: str, mailbox: str) -> _Mailbox | None:
+        account = self._state.accounts.get(owner)
+        return None if account is None else account.mailboxes.get(mailbox)
+
+    async def get_acl(self, owner: str, mailbox: str) -> dict[str, str] | None:
+        found = self._mailbox(owner, mailbox)
+        return None if found is None else dict(found.acl)
+
+    async def set_acl(self, owner: str, mailbox: str, identifier: str, rights: str) -> None:
+        found = self._mailbox(owner, mailbox)
+        if found is None:
+            raise NoSuchMailbox(f"Mailbox {mailbox} does not exist")
+        if rights:
+            found.acl[identifier] = rights
+        else:
+            found.acl.pop(identifier, None)
+
+    async def acl_entries(self, identifiers: Sequence[str]) -> list[tuple[str, str, str, str]]:
+        wanted = set(identifiers)
+        return [(owner, box.name, ident, letters)
+                for owner, account in self._state.accounts.items()
+                for box in account.mailboxes.values()
+                for ident, letters in box.acl.items() if ident in wanted]
 
     async def close(self) -> None:
         pass

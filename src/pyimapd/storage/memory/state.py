@@ -62,6 +62,8 @@ class _Mailbox:
     keywords: dict[str, str] = field(default_factory=dict)
     access_key: bytes | None = None
     """RFC 4467's mailbox access key; a re-created mailbox is a new object without one."""
+    acl: dict[str, str] = field(default_factory=dict)
+    """RFC 4314 entries (identifier -> rights); a RENAME keeps the object and so them."""
     ident: int = field(default_factory=lambda: next(_MAILBOX_IDS))
     """What a row id is in SQL: kept across RENAME (the object is renamed in place)."""
 

@@ -20,6 +20,7 @@ import asyncpg
 from pyimapd.storage.interface import StorageError
 from pyimapd.storage.sql.core import POSTGRES
 from pyimapd.storage.sql.schema import (
+    acl_table,
     dates_previews,
     quota_columns,
     sieve_tables,
@@ -87,7 +88,7 @@ CREATE FUNCTION pyimapd_contains(haystack TEXT, needle TEXT) RETURNS BOOLEAN
 
 MIGRATIONS: list[str] = [
     SCHEMA_V1, quota_columns(POSTGRES), SCHEMA_V3_CONTAINS, urlauth_keys(POSTGRES),
-    sieve_tables(POSTGRES), dates_previews(POSTGRES)]
+    sieve_tables(POSTGRES), dates_previews(POSTGRES), acl_table(POSTGRES)]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 LATEST = len(MIGRATIONS)

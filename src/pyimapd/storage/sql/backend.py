@@ -47,9 +47,10 @@ from pyimapd.storage.interface import (
     UserRecord,
     UserStore,
 )
+from pyimapd.storage.sharing import Namespaces, SharingStore, open_sharing
+from pyimapd.storage.sql import acl, quota
 from pyimapd.storage.sql import mailboxes as mb
 from pyimapd.storage.sql import messages as msg
-from pyimapd.storage.sql import quota
 from pyimapd.storage.sql import sieve as sv
 from pyimapd.storage.sql import urlauth as ua
 from pyimapd.storage.values import merge_ranges, pages, record_uid, row_uid
@@ -152,11 +153,28 @@ class SqlBackend:
         self.flag_copies = flag_copies
         self.changes: ChangeFeed = db.changes
         self.users: UserStore = SqlUserStore(db)
+        self.namespaces = Namespaces()
 
-    async def open(self, user: str) -> SqlMailStore:
+    async def open(self, user: str) -> SharingStore:
+        return await open_sharing(self, user)
+
+    async def open_owner(self, user: str) -> SqlMailStore:
         if await self.engine.read_small(mb.get_user, user) is None:
             raise NoSuchUser(f"No user {user}")
         return SqlMailStore(self.engine, user, self.flag_copies)
+
+    async def get_acl(self, owner: str, mailbox: str) -> dict[str, str] | None:
+        found: dict[str, str] | None = await self.engine.read_small(
+            acl.get_acl, owner, mailbox)
+        return found
+
+    async def set_acl(self, owner: str, mailbox: str, identifier: str, rights: str) -> None:
+        await self.engine.write(acl.set_acl, owner, mailbox, identifier, rights)
+
+    async def acl_entries(self, identifiers: Sequence[str]) -> list[tuple[str, str, str, str]]:
+        found: list[tuple[str, str, str, str]] = await self.engine.read_small(
+            acl.acl_entries, list(identifiers))
+        return found
 
 
 class SqlScriptStore:

@@ -268,6 +268,7 @@ def delete_mailbox(d: Dialect, user: str, name: str) -> Routine[None]:
     if keep:
         yield count("DELETE FROM expunged WHERE mailbox_id = ?", mailbox_id)
         yield count("DELETE FROM mailbox_keywords WHERE mailbox_id = ?", mailbox_id)
+        yield count("DELETE FROM acl WHERE mailbox_id = ?", mailbox_id)  # RFC 4314 section 4
         yield count(
             "UPDATE mailboxes SET noselect = TRUE, special_use = NULL WHERE id = ?", mailbox_id)
     else:

@@ -172,6 +172,27 @@ def dates_previews(d: Dialect) -> str:
     return _DATES_PREVIEWS.format(**d.types)
 
 
+_ACL = """
+-- RFC 4314 access control lists: one row per (mailbox, identifier); identifiers are
+-- user names, 'anyone', or '-name' for negative rights. Rights are canonical letter
+-- strings (storage/rights.py). A RENAME keeps the mailbox row and so its ACL; a DELETE
+-- drops it (the cascade, or storage/sql/mailboxes.py for a name kept as \\Noselect).
+CREATE TABLE acl (
+    mailbox_id {int} NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    identifier TEXT NOT NULL,
+    rights TEXT NOT NULL,
+    PRIMARY KEY (mailbox_id, identifier)
+){without_rowid};
+-- LIST across namespaces: the entries that name a user (or anyone).
+CREATE INDEX acl_by_identifier ON acl (identifier);
+"""
+
+
+def acl_table(d: Dialect) -> str:
+    """The ACL table (schema version 6 on SQLite, 7 on PostgreSQL)."""
+    return _ACL.format(**d.types)
+
+
 def sieve_tables(d: Dialect) -> str:
     """Sieve scripts and delivery tracking (schema version 4 on SQLite, 5 on PostgreSQL)."""
     return _SIEVE.format(**d.types)

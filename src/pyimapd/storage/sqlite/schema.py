@@ -14,6 +14,7 @@ import time
 
 from pyimapd.storage.sql.core import SQLITE
 from pyimapd.storage.sql.schema import (
+    acl_table,
     dates_previews,
     quota_columns,
     sieve_tables,
@@ -37,7 +38,7 @@ END;
 
 MIGRATIONS: list[str] = [
     SCHEMA_V1, quota_columns(SQLITE), urlauth_keys(SQLITE), sieve_tables(SQLITE),
-    dates_previews(SQLITE)]
+    dates_previews(SQLITE), acl_table(SQLITE)]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 
