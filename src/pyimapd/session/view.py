@@ -31,6 +31,7 @@ from pyimapd.storage.interface import (
     SelectResult,
     Subscription,
 )
+from pyimapd.storage.sharing_selected import flag_right
 from pyimapd.storage.values import flag_key
 
 if TYPE_CHECKING:
@@ -457,9 +458,13 @@ class SelectedView:
         return changes
 
     def flags_responses(self) -> list[bytes]:
-        """FLAGS and PERMANENTFLAGS (RFC 3501 section 6.3.1)."""
+        """FLAGS and PERMANENTFLAGS (RFC 3501 section 6.3.1); PERMANENTFLAGS only has
+        the flags the user's rights let them change (RFC 4314 section 5.1.1)."""
         flags = [Atom(f) for f in SYSTEM_FLAGS] + sorted(Atom(k) for k in self.keywords)
         perm = [] if self.readonly else [*flags, Atom("\\*")]
+        rights: str | None = getattr(self.mailbox, "rights", None)
+        if rights is not None:
+            perm = [f for f in perm if flag_right(f) in rights]
         text = "Read-only mailbox" if self.readonly else "Flags permitted"
         return [
             untagged(Atom("FLAGS"), flags),
