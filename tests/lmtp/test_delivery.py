@@ -108,7 +108,7 @@ async def test_store_failures_map_to_codes(
     async def failing_open(user: str) -> _FailingStore:
         return _FailingStore(exc)
 
-    monkeypatch.setattr(backend, "open", failing_open)
+    monkeypatch.setattr(backend, "open_owner", failing_open)
     delivery = Delivery(backend, DeliveryPolicy(quota_tempfail=tempfail))
     _, prepared = await prepare_bytes(MESSAGE)
     results = await delivery.deliver(

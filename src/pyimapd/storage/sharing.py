@@ -186,26 +186,34 @@ class SharingStore:
 
     # --- ACLs (RFC 4314 section 3) ---------------------------------------------------
 
+    async def _acl_of(self, name: str, right: str) -> tuple[Place, dict[str, str]]:
+        """The place of ``name`` when the caller has ``right`` there, with its ACL; the
+        own account is looked up too, so a missing mailbox is NONEXISTENT there also."""
+        place = await self.need(name, right)
+        acl = await self._backend.get_acl(place.owner, place.mailbox)
+        if acl is None:
+            raise NoSuchMailbox(f"Mailbox {name} does not exist")
+        return place, acl
+
     async def myrights(self, name: str) -> str:
         """MYRIGHTS needs any of ``l r i k x a`` (section 4)."""
         place = await self.locate(name)
         if not set(place.rights) & set("lrikxa"):
             raise NoSuchMailbox(f"Mailbox {name} does not exist")
+        await self._acl_of(name, "")
         return place.rights
 
     async def get_acl(self, name: str) -> list[tuple[str, str]]:
         """The entries, the owner's implicit all-rights entry first."""
-        place = await self.need(name, "a")
-        acl = await self._backend.get_acl(place.owner, place.mailbox) or {}
+        place, acl = await self._acl_of(name, "a")
         return [(place.owner, r.ALL), *sorted(acl.items())]
 
     async def set_acl(self, name: str, identifier: str, mod: str | None) -> None:
         """SETACL (``mod`` as section 3.1 has it) or DELETEACL (``mod`` None)."""
         r.check_identifier(identifier)
-        place = await self.need(name, "a")
+        place, acl = await self._acl_of(name, "a")
         if identifier == place.owner:
             raise NotAllowed("The owner always has every right")
-        acl = await self._backend.get_acl(place.owner, place.mailbox) or {}
         new = "" if mod is None else r.modify(acl.get(identifier, ""), mod)
         await self._backend.set_acl(place.owner, place.mailbox, identifier, new)
 
@@ -213,7 +221,7 @@ class SharingStore:
         """LISTRIGHTS: rights always granted, and the others one by one (no right here
         is tied to another; ``c`` and ``d`` follow, section 2.1.1)."""
         r.check_identifier(identifier)
-        place = await self.need(name, "a")
+        place, _ = await self._acl_of(name, "a")
         if identifier == place.owner:
             return r.ALL, []
         return "", [*r.ALL, "c", "d"]
