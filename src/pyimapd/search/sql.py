@@ -26,6 +26,10 @@ offset, PostgreSQL's ``strpos`` is Boyer-Moore-Horspool: a needle ``b`` + 60,000
 against 1 MB of ``a`` took 14 s there), so each backend defines the function with a
 linear matcher: SQLite's calls Python's ``in`` (two-way search), PostgreSQL's uses a
 literal regular expression (``***=``, a DFA) for needles over 16 characters.
+With a ``text_filter`` (the database's full-text index, storage/sql/textindex.py), each
+BODY, TEXT and HEADER test is put behind the index's condition: ``(filter AND exact)``.
+The filter may let through contents that do not match, never stop one that does, so
+the answer is the exact path's; it only spares the exact test on most rows.
 UID ranges are inlined as integer literals (after ``int()``), so a long UID list
 cannot exceed SQLite's parameter limit.
 Constants are ``TRUE``/``FALSE`` (SQLite 3.23+ knows them, PostgreSQL needs them). The
@@ -36,6 +40,7 @@ PostgreSQL backend runs the same SQL: its schema defines ``pyimapd_contains`` an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyimapd.mime.search import PART_HEADERS
@@ -83,10 +88,30 @@ _DAY_OPS = {"before": "<", "on": "=", "since": ">="}
 
 Compiled = tuple[str, list[Any]]
 
+TextFilter = Callable[[str, str], Compiled | None]
+"""``(what, folded needle) -> condition or None``: what is ``"body"`` (the decoded body
+text) or ``"lines"`` (the header lines TEXT and HEADER look at); the condition holds
+for every content whose text holds the needle; None when the index cannot tell."""
 
-def compile_search(key: SearchKey) -> Compiled:
-    """``(sql, params)`` for ``key``. Raises ValueError on keys only the session can
-    resolve (SeqSet, UidSet, Recent, Within)."""
+
+def compile_search(key: SearchKey, text_filter: TextFilter | None = None) -> Compiled:
+    """``(sql, params)`` for ``key``, behind ``text_filter`` where it serves. Raises
+    ValueError on keys only the session can resolve (SeqSet, UidSet, Recent, Within)."""
+    exact = _exact(key, text_filter)
+    if text_filter is None or not isinstance(key, Body | Text | Header):
+        return exact
+    needle = fold(key.value)
+    kinds = {Body: ("body",), Text: ("body", "lines"), Header: ("lines",)}[type(key)]
+    filters = [text_filter(kind, needle) for kind in kinds] if needle else [None]
+    if None in filters:
+        return exact
+    served = [f for f in filters if f is not None]
+    sql = _balanced("OR", [f[0] for f in served])
+    return f"({sql} AND {exact[0]})", [p for f in served for p in f[1]] + exact[1]
+
+
+def _exact(key: SearchKey, text_filter: TextFilter | None) -> Compiled:
+    """The condition for ``key`` itself; its sub-keys go through :func:`compile_search`."""
     match key:
         case All():
             return "TRUE", []
@@ -117,12 +142,12 @@ def compile_search(key: SearchKey) -> Compiled:
         case InternalTime(older=older, epoch=epoch):
             return ("(m.internaldate <= ?)" if older else "(m.internaldate >= ?)"), [int(epoch)]
         case Not(key=inner):
-            sql, params = compile_search(inner)
+            sql, params = compile_search(inner, text_filter)
             return f"(NOT {sql})", params
         case Or(left=left, right=right):
-            return _join("OR", (left, right), "FALSE")
+            return _join("OR", (left, right), "FALSE", text_filter)
         case And(keys=keys):
-            return _join("AND", keys, "TRUE")
+            return _join("AND", keys, "TRUE", text_filter)
     raise ValueError(f"search key {key!r} must be resolved by the session first")
 
 
@@ -180,12 +205,14 @@ def _text(needle: str) -> Compiled:
     return sql, [needle, PART_HEADERS, needle]
 
 
-def _join(op: str, keys: tuple[SearchKey, ...], empty: str) -> Compiled:
+def _join(
+    op: str, keys: tuple[SearchKey, ...], empty: str, text_filter: TextFilter | None
+) -> Compiled:
     if not keys:
         return empty, []
     parts, params = [], []
     for k in keys:
-        sql, p = compile_search(k)
+        sql, p = compile_search(k, text_filter)
         parts.append(sql)
         params.extend(p)
     return _balanced(op, parts), params

@@ -26,7 +26,7 @@ delimiter and ``INBOX`` normalised (see :mod:`pyimapd.storage.names`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -348,6 +348,20 @@ class Backend(Protocol):
     async def start(self) -> None: ...
     async def open(self, user: str) -> MailStore: ...
     async def close(self) -> None: ...
+
+
+class TextIndexed(Protocol):
+    """Optional (issue 17, ``pyimapd index``): a backend whose SEARCH text keys go
+    through a full-text index. ``progress(done, total)`` follows a rebuild."""
+
+    async def text_index_status(self) -> tuple[bool, int]:
+        """``(usable, contents not indexed yet)``."""
+
+    async def rebuild_text_index(
+        self, user: str | None, reset: bool, progress: Callable[[int, int], None]
+    ) -> int:
+        """Indexes what is missing (``user``'s messages only, or all), after emptying
+        the index with ``reset``; returns how many contents (or indexes) it built."""
 
 
 class CheckableBackend(Protocol):

@@ -18,6 +18,7 @@ import time
 import asyncpg
 
 from pyimapd.storage.interface import StorageError
+from pyimapd.storage.postgres import textindex
 from pyimapd.storage.sql.core import POSTGRES
 from pyimapd.storage.sql.schema import (
     dates_previews,
@@ -87,7 +88,7 @@ CREATE FUNCTION pyimapd_contains(haystack TEXT, needle TEXT) RETURNS BOOLEAN
 
 MIGRATIONS: list[str] = [
     SCHEMA_V1, quota_columns(POSTGRES), SCHEMA_V3_CONTAINS, urlauth_keys(POSTGRES),
-    sieve_tables(POSTGRES), dates_previews(POSTGRES)]
+    sieve_tables(POSTGRES), dates_previews(POSTGRES), textindex.MIGRATION]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 LATEST = len(MIGRATIONS)

@@ -49,7 +49,7 @@ from pyimapd.storage.interface import (
 )
 from pyimapd.storage.sql import mailboxes as mb
 from pyimapd.storage.sql import messages as msg
-from pyimapd.storage.sql import quota
+from pyimapd.storage.sql import quota, textindex
 from pyimapd.storage.sql import sieve as sv
 from pyimapd.storage.sql import urlauth as ua
 from pyimapd.storage.values import merge_ranges, pages, record_uid, row_uid
@@ -157,6 +157,11 @@ class SqlBackend:
         if await self.engine.read_small(mb.get_user, user) is None:
             raise NoSuchUser(f"No user {user}")
         return SqlMailStore(self.engine, user, self.flag_copies)
+
+    async def text_index_status(self) -> tuple[bool, int]:
+        """``(usable, contents not indexed yet)`` of the full-text index (issue 17)."""
+        found: tuple[bool, int] = await self.engine.read(textindex.status)
+        return found
 
 
 class SqlScriptStore:

@@ -58,6 +58,7 @@ from pyimapd.storage.sql.core import (
     value,
 )
 from pyimapd.storage.sql.mailboxes import bump_modseq, mailbox_row, record_expunged, user_id
+from pyimapd.storage.sql.textindex import index_content, search_filter
 from pyimapd.storage.values import (
     DELETED_BIT,
     SEEN_BIT,
@@ -143,14 +144,16 @@ def _text(text: str) -> str:
 
 def write_content(d: Dialect, message: PreparedMessage) -> Routine[int]:
     """Stores the body, structure and search data; returns the content id."""
+    text = _text(message.search_text)
     cid = int((yield value(
-        d.new_content, message.size, bytes(message.structure), _text(message.search_text),
+        d.new_content, message.size, bytes(message.structure), text,
         None if message.preview is None else message.preview.replace("\x00", ""))))
     yield WriteBody(cid, message.source, message.size)
     yield many(
         "INSERT INTO content_headers (content_id, name, value) VALUES (?, ?, ?)",
         [(cid, _text(name), _text(line))
          for name, text in message.search_headers.items() for line in text.split("\n")])
+    yield from index_content(d, cid, text)
     return cid
 
 
@@ -557,7 +560,7 @@ def expunge(
 
 def search(d: Dialect, mailbox_id: int, uidvalidity: int, key: SearchKey) -> Routine[list[int]]:
     yield from live_mailbox(d, mailbox_id, uidvalidity)
-    condition, params = compile_search(key)
+    condition, params = compile_search(key, (yield from search_filter(d)))
     found = yield tuples(
         "SELECT m.uid FROM messages AS m JOIN contents AS c ON c.id = m.content_id"
         f" WHERE m.mailbox_id = ? AND ({condition}) ORDER BY m.uid", mailbox_id, *params)

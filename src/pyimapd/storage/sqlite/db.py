@@ -39,8 +39,9 @@ from typing import TypeVar
 
 from pyimapd.search.sql import contains
 from pyimapd.storage.interface import ChangeFeed, StorageError, Unavailable
-from pyimapd.storage.sql.core import SQLITE, Changed, Query, Routine, WriteBody
+from pyimapd.storage.sql.core import Changed, Query, Routine, WriteBody
 from pyimapd.storage.sqlite import schema
+from pyimapd.storage.sqlite.textindex import DIALECT
 from pyimapd.storage.values import CHUNK_SIZE
 
 T = TypeVar("T")
@@ -262,7 +263,7 @@ def _bind(
     :func:`drive`, or a function taking the connection first (schema and checks)."""
     if isgeneratorfunction(fn):
         def run(conn: sqlite3.Connection) -> T:
-            return drive(conn, fn(SQLITE, *args), changes)
+            return drive(conn, fn(DIALECT, *args), changes)
         return run
 
     def call(conn: sqlite3.Connection) -> T:
