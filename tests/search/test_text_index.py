@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pyimapd.delivery import prepare_bytes
-from pyimapd.search.ast import Body, Header, Or, SearchKey, Text
+from pyimapd.search.ast import And, Body, Fuzzy, Header, Not, Or, SearchKey, Text
 from pyimapd.storage.interface import Backend, MailStore
 from pyimapd.storage.postgres import PostgresBackend
 from pyimapd.storage.sql import messages
@@ -255,3 +255,46 @@ def _indexed(d: Any) -> Iterator[Any]:
 
     return (yield value("SELECT count(*) FROM content_body_fts WHERE content_body_fts"
                         " MATCH 'zeb'"))
+
+
+def fuzzy_keys() -> Iterator[SearchKey]:
+    """FUZZY on every string key, with misspellings (a letter dropped, two swapped) of
+    the corpus words, and inside AND, OR and NOT, where the scores combine."""
+    rng = random.Random(11)
+    for word in WORDS + ["quartz mailbox", "kangaroo haystack", "exmaple.net", "zz"]:
+        typo = word
+        if len(word) > 4:
+            i = rng.randrange(1, len(word) - 2)
+            typo = rng.choice([word[:i] + word[i + 1:], word[:i] + word[i + 1] + word[i]
+                               + word[i + 2:]])
+        for inner in (Body(typo), Text(typo), Header("SUBJECT", typo), Header("FROM", typo)):
+            yield Fuzzy(inner)
+    yield And((Fuzzy(Body("kangaro")), Fuzzy(Header("SUBJECT", "zebar"))))
+    yield Or(Fuzzy(Text("hayztack")), Header("FROM", "user1@"))
+    yield Or(Body("zebra"), Not(Fuzzy(Body("mailbx"))))
+
+
+async def _scored(selected: Any) -> list[list[tuple[int, int]]]:
+    return [await selected.search_scored(key) for key in fuzzy_keys()]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_fuzzy_answers_and_scores_are_the_reference_ones(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FUZZY behind the index (its trigram filter) and without it give the reference
+    evaluator's messages and relevancy scores; plain search agrees with the scored one."""
+    async for _backend, selected in _filled("memory", tmp_path / "memory"):
+        reference = await _scored(selected)
+    assert sum(bool(found) for found in reference) > len(reference) // 3
+    assert any(score < 100 for found in reference for _, score in found)
+    async for _backend, selected in _filled(kind, tmp_path / kind):
+        indexed = await _scored(selected)
+        plain = [await selected.search(key) for key in fuzzy_keys()]
+        with monkeypatch.context() as patch:
+            _without_index(patch)
+            exact = await _scored(selected)
+    keys_ = list(fuzzy_keys())
+    assert [(k, i) for k, i, r in zip(keys_, indexed, reference, strict=True) if i != r] == []
+    assert exact == reference
+    assert plain == [[uid for uid, _ in found] for found in reference]

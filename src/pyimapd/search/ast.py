@@ -159,6 +159,14 @@ class InternalTime:
 
 
 @dataclass(frozen=True, slots=True)
+class Fuzzy:
+    """FUZZY (RFC 6203) around a string key: an inexact match with a score, as
+    :mod:`pyimapd.search.fuzzy` defines them; the parser builds it there only."""
+
+    key: Header | Body | Text
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     key: SearchKey
 
@@ -177,7 +185,8 @@ class And:
 SearchKey = (
     All | Flag | Recent | SeqSet | UidSet | UidIn | Size | InternalDate | SaveDate | SentDate
     | Header
-    | Body | Text | Modseq | Within | InternalTime | ObjectId | Content | Not | Or | And
+    | Body | Text | Modseq | Within | InternalTime | ObjectId | Content | Fuzzy | Not | Or
+    | And
 )
 
 

@@ -30,6 +30,9 @@ With a ``text_filter`` (the database's full-text index, storage/sql/textindex.py
 BODY, TEXT and HEADER test is put behind the index's condition: ``(filter AND exact)``.
 The filter may let through contents that do not match, never stop one that does, so
 the answer is the exact path's; it only spares the exact test on most rows.
+FUZZY (:mod:`pyimapd.search.fuzzy`) is ``pyimapd_fuzzy(text, trigrams) >= 50`` on the
+same texts, behind the index's filter for :func:`~pyimapd.search.fuzzy.filter_grams`;
+:func:`compile_relevancy` gives the score of a matching row.
 UID ranges are inlined as integer literals (after ``int()``), so a long UID list
 cannot exceed SQLite's parameter limit.
 Constants are ``TRUE``/``FALSE`` (SQLite 3.23+ knows them, PostgreSQL needs them). The
@@ -40,16 +43,18 @@ PostgreSQL backend runs the same SQL: its schema defines ``pyimapd_contains`` an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pyimapd.mime.search import PART_HEADERS
+from pyimapd.search import fuzzy
 from pyimapd.search.ast import (
     All,
     And,
     Body,
     Content,
     Flag,
+    Fuzzy,
     Header,
     InternalDate,
     InternalTime,
@@ -62,6 +67,7 @@ from pyimapd.search.ast import (
     Size,
     Text,
     UidIn,
+    holds,
 )
 from pyimapd.search.evaluate import fold
 from pyimapd.storage.values import SYSTEM_BITS, canonical_flag
@@ -141,6 +147,8 @@ def _exact(key: SearchKey, text_filter: TextFilter | None) -> Compiled:
             return "(m.content_id = ?)", [int(content)]
         case InternalTime(older=older, epoch=epoch):
             return ("(m.internaldate <= ?)" if older else "(m.internaldate >= ?)"), [int(epoch)]
+        case Fuzzy():
+            return _fuzzy(key, text_filter)
         case Not(key=inner):
             sql, params = compile_search(inner, text_filter)
             return f"(NOT {sql})", params
@@ -203,6 +211,82 @@ def _text(needle: str) -> Compiled:
         f" AS h WHERE h.content_id = m.content_id AND {CONTAINS.format(row)}))"
     )
     return sql, [needle, PART_HEADERS, needle]
+
+
+def _fuzzy(key: Fuzzy, text_filter: TextFilter | None) -> Compiled:
+    """A fuzzy string key: one of its texts scores the threshold; behind the index's
+    test for texts holding one of the filter trigrams, when it has one."""
+    inner = key.key
+    wanted = fuzzy.grams(fold(inner.value))
+    if not wanted:
+        return compile_search(inner, text_filter)
+    scores = _fuzzy_scores(inner, wanted)
+    condition = _balanced("OR", [f"({sql} >= {fuzzy.THRESHOLD})" for sql, _ in scores])
+    params = [p for _, ps in scores for p in ps]
+    if text_filter is None:
+        return condition, params
+    kinds = ("lines",) if isinstance(inner, Header) else ("body",)
+    kinds += ("lines",) if isinstance(inner, Text) else ()
+    filters = [text_filter(kind, g) for g in fuzzy.filter_grams(wanted) for kind in kinds]
+    served = [f for f in filters if f is not None]
+    if len(served) < len(filters):
+        return condition, params
+    sql = _balanced("OR", [f[0] for f in served])
+    return f"({sql} AND {condition})", [p for f in served for p in f[1]] + params
+
+
+_LINES_SCORE = ("COALESCE((SELECT max(pyimapd_fuzzy({line}, ?)) FROM content_headers AS h"
+                " WHERE h.content_id = m.content_id{name}), 0)")
+
+
+def _fuzzy_scores(inner: Header | Body | Text, wanted: tuple[str, ...]) -> list[Compiled]:
+    """The scores of the texts one fuzzy key looks at, whose best is the key's score
+    (evaluate.fuzzy_score): the body, the best header line, or both for TEXT."""
+    joined = "\n".join(wanted)
+    body: Compiled = ("pyimapd_fuzzy(c.search_text, ?)", [joined])
+    if isinstance(inner, Body):
+        return [body]
+    if isinstance(inner, Header):
+        name = fold(inner.name)
+        if name == PART_HEADERS:
+            return [("0", [])]
+        return [(_LINES_SCORE.format(line="h.value", name=" AND h.name = ?"), [joined, name])]
+    row = "CASE WHEN h.name = ? THEN h.value ELSE h.name || ': ' || h.value END"
+    return [body, (_LINES_SCORE.format(line=row, name=""), [PART_HEADERS, joined])]
+
+
+Row = Sequence[Any]
+
+
+def compile_relevancy(key: SearchKey) -> tuple[list[Compiled], Callable[[Row], int]]:
+    """How to score a row ``key`` matches (RFC 6203 section 4, as evaluate.relevancy):
+    the columns to select (the fuzzy keys' text scores, and whether each side of an OR
+    holding one matches) and the function that combines a row of them into its score;
+    combining in Python keeps the SQL linear in the size of the key."""
+    columns: list[Compiled] = []
+
+    def column(compiled: Compiled) -> int:
+        columns.append(compiled)
+        return len(columns) - 1
+
+    def build(k: SearchKey) -> Callable[[Row], int]:
+        match k:
+            case Fuzzy(key=inner) if fuzzy.grams(fold(inner.value)):
+                at = [column(c) for c in _fuzzy_scores(inner, fuzzy.grams(fold(inner.value)))]
+                return lambda r: max(int(r[i]) for i in at)
+            case And(keys=keys) if holds(k, Fuzzy):
+                parts = [build(sub) for sub in keys if holds(sub, Fuzzy)]
+                return lambda r: min(part(r) for part in parts)
+            case Or(left=left, right=right) if holds(k, Fuzzy):
+                sides = []
+                for side in (left, right):
+                    cond, params = compile_search(side)
+                    sides.append((column((f"(CASE WHEN {cond} THEN 1 ELSE 0 END)", params)),
+                                  build(side)))
+                return lambda r: max(score(r) if r[i] else 0 for i, score in sides)
+        return lambda r: 100
+
+    return columns, build(key)
 
 
 def _join(

@@ -125,11 +125,14 @@ EXTENSIONS += ("CONTEXT=SEARCH", "CONTEXT=SORT")
 """RFC 5267 section 4: CONTEXT and UPDATE for SEARCH and SORT, ADDTO/REMOVEFROM from
 the view's refresh, CANCELUPDATE (handlers/context.py)."""
 
-EXTENSIONS += ("OBJECTID", "PREVIEW", "SAVEDATE")
+EXTENSIONS += ("OBJECTID", "PREVIEW", "SAVEDATE", "SEARCH=FUZZY")
 """RFC 8474 (handlers/objectid.py): MAILBOXID in SELECT, EXAMINE, CREATE and STATUS;
 FETCH EMAILID and THREADID (NIL: threads are not kept); SEARCH EMAILID and THREADID.
 PREVIEW (RFC 8970, mime/preview.py): FETCH PREVIEW [(LAZY)], made once at APPEND.
-SAVEDATE (RFC 8514): FETCH SAVEDATE and SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED."""
+SAVEDATE (RFC 8514): FETCH SAVEDATE and SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED.
+SEARCH=FUZZY (RFC 6203, search/fuzzy.py): FUZZY on the string keys, the RELEVANCY
+result option and sort key, on every store (through the full-text index where there is
+one)."""
 
 _NAMES = {c.AppendStart: "APPEND", c.ReplaceStart: "REPLACE", c.Lsub: "LSUB",
           c.StartTLS: "STARTTLS", c.GenUrlAuth: "GENURLAUTH", c.ResetKey: "RESETKEY",

@@ -197,6 +197,10 @@ class SelectedMailbox(Protocol):
     async def search(self, key: SearchKey) -> list[int]:
         """UIDs matching ``key``, ascending. ``key`` holds no SeqSet, UidSet or Recent."""
 
+    async def search_scored(self, key: SearchKey) -> list[tuple[int, int]]:
+        """``(uid, relevancy)`` of the messages matching ``key``, ascending: FUZZY's
+        scores (RFC 6203 section 4, :mod:`pyimapd.search.fuzzy`), 100 without it."""
+
     async def close(self) -> None: ...
 
 

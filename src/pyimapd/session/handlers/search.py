@@ -88,26 +88,34 @@ def check_charset(charset: str | None) -> None:
         raise CommandFailed(no(f"Unsupported charset {charset}", code))
 
 
-async def matching_uids(session: Session, key: ast.SearchKey, charset: str | None) -> list[int]:
+async def matching_uids(session: Session, key: ast.SearchKey, charset: str | None,
+                        scores: dict[int, int] | None = None) -> list[int]:
     """The UIDs the key matches among the messages this session has been told about
-    (those not yet announced stay invisible), ascending."""
+    (those not yet announced stay invisible), ascending; with ``scores``, their
+    relevancy (RFC 6203 section 4) is put there."""
     view = session.require_view()
     check_charset(charset)
     check_rev2(session, key)
     if uses_modseq(key):
         enable_condstore(session)
-    uids = await view.mailbox.search(bind(key, view))
+    if scores is None:
+        uids = await view.mailbox.search(bind(key, view))
+    else:
+        scored = await view.mailbox.search_scored(bind(key, view))
+        scores.update(scored)
+        uids = [uid for uid, _ in scored]
     return [uid for uid in uids if view.msn_of(uid) is not None]
 
 
 async def saving_search(session: Session, key: ast.SearchKey, charset: str | None,
-                        returns: frozenset[str] | None) -> list[int]:
+                        returns: frozenset[str] | None,
+                        scores: dict[int, int] | None = None) -> list[int]:
     """:func:`matching_uids` for a command that may SAVE: RFC 5182 section 2.1 says a
     SEARCH (SAVE) that fails empties the result variable (a BAD from the parser never
     gets here, and leaves it alone, as required). SORT (SAVE) does the same: the RFC
     names SORT among the commands "based on SEARCH" whose result SAVE keeps."""
     try:
-        return await matching_uids(session, key, charset)
+        return await matching_uids(session, key, charset, scores)
     except Exception:
         if returns is not None and "SAVE" in returns:
             session.require_view().saved = set()
@@ -125,7 +133,8 @@ async def search(session: Session, command: c.Search) -> Result:
     section 6.4.4 and Appendix E item 4)."""
     view = session.require_view()
     context.check_tag(view, command.tag, command.returns)
-    found = await saving_search(session, command.key, command.charset, command.returns)
+    scores = relevancy_wanted(command.returns)
+    found = await saving_search(session, command.key, command.charset, command.returns, scores)
     modseq = uses_modseq(command.key)
     if command.returns is None and session.rev2:
         await esearch(session, view, command.tag, command.uid, found, frozenset({"ALL"}),
@@ -138,11 +147,16 @@ async def search(session: Session, command: c.Search) -> Result:
         session.write(untagged(Atom("SEARCH"), *numbers, *extra))
     else:
         await esearch(session, view, command.tag, command.uid, found, command.returns,
-                      command.partial, modseq)
+                      command.partial, modseq, scores)
         if "UPDATE" in command.returns:  # RFC 5267 section 4.3
             context.open_context(session, view, command.tag, command.uid, command.key, found,
                                  fetch=command.update_fetch)
     return ok(f"{command_verb(command)} completed")
+
+
+def relevancy_wanted(returns: frozenset[str] | None) -> dict[int, int] | None:
+    """Where the scores go when the result options ask for RELEVANCY, else None."""
+    return {} if returns is not None and "RELEVANCY" in returns else None
 
 
 def esearch_head(tag: str, uid: bool) -> list[Value]:
@@ -156,7 +170,7 @@ def esearch_head(tag: str, uid: bool) -> list[Value]:
 
 async def esearch(session: Session, view: SelectedView, tag: str, uid: bool,
                   found: list[int], returns: frozenset[str], partial: c.PartialRange | None,
-                  modseq: bool) -> None:
+                  modseq: bool, scores: dict[int, int] | None = None) -> None:
     """The ESEARCH response (RFC 4731 section 3.1) and the saved result (RFC 5182
     section 2.4), for SEARCH and for ESORT's SORT (RFC 5267 section 3.1). ``found`` is
     in result order: ascending for SEARCH, sort order for SORT. MIN and MAX are the
@@ -165,7 +179,8 @@ async def esearch(session: Session, view: SelectedView, tag: str, uid: bool,
     never ``23765:23763``), and so does PARTIAL (RFC 9394 section 3.1), for the results
     at its positions in that order. ``RETURN ()`` means ALL; ``RETURN (SAVE)`` alone
     sends nothing. CONTEXT and UPDATE (RFC 5267 sections 4.2 and 4.3) ask for no result
-    data: with nothing else, they get ALL, as ``RETURN ()`` does."""
+    data: with nothing else, they get ALL, as ``RETURN ()`` does. RELEVANCY (RFC 6203
+    section 4) lists the ``scores`` of the messages found, in result order."""
     options = returns - {"CONTEXT", "UPDATE"} or frozenset({"ALL"})
     low = min(found) if found else None
     high = max(found) if found else None
@@ -198,6 +213,8 @@ async def esearch(session: Session, view: SelectedView, tag: str, uid: bool,
         items += [Atom("PARTIAL"), [Atom(str(partial)), Atom(results)]]
     if "COUNT" in options:
         items += [Atom("COUNT"), len(found)]
+    if scores is not None and found:
+        items += [Atom("RELEVANCY"), [scores.get(u, 100) for u in found]]
     if modseq and picked:  # RFC 4731 section 3.2
         items += [Atom("MODSEQ"), await highest_modseq(view, sorted(picked))]
     session.write(untagged(*items))

@@ -439,5 +439,10 @@ class SqlSelected:
         found: list[int] = await self._db.read(msg.search, self._id, self._uidvalidity, key)
         return found
 
+    async def search_scored(self, key: SearchKey) -> list[tuple[int, int]]:
+        scored: list[tuple[int, int]] = await self._db.read(
+            msg.search_scored, self._id, self._uidvalidity, key)
+        return scored
+
     async def close(self) -> None:
         pass

@@ -37,6 +37,7 @@ from inspect import isgeneratorfunction
 from pathlib import Path
 from typing import TypeVar
 
+from pyimapd.search import fuzzy
 from pyimapd.search.sql import contains
 from pyimapd.storage.interface import ChangeFeed, StorageError, Unavailable
 from pyimapd.storage.sql.core import Changed, Query, Routine, WriteBody
@@ -387,4 +388,5 @@ def open_connection(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlit
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     conn.create_function("pyimapd_contains", 2, contains, deterministic=True)
+    conn.create_function("pyimapd_fuzzy", 2, fuzzy.sql_score, deterministic=True)
     return conn
