@@ -208,6 +208,23 @@ class SelectedView:
             return i + 1
         return None
 
+    def msns_of(self, uids: Sequence[int]) -> list[int | None]:
+        """:meth:`msn_of` of many UIDs at once, for results of tens of thousands
+        (SEARCH SEEN on 100,000 messages): without a gap in the UIDs (no expunge yet),
+        a subtraction; else one bisection each, without a method call per UID."""
+        known = self.uids
+        if not known:
+            return [None] * len(uids)
+        first, last, n = known[0], known[-1], len(known)
+        if last - first + 1 == n:
+            return [u - first + 1 if first <= u <= last else None for u in uids]
+        out: list[int | None] = []
+        append = out.append
+        for u in uids:
+            i = bisect_left(known, u)
+            append(i + 1 if i < n and known[i] == u else None)
+        return out
+
     def resolve(self, sequence: SequenceSet, uid: bool) -> list[int]:
         """UIDs of the messages a sequence set names, ascending.
 

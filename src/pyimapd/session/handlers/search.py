@@ -104,7 +104,7 @@ async def matching_uids(session: Session, key: ast.SearchKey, charset: str | Non
         scored = await view.mailbox.search_scored(bind(key, view))
         scores.update(scored)
         uids = [uid for uid, _ in scored]
-    return [uid for uid in uids if view.msn_of(uid) is not None]
+    return [uid for uid, msn in zip(uids, view.msns_of(uids), strict=True) if msn is not None]
 
 
 async def saving_search(session: Session, key: ast.SearchKey, charset: str | None,
@@ -140,7 +140,7 @@ async def search(session: Session, command: c.Search) -> Result:
         await esearch(session, view, command.tag, command.uid, found, frozenset({"ALL"}),
                       command.partial, modseq)
     elif command.returns is None:
-        numbers = found if command.uid else [view.msn_of(u) or 0 for u in found]
+        numbers = found if command.uid else [n or 0 for n in view.msns_of(found)]
         extra: list[list[Atom | int]] = []
         if modseq and found:
             extra.append([Atom("MODSEQ"), await highest_modseq(view, found)])
@@ -207,7 +207,8 @@ async def esearch(session: Session, view: SelectedView, tag: str, uid: bool,
     if high is not None and "MAX" in options:
         items += [Atom("MAX"), number(high)]
     if found and "ALL" in options:
-        items += [Atom("ALL"), Atom(uid_set_text([number(u) for u in found]))]
+        numbers = found if uid else [n or 0 for n in view.msns_of(found)]
+        items += [Atom("ALL"), Atom(uid_set_text(numbers))]
     if partial is not None:
         results = uid_set_text([number(u) for u in page]) if page else "NIL"
         items += [Atom("PARTIAL"), [Atom(str(partial)), Atom(results)]]

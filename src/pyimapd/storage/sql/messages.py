@@ -31,7 +31,7 @@ from typing import Any
 
 from pyimapd.search.ast import SearchKey
 from pyimapd.search.evaluate import fold
-from pyimapd.search.sql import compile_relevancy, compile_search
+from pyimapd.search.sql import compile_relevancy, compile_search, reads_content
 from pyimapd.storage.interface import (
     AppendItem,
     AppendResult,
@@ -558,11 +558,15 @@ def expunge(
 # --- SEARCH --------------------------------------------------------------------------------
 
 
+def _contents_join(key: SearchKey) -> str:
+    return " JOIN contents AS c ON c.id = m.content_id" if reads_content(key) else ""
+
+
 def search(d: Dialect, mailbox_id: int, uidvalidity: int, key: SearchKey) -> Routine[list[int]]:
     yield from live_mailbox(d, mailbox_id, uidvalidity)
     condition, params = compile_search(key, (yield from search_filter(d)))
     found = yield tuples(
-        "SELECT m.uid FROM messages AS m JOIN contents AS c ON c.id = m.content_id"
+        f"SELECT m.uid FROM messages AS m{_contents_join(key)}"
         f" WHERE m.mailbox_id = ? AND ({condition}) ORDER BY m.uid", mailbox_id, *params)
     return [r[0] for r in found]
 
@@ -576,7 +580,7 @@ def search_scored(
     columns, combine = compile_relevancy(key)
     selected = "".join(f", {sql}" for sql, _ in columns)
     found = yield tuples(
-        f"SELECT m.uid{selected} FROM messages AS m JOIN contents AS c ON c.id = m.content_id"
+        f"SELECT m.uid{selected} FROM messages AS m{_contents_join(key)}"
         f" WHERE m.mailbox_id = ? AND ({condition}) ORDER BY m.uid",
         *[p for _, ps in columns for p in ps], mailbox_id, *params)
     return [(r[0], combine(r[1:])) for r in found]
