@@ -27,7 +27,8 @@ against 1 MB of ``a`` took 14 s there), so each backend defines the function wit
 linear matcher: SQLite's calls Python's ``in`` (two-way search), PostgreSQL's uses a
 literal regular expression (``***=``, a DFA) for needles over 16 characters.
 With a ``text_filter`` (the database's full-text index, storage/sql/textindex.py), each
-BODY, TEXT and HEADER test is put behind the index's condition: ``(filter AND exact)``.
+BODY, TEXT and HEADER test is put behind the index's candidates:
+``(m.content_id IN (candidates) AND exact)``.
 The filter may let through contents that do not match, never stop one that does, so
 the answer is the exact path's; it only spares the exact test on most rows.
 FUZZY (:mod:`pyimapd.search.fuzzy`) is ``pyimapd_fuzzy(text, trigrams) >= 50`` on the
@@ -95,9 +96,16 @@ _DAY_OPS = {"before": "<", "on": "=", "since": ">="}
 Compiled = tuple[str, list[Any]]
 
 TextFilter = Callable[[str, str], Compiled | None]
-"""``(what, folded needle) -> condition or None``: what is ``"body"`` (the decoded body
-text) or ``"lines"`` (the header lines TEXT and HEADER look at); the condition holds
-for every content whose text holds the needle; None when the index cannot tell."""
+"""``(what, folded needle) -> SELECT or None``: what is ``"body"`` (the decoded body
+text) or ``"lines"`` (the header lines TEXT and HEADER look at); the SELECT gives the
+id of every content whose text holds the needle (and maybe others); None when the index
+cannot tell. Several are asked as one ``m.content_id IN (... UNION ...)``."""
+
+
+def _candidates(filters: list[Compiled]) -> Compiled:
+    """The condition that the message's content is among the filters' selects."""
+    return ("(m.content_id IN (" + " UNION ".join(f[0] for f in filters) + "))",
+            [p for f in filters for p in f[1]])
 
 
 def reads_content(key: SearchKey) -> bool:
@@ -118,9 +126,8 @@ def compile_search(key: SearchKey, text_filter: TextFilter | None = None) -> Com
     filters = [text_filter(kind, needle) for kind in kinds] if needle else [None]
     if None in filters:
         return exact
-    served = [f for f in filters if f is not None]
-    sql = _balanced("OR", [f[0] for f in served])
-    return f"({sql} AND {exact[0]})", [p for f in served for p in f[1]] + exact[1]
+    sql, params = _candidates([f for f in filters if f is not None])
+    return f"({sql} AND {exact[0]})", params + exact[1]
 
 
 def _exact(key: SearchKey, text_filter: TextFilter | None) -> Compiled:
@@ -240,8 +247,8 @@ def _fuzzy(key: Fuzzy, text_filter: TextFilter | None) -> Compiled:
     served = [f for f in filters if f is not None]
     if len(served) < len(filters):
         return condition, params
-    sql = _balanced("OR", [f[0] for f in served])
-    return f"({sql} AND {condition})", [p for f in served for p in f[1]] + params
+    sql, filter_params = _candidates(served)
+    return f"({sql} AND {condition})", filter_params + params
 
 
 _LINES_SCORE = ("COALESCE((SELECT max(pyimapd_fuzzy({line}, ?)) FROM content_headers AS h"

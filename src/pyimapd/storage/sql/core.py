@@ -112,13 +112,16 @@ class TextIndex:
     """One row ``(usable, pending)``: whether the index may be used at all, and how
     many contents are not in it yet (they take the exact path only)."""
     pending: str
-    """A condition on ``m.content_id``: the content is not in the index yet."""
+    """A SELECT of the content ids not in the index yet."""
     add: Callable[[int, str], Generator[Op, Any, None]]
     """The statements indexing a new content, given its id and folded search text,
     run inside its APPEND transaction (none: the database maintains the index)."""
     body: str
-    """A condition on ``m.content_id``: the content's body text may hold the needle;
-    one ``?`` for what :attr:`needle` made."""
+    """A SELECT of the content ids whose body text may hold the needle; one ``?`` for
+    what :attr:`needle` made. Selects, not conditions, so that a search asking several
+    (TEXT: body and header lines; FUZZY: several trigrams) asks their UNION, which
+    PostgreSQL's planner estimates as the few rows it is (an OR of two ``IN``s it took
+    for most of the mailbox, and hashed every content: 149 ms against 12.5 ms)."""
     lines: str
     """The same for the content's header lines (``name: value``, part header lines)."""
     needle: Callable[[str], str | None]

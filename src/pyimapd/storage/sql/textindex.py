@@ -4,8 +4,8 @@ How this works: a backend's :class:`~.core.TextIndex` (SQLite's FTS5 tables,
 PostgreSQL's pg_trgm indexes) says how to ask its index which contents *may* hold a
 string. :func:`search_filter` reads, in the search's own snapshot, whether the index is
 usable and whether some contents are not in it yet, and gives the SEARCH compiler
-(search/sql.py) a filter that lets through the index's candidates plus every content
-not indexed; the compiler keeps the exact test behind it, so answers are those of the
+(search/sql.py) a filter that selects the index's candidates plus every content not
+indexed; the compiler keeps the exact test behind it, so answers are those of the
 unindexed path whatever the index returns. :func:`index_content` fills the index for a
 new content inside its APPEND transaction, so the message is indexed when the client
 hears OK (docs/storage.md says why that and not a background queue).
@@ -25,14 +25,14 @@ def search_filter(d: Dialect) -> Routine[TextFilter | None]:
     usable, pending_count = yield from status(d)
     if not usable:
         return None
-    pending = f"{index.pending} OR " if pending_count else ""
+    pending = f"{index.pending} UNION " if pending_count else ""
 
     def text_filter(kind: str, needle: str) -> Compiled | None:
         param = index.needle(needle)
         if param is None:
             return None
-        condition = index.body if kind == "body" else index.lines
-        return f"({pending}{condition})", [param]
+        candidates = index.body if kind == "body" else index.lines
+        return f"{pending}{candidates}", [param]
 
     return text_filter
 

@@ -95,11 +95,10 @@ def fts_query(needle: str) -> str | None:
 FTS5 = TextIndex(
     name="fts5",
     state="SELECT 1, count(*) FROM text_index_pending",
-    pending="m.content_id IN (SELECT content_id FROM text_index_pending)",
+    pending="SELECT content_id FROM text_index_pending",
     add=_add,
-    body="m.content_id IN (SELECT rowid FROM content_body_fts WHERE content_body_fts MATCH ?)",
-    lines=("m.content_id IN (SELECT rowid FROM content_lines_fts"
-           " WHERE content_lines_fts MATCH ?)"),
+    body="SELECT rowid FROM content_body_fts WHERE content_body_fts MATCH ?",
+    lines="SELECT rowid FROM content_lines_fts WHERE content_lines_fts MATCH ?",
     needle=fts_query,
 )
 
