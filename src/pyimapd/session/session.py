@@ -102,6 +102,12 @@ class Session:
         return "IMAP4rev2" in self.enabled
 
     @property
+    def utf8_accept(self) -> bool:
+        """ENABLE UTF8=ACCEPT (RFC 6855): 8-bit header fields may be appended and
+        SEARCH takes no CHARSET."""
+        return "UTF8=ACCEPT" in self.enabled
+
+    @property
     def utf8(self) -> bool:
         """Mailbox names go out in UTF-8, not modified UTF-7: after ENABLE UTF8=ACCEPT
         (RFC 6855 section 3) or IMAP4rev2 (RFC 9051 section 5.1)."""

@@ -130,6 +130,10 @@ EXTENSIONS += ("OBJECTID", "PREVIEW", "SAVEDATE", "SEARCH=FUZZY")
 FETCH EMAILID and THREADID (NIL: threads are not kept); SEARCH EMAILID and THREADID.
 PREVIEW (RFC 8970, mime/preview.py): FETCH PREVIEW [(LAZY)], made once at APPEND.
 SAVEDATE (RFC 8514): FETCH SAVEDATE and SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED.
+UTF8=ACCEPT (RFC 6855) is advertised by handlers/any.py, with ``utf8_accept`` set: after
+ENABLE, UTF-8 mailbox names out, ``UTF8 (~{n})`` APPEND and CATENATE data
+(protocol/append_parser.py) and no SEARCH CHARSET; without it an APPEND whose header
+holds 8-bit octets is refused (handlers/append.py).
 SEARCH=FUZZY (RFC 6203, search/fuzzy.py): FUZZY on the string keys, the RELEVANCY
 result option and sort key, on every store (through the full-text index where there is
 one)."""

@@ -15,7 +15,7 @@ from pyimapd.storage.interface import DELIMITER
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
 
-ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "IMAP4rev2"})
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "IMAP4rev2", "UTF8=ACCEPT"})
 """Extensions ENABLE may turn on (RFC 5161 section 3.1); others are ignored. IMAP4rev2
 (RFC 9051 section 6.3.1) switches the session to rev2's rules from then on."""
 
@@ -52,6 +52,8 @@ async def enable(session: Session, command: c.Enable) -> Result:
     newly: list[str] = []
     for raw in command.capabilities:  # the parser upper-cases them
         name = _SPELLING.get(raw, raw)
+        if name == "UTF8=ACCEPT" and not session.ctx.config.utf8_accept:
+            continue  # not advertised: unknown here (RFC 5161 section 3.1)
         if name in ENABLEABLE and name not in session.enabled and name not in newly:
             newly.append(name)
     for name in newly:
@@ -61,6 +63,8 @@ async def enable(session: Session, command: c.Enable) -> Result:
             session.enabled.add(name)
             if session.view is not None:
                 session.view.enter_rev2()
+        elif name == "UTF8=ACCEPT":
+            session.enabled.add(name)
         else:
             enable_condstore(session)
     session.write(untagged(Atom("ENABLED"), *(Atom(n) for n in newly)))

@@ -132,6 +132,10 @@ async def search(session: Session, command: c.Search) -> Result:
     """In IMAP4rev2 the answer is always ESEARCH: no RETURN is RETURN (ALL) (RFC 9051
     section 6.4.4 and Appendix E item 4)."""
     view = session.require_view()
+    if command.charset is not None and session.utf8_accept:
+        # RFC 6855 section 3: "it MUST NOT issue a SEARCH command that contains a
+        # charset specification ... SHOULD reject the command with a "BAD" response"
+        return bad("SEARCH takes no CHARSET after ENABLE UTF8=ACCEPT")
     context.check_tag(view, command.tag, command.returns)
     scores = relevancy_wanted(command.returns)
     found = await saving_search(session, command.key, command.charset, command.returns, scores)
