@@ -134,6 +134,11 @@ SEARCH=FUZZY (RFC 6203, search/fuzzy.py): FUZZY on the string keys, the RELEVANC
 result option and sort key, on every store (through the full-text index where there is
 one)."""
 
+EXTENSIONS += ("UIDONLY",)
+"""RFC 9586 (handlers/uidonly.py): after ENABLE UIDONLY, message numbers in commands get
+BAD [UIDREQUIRED] (checked once, in Session.dispatch), FETCH responses are UIDFETCH and
+expunges VANISHED (the view's numbering), SELECT sends no UNSEEN code."""
+
 _NAMES = {c.AppendStart: "APPEND", c.ReplaceStart: "REPLACE", c.Lsub: "LSUB",
           c.StartTLS: "STARTTLS", c.GenUrlAuth: "GENURLAUTH", c.ResetKey: "RESETKEY",
           c.UrlFetch: "URLFETCH"}

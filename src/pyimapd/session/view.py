@@ -21,6 +21,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from pyimapd.protocol import fetch_response as wire
 from pyimapd.protocol.commands import SequenceSet
 from pyimapd.protocol.responses import Atom, ResponseCode, Value, untagged, untagged_status
 from pyimapd.storage.interface import (
@@ -181,6 +182,9 @@ class SelectedView:
         self.rev2 = False
         """IMAP4rev2 (RFC 9051): no \\Recent and no RECENT (Appendix E item 12), and
         every unsolicited FETCH carries UID (item 21). Set with :meth:`enter_rev2`."""
+        self.numbering = wire.BY_MSN
+        """How FETCH responses name messages: ``* uid UIDFETCH`` once UIDONLY is on
+        (RFC 9586 section 3.3; :meth:`enter_uidonly`), for every FETCH of this view."""
         self.saved: set[int] = set()
         """The SEARCHRES search result variable ``$`` (RFC 5182 section 2.1), as UIDs: a
         new view (SELECT, EXAMINE) starts it empty, and an expunged message leaves it."""
@@ -322,7 +326,7 @@ class SelectedView:
             self.saved.discard(uid)
             gone.append(uid)
             expunges.append(untagged(msn, Atom("EXPUNGE")))
-        if self.qresync:
+        if self.qresync or self.uidonly:  # RFC 9586 section 3.4: never ``* n EXPUNGE``
             return out + ([vanished_line(gone, earlier=False)] if gone else [])
         return out + expunges
 
@@ -353,6 +357,24 @@ class SelectedView:
         self.rev2 = True
         self.recent.clear()
 
+    @property
+    def uidonly(self) -> bool:
+        """UIDONLY is on (RFC 9586): messages are named by UID in every response."""
+        return self.numbering.by_uid
+
+    def enter_uidonly(self) -> None:
+        """The session has enabled UIDONLY: FETCH responses become UIDFETCH and
+        expunges VANISHED from the next response on."""
+        self.numbering = wire.BY_UID
+
+    def fetch_line(self, msn: int, uid: int, items: Sequence[Value]) -> bytes:
+        """An unsolicited or resync FETCH of item values, numbered as the view says.
+        A leading ``UID n`` pair, which the MSN form needs, is left out of UIDFETCH."""
+        numbering = self.numbering
+        if numbering.by_uid and items[:1] == [Atom("UID")]:
+            items = items[2:]
+        return wire.values_line(numbering.number(msn, uid), items, numbering)
+
     def flags_fetch(self, msn: int, update: FlagUpdate) -> bytes:
         """An unsolicited FETCH for a flag change: FLAGS, plus UID and MODSEQ once
         CONDSTORE is on (RFC 7162 sections 3.1.4.2 and 3.2.4), UID in IMAP4rev2."""
@@ -361,7 +383,7 @@ class SelectedView:
             items[:0] = [Atom("UID"), update.uid]
         if self.condstore:
             items += [Atom("MODSEQ"), [update.modseq]]
-        return untagged(msn, Atom("FETCH"), items)
+        return self.fetch_line(msn, update.uid, items)
 
     async def refresh(self, allow_expunge: bool, flags: bool = True) -> list[bytes]:
         """Untagged responses for everything that changed since the last refresh; flag
