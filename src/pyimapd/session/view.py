@@ -148,6 +148,29 @@ class SharedPolls:
             del self._polls[key]
 
 
+def uid_ranges(uids: Sequence[int]) -> list[tuple[int, int]]:
+    """Compresses ascending UIDs to inclusive ranges, for storage queries. Each run's
+    end is found by galloping (``uids[k] - k`` is constant along a run), so 1:* on a
+    100,000-message mailbox with few gaps costs a few dozen steps, not 100,000."""
+    ranges: list[tuple[int, int]] = []
+    i, n = 0, len(uids)
+    while i < n:
+        first, good, step = uids[i], i, 1
+        while good + step < n and uids[good + step] - first == good + step - i:
+            good += step
+            step *= 2
+        bad = min(good + step, n)  # first index known not to be in the run
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if uids[mid] - first == mid - i:
+                good = mid
+            else:
+                bad = mid
+        ranges.append((first, uids[good]))
+        i = good + 1
+    return ranges
+
+
 class SelectedView:
     def __init__(
         self, mailbox: SelectedMailbox, result: SelectResult, subscription: Subscription,
@@ -261,26 +284,8 @@ class SelectedView:
         return sorted(u for u in self.saved if self.msn_of(u) is not None)
 
     def uid_ranges(self, uids: Sequence[int]) -> list[tuple[int, int]]:
-        """Compresses ascending UIDs to inclusive ranges, for storage queries. Each run's
-        end is found by galloping (``uids[k] - k`` is constant along a run), so 1:* on a
-        100,000-message mailbox with few gaps costs a few dozen steps, not 100,000."""
-        ranges: list[tuple[int, int]] = []
-        i, n = 0, len(uids)
-        while i < n:
-            first, good, step = uids[i], i, 1
-            while good + step < n and uids[good + step] - first == good + step - i:
-                good += step
-                step *= 2
-            bad = min(good + step, n)  # first index known not to be in the run
-            while bad - good > 1:
-                mid = (good + bad) // 2
-                if uids[mid] - first == mid - i:
-                    good = mid
-                else:
-                    bad = mid
-            ranges.append((first, uids[good]))
-            i = good + 1
-        return ranges
+        """:func:`uid_ranges`, for the callers that hold the view."""
+        return uid_ranges(uids)
 
     # --- updates --------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyimapd.protocol import commands as c
+from pyimapd.protocol.multisearch import Esearch
 from pyimapd.protocol.responses import ResponseCode, untagged_status
 from pyimapd.search import ast
 from pyimapd.session.state import Result, bad
@@ -28,7 +29,7 @@ NUMBERED: tuple[type[c.Command], ...] = (
 """Commands whose form without ``UID`` takes message sequence numbers (or answers with
 them: SEARCH, SORT, THREAD). EXPUNGE and CLOSE take no numbers and stay allowed."""
 
-_SEARCHING = (c.Search, c.Sort, c.Thread)
+_SEARCHING = (c.Search, c.Sort, c.Thread, Esearch)
 
 
 def enable(session: Session) -> None:
@@ -53,15 +54,8 @@ def numbered_key(key: ast.SearchKey) -> bool:
     message sequence set search key" is refused in the UID forms too). ``$`` (RFC
     5182) names the saved result, not numbers, and stays allowed; ``UID set`` is the
     replacement."""
-    if isinstance(key, ast.SeqSet):
-        return not key.sequence.saved
-    if isinstance(key, ast.Not):
-        return numbered_key(key.key)
-    if isinstance(key, ast.Or):
-        return numbered_key(key.left) or numbered_key(key.right)
-    if isinstance(key, ast.And):
-        return any(numbered_key(k) for k in key.keys)
-    return False
+    return ast.holds_where(
+        key, lambda k: isinstance(k, ast.SeqSet) and not ast.names_saved(k))
 
 
 def refusal(session: Session, command: c.Command, name: str) -> Result | None:
