@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from pyimapd.protocol import commands as c
+from pyimapd.protocol.multisearch import Esearch
 from pyimapd.session.handlers import any as any_
 from pyimapd.session.handlers import (
     append,
@@ -21,6 +22,7 @@ from pyimapd.session.handlers import (
     info,
     mailbox,
     message,
+    multisearch,
     notify,
     quota,
     search,
@@ -76,6 +78,7 @@ TABLE: dict[type[c.Command], CommandSpec] = {
     c.Thread: CommandSpec(sort_.thread, SELECTED, capability="THREAD=ORDEREDSUBJECT",
                           allows_expunge=_uid_only),
     c.CancelUpdate: CommandSpec(context.cancelupdate, SELECTED),
+    Esearch: CommandSpec(multisearch.esearch, AUTH, capability="MULTISEARCH"),
     c.Notify: CommandSpec(notify.notify, AUTH, capability="NOTIFY"),
     c.Unauthenticate: CommandSpec(auth.unauthenticate, AUTH, capability="UNAUTHENTICATE"),
     c.Fetch: CommandSpec(fetch.fetch, SELECTED, allows_expunge=_uid_only),
@@ -137,6 +140,11 @@ holds 8-bit octets is refused (handlers/append.py).
 SEARCH=FUZZY (RFC 6203, search/fuzzy.py): FUZZY on the string keys, the RELEVANCY
 result option and sort key, on every store (through the full-text index where there is
 one)."""
+
+EXTENSIONS += ("UIDONLY",)
+"""RFC 9586 (handlers/uidonly.py): after ENABLE UIDONLY, message numbers in commands get
+BAD [UIDREQUIRED] (checked once, in Session.dispatch), FETCH responses are UIDFETCH and
+expunges VANISHED (the view's numbering), SELECT sends no UNSEEN code."""
 
 _NAMES = {c.AppendStart: "APPEND", c.ReplaceStart: "REPLACE", c.Lsub: "LSUB",
           c.StartTLS: "STARTTLS", c.GenUrlAuth: "GENURLAUTH", c.ResetKey: "RESETKEY",

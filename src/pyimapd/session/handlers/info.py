@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.responses import Atom, untagged
+from pyimapd.session.handlers import uidonly
 from pyimapd.session.handlers.condstore import enable_condstore, enable_qresync
 from pyimapd.session.state import Result, ok
 from pyimapd.storage.interface import DELIMITER
@@ -15,9 +16,10 @@ from pyimapd.storage.interface import DELIMITER
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
 
-ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "IMAP4rev2", "UTF8=ACCEPT"})
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "IMAP4rev2", "UIDONLY", "UTF8=ACCEPT"})
 """Extensions ENABLE may turn on (RFC 5161 section 3.1); others are ignored. IMAP4rev2
-(RFC 9051 section 6.3.1) switches the session to rev2's rules from then on."""
+(RFC 9051 section 6.3.1) switches the session to rev2's rules from then on, UIDONLY
+(RFC 9586 section 3.1) to UIDs in place of message numbers (handlers/uidonly.py)."""
 
 
 _SPELLING = {n.upper(): n for n in ENABLEABLE}
@@ -59,6 +61,8 @@ async def enable(session: Session, command: c.Enable) -> Result:
     for name in newly:
         if name == "QRESYNC":
             enable_qresync(session)
+        elif name == "UIDONLY":
+            uidonly.enable(session)
         elif name == "IMAP4rev2":
             session.enabled.add(name)
             if session.view is not None:

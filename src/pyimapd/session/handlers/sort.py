@@ -92,7 +92,7 @@ async def sort(session: Session, command: c.Sort) -> Result:
         number = _numbering(view, command.uid)
         extra: list[list[Atom | int]] = []
         if ordered and uses_modseq(command.key):  # RFC 7162 section 3.1.9
-            extra.append([Atom("MODSEQ"), await highest_modseq(view, ordered)])
+            extra.append([Atom("MODSEQ"), await highest_modseq(view.mailbox, sorted(ordered))])
         session.write(untagged(Atom("SORT"), *[number(u) for u in ordered], *extra))
     return ok(f"{command_verb(command)} completed")
 
