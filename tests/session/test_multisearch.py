@@ -129,3 +129,14 @@ async def test_uidonly(harness: Harness) -> None:
     assert out.startswith(b"a BAD [UIDREQUIRED] "), out
     out = await c.command("b ESEARCH IN (mailboxes folder1) UID 2:*")
     assert lines(out) == [_line("b", "folder1", v, "ALL 2:3"), "b OK ESEARCH completed"]
+
+
+async def test_relevancy_per_mailbox(harness: Harness) -> None:
+    """RFC 6203's RELEVANCY with ESEARCH: each mailbox's scores, in its result order."""
+    c, v = await _setup(harness)
+    await c.command("s SELECT folder1")
+    out = await c.command("t ESEARCH IN (selected mailboxes other) RETURN (COUNT RELEVANCY) "
+                          "FUZZY FROM Jones")
+    assert lines(out) == [_line("t", "folder1", v, "COUNT 1 RELEVANCY (100)"),
+                          _line("t", "other", v, "COUNT 3 RELEVANCY (100 100 100)"),
+                          "t OK ESEARCH completed"], out
