@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from pyimapd.protocol import commands as c
+from pyimapd.protocol.arguments import PartialRange
 from pyimapd.protocol.grammar import ParseFailure, Reader
 from pyimapd.protocol.notify_parser import parse_mailboxes
 from pyimapd.protocol.search_parser import parse_search, parse_search_return
@@ -52,7 +53,7 @@ class Esearch(c.Command):
     sources: tuple[MailboxFilter, ...] | None = None
     charset: str | None = None
     returns: frozenset[str] | None = None
-    partial: c.PartialRange | None = None
+    partial: PartialRange | None = None
 
     def __post_init__(self) -> None:
         c.check_returns(self.returns, self.partial, "ESEARCH")
