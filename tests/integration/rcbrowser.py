@@ -25,6 +25,14 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WAIT = 30.0
 T = TypeVar("T")
+# The preview frame shows the selected message and its rcmail is ready: toolbar buttons
+# marked data-content-button act through it, so a click before then is lost.
+PREVIEW_LOADED = """
+var f = document.getElementById('messagecontframe'), w = f && f.contentWindow;
+return rcmail.message_list.get_selection().length == 1 && !rcmail.busy && !!w && !!w.rcmail
+    && w.document.readyState == 'complete' && w.rcmail.env.action == 'preview'
+    && String(w.rcmail.env.uid) == String(rcmail.get_single_uid()) && !w.rcmail.busy;
+"""
 
 
 def require_chromium() -> None:
@@ -184,7 +192,8 @@ class Browser:
         return [el.get_attribute("rel") for el in self.all("#mailboxlist a[rel]")]
 
     def rows(self) -> list[Any]:
-        return self.all("#messagelist tbody tr.message")
+        """The rows shown (a collapsed thread's replies are in the table, hidden)."""
+        return [row for row in self.all("#messagelist tbody tr.message") if row.is_displayed()]
 
     def subjects(self) -> list[str]:
         """Subjects of the message list, top to bottom."""
@@ -207,27 +216,30 @@ class Browser:
     def select_message(self, subject: str) -> None:
         """Click a row: the message opens in the preview frame."""
         self.row_of(subject).find_element("css selector", "td.subject").click()
-        self.wait(lambda d: d.execute_script("return rcmail.env.contentframe && "
-                                             "rcmail.message_list.get_selection().length") == 1,
-                  f"{subject} to be selected")
+        self.wait(lambda d: d.execute_script(PREVIEW_LOADED), f"{subject} in the preview")
         self.idle()
 
     def list_options(self, sort_col: str, sort_ord: str, mode: str = "list") -> None:
         """Sort and list mode through the list options dialog (Options button)."""
         self.click("#layout-list .toolbar a.options")
-        self.select("#listoptions-sortcol", sort_col)
-        self.select("#listoptions-sortord", sort_ord)
-        self.select("#listoptions-threads", mode)
-        self.click(".ui-dialog .ui-dialog-buttonset button.mainaction")
+        # The dialog shows clones of the menu's selects (elastic's UI.listoptions).
+        self.select("#listoptions-sortcol-clone", sort_col)
+        self.select("#listoptions-sortord-clone", sort_ord)
+        self.select("#listoptions-threads-clone", mode)
+        self.click(".ui-dialog .ui-dialog-buttonpane button.mainaction")
         self.idle()
 
     def search(self, text: str, mods: tuple[str, ...]) -> None:
         """A quick search over the checked fields (``subject``, ``body``, ...)."""
-        self.click("#mailsearchform a.options")
+        self.click(".searchbar a.button.options")
+        # The check boxes are elastic's switches: the input is hidden, its label is what
+        # a person clicks.  "sender" and "recipient" switch their hidden sub-lists too.
         for box in self.all('#searchmenu input[name="s_mods[]"]'):
-            if box.is_displayed() and box.is_selected() != (box.get_attribute("value") in mods):
-                box.click()
-        self.type_into("#searchmenu input[name=_q], #mailsearchform input[name=_q]", text)
+            label = self.all(f'#searchmenu label[for="{box.get_attribute("id")}"]')
+            if (label and label[0].is_displayed()
+                    and box.is_selected() != (box.get_attribute("value") in mods)):
+                label[0].click()
+        self.type_into("#mailsearchform", text)
         self.click('#searchmenu button.search')
         self.idle()
 

@@ -141,3 +141,34 @@ def sieve_scripts(host: str, port: int, user: str, password: str) -> dict[str, s
         return out
     finally:
         client.logout()
+
+
+def sort_subjects(store: Store, mailbox: str, criteria: str) -> list[str]:
+    """The subjects in the order the server's SORT (RFC 5256) gives for ``criteria``."""
+    with store.imap() as conn:
+        conn.select(_quote(mailbox), readonly=True)
+        typ, data = conn.uid("SORT", f"({criteria})", "UTF-8", "ALL")
+        assert typ == "OK", data
+    by_uid = {m.uid: m.subject for m in store.messages(mailbox)}
+    return [by_uid[int(u)] for u in data[0].split()]
+
+
+def threads(store: Store, mailbox: str) -> list[list[str]]:
+    """THREAD REFERENCES (RFC 5256) flattened: the subjects of each thread, in order."""
+    with store.imap() as conn:
+        conn.select(_quote(mailbox), readonly=True)
+        typ, data = conn.uid("THREAD", "REFERENCES", "UTF-8", "ALL")
+        assert typ == "OK", data
+    by_uid = {m.uid: m.subject for m in store.messages(mailbox)}
+    out, depth, current = [], 0, []
+    for token in re.findall(rb"\(|\)|\d+", data[0] or b""):
+        if token == b"(":
+            depth += 1
+        elif token == b")":
+            depth -= 1
+            if depth == 0:
+                out.append(current)
+                current = []
+        else:
+            current.append(by_uid[int(token)])
+    return out
