@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,3 +105,13 @@ def message(subject: str, body: str = "Hello.\n", sender: str = "Alice <alice@ex
         msg.add_attachment(data, maintype="application", subtype="octet-stream",
                            filename=name)
     return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+
+def begin(webmail: Webmail, page: Any, user: str, *inbox: bytes) -> Store:
+    """Put ``inbox`` in the user's INBOX, then log in as that user: a scenario's start."""
+    store = webmail.store(user)
+    for raw in inbox:
+        store.append("INBOX", raw)
+    with page.step("login"):
+        page.login(user, RC_USERS[user])
+    return store

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from integration.conftest import Webmail, message
+from integration.conftest import Webmail, begin, message
 from integration.rcstore import sort_subjects, threads
 
 pytestmark = pytest.mark.timeout(300)
@@ -44,11 +44,10 @@ def test_login_and_folder_counts(webmail: Webmail, page: Any) -> None:
 
 
 def test_open_message_and_download_attachment(webmail: Webmail, page: Any) -> None:
-    store = webmail.store("reader")
-    store.append("INBOX", message("Quarterly report", body="Figures attached.\n",
-                                  attachment=("report.bin", ATTACHMENT)))
-    with page.step("login"):
-        page.login("reader", "pw-reader")
+    store = begin(webmail, page, "reader",
+                  message("Quarterly report", body="Figures attached.\n",
+                          attachment=("report.bin", ATTACHMENT)))
+    with page.step("inbox"):
         page.wait_subjects(["Quarterly report"], "INBOX")
     with page.step("open"):
         page.select_message("Quarterly report")
@@ -67,11 +66,10 @@ def test_open_message_and_download_attachment(webmail: Webmail, page: Any) -> No
 
 
 def test_reply_and_save_draft(webmail: Webmail, page: Any) -> None:
-    store = webmail.store("drafter")
-    store.append("INBOX", message("Question", body="Can you come?\n",
-                                  msgid="<question@example.org>"))
-    with page.step("login"):
-        page.login("drafter", "pw-drafter")
+    store = begin(webmail, page, "drafter",
+                  message("Question", body="Can you come?\n",
+                          msgid="<question@example.org>"))
+    with page.step("inbox"):
         page.wait_subjects(["Question"], "INBOX")
     with page.step("reply"):
         page.select_message("Question")
@@ -97,12 +95,11 @@ def test_reply_and_save_draft(webmail: Webmail, page: Any) -> None:
 
 
 def test_search_by_subject_and_body(webmail: Webmail, page: Any) -> None:
-    store = webmail.store("searcher")
-    store.append("INBOX", message("Invoice March", body="Please pay soon.\n", days=1))
-    store.append("INBOX", message("Lunch plans", body="Meet at the zebra crossing.\n", days=2))
-    store.append("INBOX", message("Invoice April", body="Nothing to see.\n", days=3))
-    with page.step("login"):
-        page.login("searcher", "pw-searcher")
+    store = begin(webmail, page, "searcher",
+                  message("Invoice March", body="Please pay soon.\n", days=1),
+                  message("Lunch plans", body="Meet at the zebra crossing.\n", days=2),
+                  message("Invoice April", body="Nothing to see.\n", days=3))
+    with page.step("inbox"):
         page.wait_subjects(["Invoice April", "Lunch plans", "Invoice March"], "INBOX")
     with page.step("subject"):
         page.search("invoice", ("subject",))
@@ -116,12 +113,10 @@ def test_search_by_subject_and_body(webmail: Webmail, page: Any) -> None:
 
 
 def test_sort_by_date_and_sender(webmail: Webmail, page: Any) -> None:
-    store = webmail.store("sorter")
-    store.append("INBOX", message("Second by date", sender="Zed <zed@example.org>", days=2))
-    store.append("INBOX", message("First by date", sender="Mia <mia@example.org>", days=1))
-    store.append("INBOX", message("Third by date", sender="Abe <abe@example.org>", days=3))
-    with page.step("login"):
-        page.login("sorter", "pw-sorter")
+    store = begin(webmail, page, "sorter",
+                  message("Second by date", sender="Zed <zed@example.org>", days=2),
+                  message("First by date", sender="Mia <mia@example.org>", days=1),
+                  message("Third by date", sender="Abe <abe@example.org>", days=3))
     with page.step("date"):
         page.list_options("date", "ASC")
         expected = ["First by date", "Second by date", "Third by date"]
@@ -138,15 +133,13 @@ def test_sort_by_date_and_sender(webmail: Webmail, page: Any) -> None:
 
 
 def test_thread_view(webmail: Webmail, page: Any) -> None:
-    store = webmail.store("threader")
-    store.append("INBOX", message("Trip", msgid="<trip1@example.org>", days=1))
-    store.append("INBOX", message("Other", msgid="<other@example.org>", days=2))
-    store.append("INBOX", message("Re: Trip", msgid="<trip2@example.org>", days=3,
-                                  reply_to="<trip1@example.org>"))
-    store.append("INBOX", message("Re: Trip", msgid="<trip3@example.org>", days=4,
-                                  reply_to="<trip2@example.org>"))
-    with page.step("login"):
-        page.login("threader", "pw-threader")
+    store = begin(webmail, page, "threader",
+                  message("Trip", msgid="<trip1@example.org>", days=1),
+                  message("Other", msgid="<other@example.org>", days=2),
+                  message("Re: Trip", msgid="<trip2@example.org>", days=3,
+                          reply_to="<trip1@example.org>"),
+                  message("Re: Trip", msgid="<trip3@example.org>", days=4,
+                          reply_to="<trip2@example.org>"))
     with page.step("threads"):
         page.list_options("date", "ASC", mode="threads")
         page.wait_subjects(["Trip", "Other"], "threads, collapsed")
