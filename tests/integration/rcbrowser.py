@@ -130,6 +130,17 @@ class Browser:
     def click(self, css: str) -> None:
         self.find(css).click()
 
+    def click_text(self, css: str, text: str) -> None:
+        """Click the shown element matching ``css`` whose text is ``text``."""
+        def shown(d: Any) -> Any:
+            for el in self.all(css):
+                with contextlib.suppress(Exception):
+                    if el.is_displayed() and el.text.strip() == text:
+                        return el
+            return False
+
+        self.wait(shown, f"{css!r} with text {text!r}").click()
+
     def command(self, name: str, prop: str = "") -> None:
         """Click the shown, enabled button or menu item bound to rcmail.command(name)."""
         start = f"return rcmail.command('{name}','{prop}'"
@@ -176,6 +187,11 @@ class Browser:
         self.find("#mailboxlist")
         self.idle()
 
+    def goto(self, query: str) -> None:
+        """Open a Roundcube page by its URL query (``_task=settings&_action=folders``)."""
+        self.driver.get(f"{self.url}?{query}")
+        self.idle()
+
     def open_folder(self, name: str) -> None:
         self.click(f'#mailboxlist a[rel="{name}"]')
         self.wait(lambda d: d.execute_script("return rcmail.env.mailbox") == name,
@@ -190,6 +206,16 @@ class Browser:
 
     def folders(self) -> list[str]:
         return [el.get_attribute("rel") for el in self.all("#mailboxlist a[rel]")]
+
+    def settings_folders(self) -> list[str]:
+        """Folder names on Settings > Folders."""
+        return [el.text.strip() for el in self.all("#subscription-table li.mailbox > a")]
+
+    def settings_folder(self, name: str) -> Any:
+        for el in self.all("#subscription-table li.mailbox > a"):
+            if el.text.strip() == name:
+                return el
+        raise AssertionError(f"no folder {name!r} in {self.settings_folders()}")
 
     def rows(self) -> list[Any]:
         """The rows shown (a collapsed thread's replies are in the table, hidden)."""

@@ -89,8 +89,7 @@ def test_reply_and_save_draft(webmail: Webmail, page: Any) -> None:
         assert "Yes, I will come." in draft.text
         assert b"In-Reply-To: <question@example.org>" in draft.raw
     with page.step("drafts folder"):
-        page.driver.get(page.url + "?_task=mail&_mbox=Drafts")
-        page.idle()
+        page.goto("_task=mail&_mbox=Drafts")
         page.wait_subjects(["Re: Question"], "Drafts")
 
 
