@@ -131,7 +131,7 @@ class Roundcube:
             proc.wait(5)
 
 
-def _write_config(base: Path, imap: str, sieve: str | None) -> Path:
+def _write_config(base: Path, imap: str, sieve: str | None, extra: str) -> Path:
     config_dir = base / "config"
     config_dir.mkdir(parents=True)
     (config_dir / "defaults.inc.php").symlink_to(DEFAULTS)
@@ -143,7 +143,7 @@ def _write_config(base: Path, imap: str, sieve: str | None) -> Path:
     plugins = "['managesieve']" if sieve else "[]"
     (config_dir / "config.inc.php").write_text(CONFIG.format(
         db=db, imap=imap, des_key=DES_KEY, temp=base / "temp", logs=base / "logs",
-        plugins=plugins, sieve=sieve or ""))
+        plugins=plugins, sieve=sieve or "") + extra)
     return config_dir
 
 
@@ -163,11 +163,13 @@ def _wait_http(rc: Roundcube, timeout: float) -> None:
     raise RuntimeError(f"Roundcube not ready in {timeout}s ({last!r})\n{rc.log_tail()}")
 
 
-def start_roundcube(base: Path, imap_port: int, sieve_port: int | None = None) -> Roundcube:
-    """Configure and serve Roundcube for pyimapd on ``imap_port`` (and ManageSieve)."""
+def start_roundcube(base: Path, imap_port: int, sieve_port: int | None = None,
+                    extra_config: str = "") -> Roundcube:
+    """Configure and serve Roundcube for pyimapd on ``imap_port`` (and ManageSieve);
+    ``extra_config`` is PHP appended to config.inc.php (bench/roundcube uses it)."""
     require_roundcube()
     sieve = f"{HOST}:{sieve_port}" if sieve_port else None
-    config_dir = _write_config(base, f"{HOST}:{imap_port}", sieve)
+    config_dir = _write_config(base, f"{HOST}:{imap_port}", sieve, extra_config)
     rc = Roundcube(base=base, port=free_port())
     log = (base / "php-server.log").open("ab")
     env = {"PATH": "/usr/bin:/bin", "ROUNDCUBE_CONFIG_DIR": str(config_dir),
