@@ -82,8 +82,9 @@ class Browser:
         self._steps += 1
         try:
             yield
-        except BaseException:
-            self.save_artefacts(f"{self._steps:02d}-{name}")
+        except BaseException as exc:
+            stem = self.save_artefacts(f"{self._steps:02d}-{name}")
+            exc.add_note(f"step {name!r}: screenshot {stem}.png, page {stem}.html")
             raise
 
     def save_artefacts(self, label: str) -> Path:
