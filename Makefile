@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 DATA   ?= ./data
 LISTEN ?= 127.0.0.1:1143
 
-.PHONY: run test lint venv clean bench bench-quick bench-deps
+.PHONY: run test lint venv clean bench bench-quick bench-roundcube bench-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: bench-deps
 
 bench-quick: bench-deps
 	$(PY) -m bench.compare --quick
+
+## make bench-roundcube: Roundcube's pages timed against pyimapd and Dovecot (bench/roundcube).
+bench-roundcube: bench-deps
+	$(PY) -m bench.roundcube
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests

@@ -9,6 +9,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+from serverutil import ServerHandle
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # bench/ is a package at the repository root
@@ -35,3 +37,27 @@ def test_bench_loads_a_tiny_data_set(tmp_path: Path) -> None:
 
     assert asyncio.run(count()) == {dataset.USER_BIG: 30, dataset.USER_HEAVY: 1,
                                     dataset.mix_user(0): 4}
+
+
+def test_roundcube_timing_proxy_relays_and_counts(server: ServerHandle) -> None:
+    """bench/roundcube's proxy passes a session through unchanged and counts what the
+    server answered: one greeting, each tagged command, with its time."""
+    import imaplib
+
+    from bench.roundcube.proxy import TimingProxy
+
+    proxy = TimingProxy(server.port).start()
+    try:
+        conn = imaplib.IMAP4("127.0.0.1", proxy.port, timeout=10)
+        conn.login("demo", "demo")
+        assert conn.select("INBOX")[0] == "OK"
+        assert conn.uid("SORT", "(DATE)", "US-ASCII", "ALL")[0] == "OK"
+        conn.logout()
+        proxy.quiet_for(0.2)
+        tally = proxy.take()
+    finally:
+        proxy.stop()
+    assert tally.connections == 1
+    assert {"greeting", "LOGIN", "SELECT", "UID SORT", "LOGOUT"} <= set(tally.calls)
+    assert tally.server_s > 0
+    assert proxy.take().commands == 0  # take() starts a fresh tally

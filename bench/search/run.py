@@ -1,14 +1,17 @@
-"""Times SEARCH (SUBJECT, FROM, BODY and flag keys) on a large mailbox in pyimapd (SQLite
-store) and in a private Dovecot (PEERS.md fast mode), in the same run, and prints the
-ratios. Run: ``.venv/bin/python -m bench.search [--messages 100000]``.
+"""Times SEARCH (SUBJECT, FROM, BODY, TEXT and flag keys) on a large mailbox in pyimapd
+on SQLite and on PostgreSQL and in a private Dovecot (PEERS.md fast mode), in the same
+run, and prints the ratios, the full-text index's size next to the store's, and what
+the index costs one APPEND. Run: ``.venv/bin/python -m bench.search [--messages 100000]
+[--no-postgres]``.
 
 How this works: seeded messages (1-3 KB, varied subjects, senders, words and flags) are
-loaded into pyimapd through the store API (one APPEND transaction each, as the server
-does it) and into Dovecot by writing its maildir directly (``--append``: by APPEND with
-LITERAL+ pipelined over a few connections, which takes Dovecot ~30 min for 100,000 here).
-Then pyimapd is started on its data dir, both mailboxes are SELECTed, and each query
-runs ``--repeat`` times on each server; the median wall time of the SEARCH command
-(sent and answered on loopback) is reported.
+loaded into each pyimapd store through the store API (bench/search/stores.py, in
+MULTIAPPEND transactions that fill the full-text index as APPEND does) and into Dovecot
+by writing its maildir directly. PostgreSQL is a private cluster with fsync on
+(tests/pgutil.py). Each server is then started on its data, the mailbox SELECTed and
+warmed up (not timed), and each query runs ``--repeat`` times; the median wall time of
+the SEARCH command (sent and answered on loopback) is reported. The APPEND cost is
+timed last, on fresh stores, with and without the index.
 """
 
 from __future__ import annotations
@@ -26,14 +29,19 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 
+from bench.search import stores  # noqa: E402
+from bench.search.stores import Message  # noqa: E402
+
 from differential.dovecot import Dovecot  # noqa: E402
 from differential.imapwire import Conn  # noqa: E402
-from serverutil import start_server  # noqa: E402
+from pgutil import new_cluster  # noqa: E402
+from serverutil import run_cli, start_server  # noqa: E402
 
 USER, PASSWORD = "bench", "benchpw"
 WORDS = [
@@ -48,8 +56,8 @@ NAMES = [
 FLAGS = ("", "\\Seen", "\\Seen", "\\Seen \\Flagged", "\\Answered \\Seen", "$Work", "")
 QUERIES = [
     "SUBJECT deadline", "SUBJECT zebracorn", "FROM mallory", "FROM example.net",
-    "BODY zebracorn", "BODY garden", "SEEN", "UNSEEN", "FLAGGED", "KEYWORD $Work",
-    "UNSEEN FROM alice", "OR FLAGGED ANSWERED",
+    "BODY zebracorn", "BODY garden", "TEXT zebracorn", "TEXT garden", "SEEN", "UNSEEN",
+    "FLAGGED", "KEYWORD $Work", "UNSEEN FROM alice", "OR FLAGGED ANSWERED",
 ]
 
 
@@ -75,23 +83,6 @@ def message(rng: random.Random, i: int) -> tuple[bytes, str, datetime]:
 def messages(n: int, seed: int) -> list[tuple[bytes, str, datetime]]:
     rng = random.Random(seed)
     return [message(rng, i) for i in range(n)]
-
-
-async def load_pyimapd(data_dir: Path, msgs: list[tuple[bytes, str, datetime]]) -> None:
-    from pyimapd.delivery import prepare_bytes
-    from pyimapd.storage.sqlite import SqliteBackend
-
-    backend = SqliteBackend(data_dir)
-    await backend.start()
-    store = await backend.open(USER)
-    for data, flags, when in msgs:
-        spool, prepared = await prepare_bytes(data)
-        try:
-            await store.append("INBOX", prepared, frozenset(flags.split()), when)
-        finally:
-            spool.close()
-    await store.close()
-    await backend.close()
 
 
 _MAILDIR_FLAGS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S",
@@ -166,55 +157,111 @@ def time_queries(conn: Conn, repeat: int) -> dict[str, tuple[float, int]]:
     return out
 
 
+def warm(conn: Conn) -> None:
+    conn.login(USER, PASSWORD)
+    t0 = time.perf_counter()
+    conn.ok("SELECT INBOX")
+    conn.ok("SEARCH ALL")  # warm caches and indexes on all
+    conn.ok("SEARCH BODY warmup")  # Dovecot caches header/body data on first use
+    print(f"first SELECT + warm-up: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+
+
+def run_store(kind: str, tmp: Path, url: str | None, msgs: list[Message],
+              repeat: int) -> dict[str, Any]:
+    """Loads, serves and times one pyimapd store (``url``: PostgreSQL)."""
+    from pyimapd.storage.postgres import PostgresBackend
+    from pyimapd.storage.sqlite import SqliteBackend
+
+    server = start_server(tmp / kind, {USER: PASSWORD}, store=url or "sqlite")
+    server.stop()
+    backend = PostgresBackend(url) if url else SqliteBackend(server.data_dir)
+    took = asyncio.run(stores.load(backend, USER, msgs))
+    print(f"{kind} load: {took:.1f}s for {len(msgs)} messages", file=sys.stderr)
+    sizes = (asyncio.run(stores.postgres_sizes(url.split("?")[0])) if url
+             else stores.sqlite_sizes(server.data_dir))
+    server.start()
+    try:
+        conn = Conn(server.host, server.port)
+        warm(conn)
+        timed = time_queries(conn, repeat)
+        conn.close()
+    finally:
+        server.stop()
+    return {"load": took, "sizes": sizes, "times": timed}
+
+
+def run_dovecot(msgs: list[Message], repeat: int) -> dict[str, Any]:
+    dovecot = Dovecot({USER: PASSWORD}, fast=True)
+    t0 = time.perf_counter()
+    load_maildir(dovecot.base / "mail" / USER, msgs)
+    print(f"dovecot maildir written: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    with dovecot:
+        conn = Conn("127.0.0.1", dovecot.port)
+        warm(conn)
+        timed = time_queries(conn, repeat)
+        conn.close()
+    return {"times": timed}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--append", action="store_true",
-                    help="load Dovecot by pipelined APPEND instead of writing its maildir")
+    ap.add_argument("--no-postgres", action="store_true", help="SQLite and Dovecot only")
+    ap.add_argument("--appends", type=int, default=1000,
+                    help="single APPENDs timed with and without the index (0: none)")
     args = ap.parse_args()
     msgs = messages(args.messages, args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="pyimapd-bench-search-"))
-    users = {USER: PASSWORD}
+    cluster = None if args.no_postgres else new_cluster(fsync=True)
+    results: dict[str, dict[str, Any]] = {}
     try:
-        server = start_server(tmp, users)
-        server.stop()
-        t0 = time.perf_counter()
-        asyncio.run(load_pyimapd(server.data_dir, msgs))
-        print(f"pyimapd load: {time.perf_counter() - t0:.1f}s for {len(msgs)} messages")
-        server.start()
-        dovecot = Dovecot(users, fast=True)
-        if not args.append:
-            t0 = time.perf_counter()
-            load_maildir(dovecot.base / "mail" / USER, msgs)
-            print(f"dovecot maildir written: {time.perf_counter() - t0:.1f}s")
-        with dovecot:
-            if args.append:
-                t0 = time.perf_counter()
-                load_dovecot(dovecot.port, msgs)
-                print(f"dovecot APPEND load: {time.perf_counter() - t0:.1f}s")
-            ours, theirs = Conn(server.host, server.port), Conn("127.0.0.1", dovecot.port)
-            for c in (ours, theirs):
-                c.login(USER, PASSWORD)
-                t0 = time.perf_counter()
-                c.ok("SELECT INBOX")
-                c.ok("SEARCH ALL")  # warm caches and indexes on both
-                c.ok("SEARCH BODY warmup")  # Dovecot caches header/body data on first use
-                print(f"first SELECT + warm-up: {time.perf_counter() - t0:.1f}s")
-            a, b = time_queries(ours, args.repeat), time_queries(theirs, args.repeat)
-            ours.close()
-            theirs.close()
-        server.stop()
+        url = None
+        if cluster is not None:
+            url = cluster.dsn + "?pool_size=10"
+            run_cli("db", "migrate", "--store", url)
+            run_cli("user", "add", USER, "--password-stdin", "--store", url, stdin=PASSWORD)
+        results["SQLite"] = run_store("sqlite", tmp, None, msgs, args.repeat)
+        if url is not None:
+            results["PostgreSQL"] = run_store("postgres", tmp, url, msgs, args.repeat)
+        results["Dovecot"] = run_dovecot(msgs, args.repeat)
+        costs = stores.append_costs(tmp, cluster.dsn if cluster else None, USER,
+                                    messages(args.appends, args.seed + 1)) if args.appends else {}
     finally:
+        if cluster is not None:
+            cluster.destroy()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"\n{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, {len(msgs)} messages, median of {args.repeat}")
-    print(f"{'query':28} {'pyimapd ms':>11} {'dovecot ms':>11} {'ratio':>7} {'hits':>6}")
+    report(results, costs, args)
+
+
+def report(results: dict[str, dict[str, Any]], costs: dict[str, tuple[float, float]],
+           args: argparse.Namespace) -> None:
+    """Markdown tables for docs/performance.md; ratios are to Dovecot's time."""
+    print(f"\n{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, {args.messages:,} messages,"
+          f" median of {args.repeat}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n")
+    names = list(results)
+    ours = [n for n in names if n != "Dovecot"]
+    head = [f"{n} ms" for n in names] + [f"{n} / Dovecot" for n in ours] + ["hits"]
+    print("| query | " + " | ".join(head) + " |")
+    print("|---" * (len(head) + 1) + "|")
+    dovecot = results["Dovecot"]["times"]
     for q in QUERIES:
-        (ta, na), (tb, nb) = a[q], b[q]
-        flag = "" if na == nb else f"  (dovecot {nb})"
-        print(f"{q:28} {ta * 1000:11.1f} {tb * 1000:11.1f} {ta / tb:7.2f} {na:6d}{flag}")
+        cells = [f"{results[n]['times'][q][0] * 1000:,.1f}" for n in names]
+        cells += [f"{results[n]['times'][q][0] / dovecot[q][0]:.3f}" for n in ours]
+        hits = {results[n]["times"][q][1] for n in names}
+        cells.append(" / ".join(str(h) for h in sorted(hits)) + (" DIFFER" if len(hits) > 1
+                                                                   else ""))
+        print(f"| {q} | " + " | ".join(cells) + " |")
+    print("\n| store | load (s) | full-text index MB | store MB | APPEND ms without index"
+          " | with | cost |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for n in ours:
+        index, total = results[n]["sizes"]
+        before, after = costs.get({"SQLite": "sqlite"}.get(n, "postgres"), (0.0, 0.0))
+        print(f"| {n} | {results[n]['load']:.1f} | {index / 1e6:,.1f} | {total / 1e6:,.1f} |"
+              f" {before:.2f} | {after:.2f} | {100 * (after / (before or after or 1) - 1):+.0f}% |")
 
 
 if __name__ == "__main__":

@@ -269,7 +269,9 @@ def file_checks(config: Config) -> list[str]:
     return problems + _stale_files(config)
 
 
-async def _store_checks(config: Config) -> list[str]:
+async def _store_checks(config: Config, repair: bool = False) -> list[str]:
+    from pyimapd.index_admin import indexed, rebuild
+
     async with opened(config, prepare=config.data_dir.is_dir()) as backend:
         users = await backend.users.list_users()
         print(f"accounts: {len(users)}")
@@ -277,7 +279,13 @@ async def _store_checks(config: Config) -> list[str]:
         if checker is None:
             print(f"note: the {config.store} store has no self-check")
             return []
+        index = indexed(backend) if repair else None
+        if index is not None:
+            print(f"repair: indexed {await rebuild(index, None, False, False)}")
         problems: list[str] = await checker()
+        if index is not None and any("index rebuild --reset" in p for p in problems):
+            print(f"repair: indexed {await rebuild(index, None, True, False)} anew")
+            problems = await checker()
         return problems
 
 
@@ -289,7 +297,7 @@ async def doctor_command(args: argparse.Namespace, config: Config) -> int:
     ))
     if not no_db:
         try:
-            problems += await _store_checks(config)
+            problems += await _store_checks(config, getattr(args, "repair", False))
         except StorageError as exc:  # unreachable, busy, or a schema it must not use
             problems.append(f"the store cannot be used: {exc.text}")
         except Exception as exc:  # a damaged file often fails before any check runs

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from pyimapd import admin, migrate, sieve_admin
+from pyimapd import admin, index_admin, migrate, sieve_admin
 from pyimapd.auth import stored
 from pyimapd.auth.passwords import Passwords
 from pyimapd.config import Config, ConfigError, TlsConfig, load_config, override
@@ -35,6 +35,7 @@ ADMIN_COMMANDS = {
     "sync": admin.sync_command,
     "sieve": sieve_admin.sieve_command,
     "deliver": sieve_admin.deliver_command,
+    "index": index_admin.index_command,
 }
 
 
@@ -179,7 +180,10 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
             p.add_argument("name")
     p_doctor = sub.add_parser("doctor", help="check the data dir and the store")
     _common(p_doctor)
+    p_doctor.add_argument("--repair", action="store_true",
+                          help="first index what the full-text index is missing")
     sieve_admin.add_parsers(sub, _common)
+    index_admin.add_parsers(sub, _common)
 
 
 def _config(args: argparse.Namespace) -> Config:

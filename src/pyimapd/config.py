@@ -166,6 +166,11 @@ class Config:
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_bad_commands: int = 20
     max_bad_commands_unauthenticated: int = 5
+    utf8_accept: bool = False
+    """Advertise UTF8=ACCEPT (RFC 6855). Off by default because section 4 then obliges
+    the server to refuse, from every client that has not ENABLEd it, an APPEND whose
+    header holds 8-bit octets, and such mail is common (raw Latin-1 subjects, EAI
+    mail): sync and copy tools that do not ENABLE it would stop storing it."""
     workers: int = 0
     """Worker processes for ``serve``; 0 means one per core (see pyimapd.server)."""
     listen_tls: tuple[str, ...] = ()

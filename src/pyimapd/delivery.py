@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ SPOOL_IN_MEMORY = 256 * 1024
 """Messages up to this size are spooled in memory; larger ones go to a temporary file."""
 
 
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_EIGHT_BIT = re.compile(rb"[\x80-\xff]")
+
+
 class Spool:
     """Collects one message in chunks; :meth:`finish` parses it off the event loop."""
 
@@ -60,6 +65,11 @@ class Spool:
         self._crlf = None if binary else mime.CRLFNormalizer()
         self._nul = False
         self.size = 0
+        self.header_8bit = False
+        """Whether an octet of the top-level header is above 127 (RFC 6855 section 4
+        lets only a client that ENABLEd UTF8=ACCEPT append such a message)."""
+        self._in_header = True
+        self._header_tail = b""
 
     def _new_file(self) -> tempfile.SpooledTemporaryFile[bytes]:
         # Owned by the Spool, closed by close(): a context manager cannot span the events.
@@ -73,8 +83,23 @@ class Spool:
     def feed(self, data: bytes) -> None:
         out = self._crlf.feed(data) if self._crlf is not None else data
         self._nul = self._nul or b"\x00" in out
+        if self._in_header:
+            self._watch_header(out)
         self.size += len(out)
         self._file.write(out)
+
+    def _watch_header(self, out: bytes) -> None:
+        """Follows the header up to its blank line (a literal8 may end lines in bare
+        LF), noting an 8-bit octet; only the last octets are kept between chunks."""
+        seen = self._header_tail + out
+        if self.size == 0:
+            seen = b"\n" + seen  # a message without header starts with the blank line
+        end = _BLANK_LINE.search(seen)
+        if _EIGHT_BIT.search(seen if end is None else seen[: end.start()]):
+            self.header_8bit = True
+        if end is not None or self.header_8bit:
+            self._in_header = False
+        self._header_tail = seen[-3:]
 
     async def finish(self) -> PreparedMessage:
         if self._crlf is not None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import re
 
+import pytest
+
 from pyimapd.session.view import SelectedView, SharedPolls
 from pyimapd.storage.interface import Changes, FlagUpdate, SelectResult
 
@@ -97,3 +99,12 @@ async def test_sessions_that_read_nothing_still_share_one_poll() -> None:
     outs = await asyncio.gather(*tasks)
     assert store.polls == 1
     assert all(len(out) == 1 for out in outs)
+
+
+@pytest.mark.parametrize("uids", [[], [1, 2, 3, 4, 5], [3, 4, 5, 6], [2, 5, 9, 10, 40]])
+def test_msns_of_many_is_msn_of_each(uids: list[int]) -> None:
+    """The batch numbering SEARCH uses, with and without gaps in the mailbox's UIDs."""
+    result = SelectResult("INBOX", 7, 41, 4, uids, frozenset(), None, frozenset(), False)
+    view = SelectedView(OneMessage(), result, Signalled(), SharedPolls())  # type: ignore[arg-type]
+    asked = list(range(0, 45))
+    assert view.msns_of(asked) == [view.msn_of(u) for u in asked]

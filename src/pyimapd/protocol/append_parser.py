@@ -15,9 +15,11 @@ the next marker). The grammar, RFC 4466 section 2.3 with RFC 4469 section 5:
     append-message  = append-opts SP append-data      ; RFC 3502: several
     append-opts     = [SP flag-list] [SP date-time]
     append-data     = literal / literal8 / "CATENATE" SP "(" cat-part *(SP cat-part) ")"
-    cat-part        = text-literal / url
+                      / utf8-literal
+    cat-part        = text-literal / url / utf8-literal
     text-literal    = "TEXT" SP literal               ; literal8 too, as APPEND's own
     url             = "URL" SP astring
+    utf8-literal    = "UTF8" SP "(" literal8 ")"      ; RFC 6855 section 4
 
 (the first append-message follows the mailbox directly; RFC 3502 writes the later ones
 as ``SP append-opts SP append-data`` the same way). REPLACE (RFC 8508 section 6) has the
@@ -47,6 +49,10 @@ class Where(enum.Enum):
     """After a complete message: the next ``SP append-message`` or the end."""
     PARTS = "parts"
     """Inside ``CATENATE (...)`` after a TEXT part: ``SP cat-part`` or ``)``."""
+    UTF8_MESSAGE = "utf8-message"
+    """After the literal of ``UTF8 (literal8)`` as a message: its ``)``, then as MESSAGE."""
+    UTF8_PART = "utf8-part"
+    """After the literal of ``UTF8 (literal8)`` as a part: its ``)``, then as PARTS."""
 
 
 class Next(enum.Enum):
@@ -91,6 +97,14 @@ class Scan:
     items: list[MessageStart | UrlPart] = field(default_factory=list)
     where: Where = Where.MESSAGE
     next: Next = Next.END
+    utf8: bool = False
+    """The literal that follows is wrapped in ``UTF8 (...)``: its ``)`` comes after it."""
+
+    def after_literal(self) -> Where:
+        """Where the scan of the text after the coming message or TEXT literal starts."""
+        if self.next is Next.TEXT:
+            return Where.UTF8_PART if self.utf8 else Where.PARTS
+        return Where.UTF8_MESSAGE if self.utf8 else Where.MESSAGE
 
 
 class AppendHeadError(ParseFailure):
@@ -129,7 +143,10 @@ def scan(
             if _message(r, out, mailbox, at_marker, replaces):
                 return out
         while True:
-            if out.where is Where.MESSAGE:
+            if out.where in (Where.UTF8_MESSAGE, Where.UTF8_PART):
+                r.char(b")", "UTF8 data")
+                out.where = Where.MESSAGE if out.where is Where.UTF8_MESSAGE else Where.PARTS
+            elif out.where is Where.MESSAGE:
                 if r.at_end():
                     if at_marker:
                         raise ParseFailure("Invalid APPEND arguments")
@@ -202,7 +219,11 @@ def _message(
         out.items.append(MessageStart(mailbox, flags, date_time, False, replaces))
         out.next = Next.MESSAGE
         return True
-    if r.atom("message literal").upper() != b"CATENATE":
+    word = r.atom("message literal").upper()
+    if word == b"UTF8":
+        out.items.append(MessageStart(mailbox, flags, date_time, False, replaces))
+        return _utf8_literal(r, out, at_marker, Next.MESSAGE)
+    if word != b"CATENATE":
         raise ParseFailure("Invalid APPEND arguments")
     r.sp("CATENATE list")
     r.char(b"(", "CATENATE list")
@@ -214,8 +235,10 @@ def _message(
 def _part(r: Reader, out: Scan, at_marker: bool) -> bool:
     """``cat-part = "TEXT" SP literal / "URL" SP astring``; True when the scan ends."""
     name = r.atom("CATENATE part").upper()
-    if name not in (b"TEXT", b"URL"):
+    if name not in (b"TEXT", b"URL", b"UTF8"):
         raise ParseFailure(f"Unknown CATENATE part {name.decode('ascii')}")
+    if name == b"UTF8":
+        return _utf8_literal(r, out, at_marker, Next.TEXT)
     r.sp(f"{name.decode('ascii')} argument")
     if name == b"TEXT":
         if not (r.at_end() and at_marker):
@@ -231,3 +254,15 @@ def _part(r: Reader, out: Scan, at_marker: bool) -> bool:
     except UnicodeDecodeError as exc:
         raise ParseFailure("An URL is ASCII") from exc
     return False
+
+
+def _utf8_literal(r: Reader, out: Scan, at_marker: bool, what: Next) -> bool:
+    """``SP "(" literal8`` of ``utf8-literal`` (RFC 6855 section 4), "UTF8" read: the
+    literal follows, and the ``)`` after it is read by the next scan."""
+    r.sp("UTF8 data")
+    r.char(b"(", "UTF8 data")
+    if not (r.at_end() and at_marker):
+        raise ParseFailure("UTF8 needs a literal8")
+    out.next = what
+    out.utf8 = True
+    return True

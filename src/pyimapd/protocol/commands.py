@@ -259,9 +259,10 @@ class Expunge(Command):
 
 
 SEARCH_RETURN_OPTIONS = frozenset(
-    {"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "CONTEXT", "UPDATE"})
+    {"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "CONTEXT", "UPDATE", "RELEVANCY"})
 """ESEARCH's result options (RFC 4731 section 3.1), SEARCHRES's SAVE (RFC 5182),
-PARTIAL (RFC 9394 section 3.1) and CONTEXT and UPDATE (RFC 5267 sections 4.2, 4.3)."""
+PARTIAL (RFC 9394 section 3.1), CONTEXT and UPDATE (RFC 5267 sections 4.2, 4.3) and
+FUZZY's RELEVANCY (RFC 6203 section 4)."""
 
 def check_returns(returns: frozenset[str] | None, partial: PartialRange | None,
                   command: str) -> None:
@@ -299,9 +300,9 @@ class Search(Command):
 
 
 SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO",
-                       "DISPLAYFROM", "DISPLAYTO"})
+                       "DISPLAYFROM", "DISPLAYTO", "RELEVANCY"})
 """``sort-key`` of RFC 5256 section 5, with RFC 5957 section 5's DISPLAYFROM and
-DISPLAYTO."""
+DISPLAYTO and RFC 6203 section 4's RELEVANCY."""
 
 THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
 """``thread-alg`` of RFC 5256 section 5 that pyimapd implements."""

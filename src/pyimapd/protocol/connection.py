@@ -416,7 +416,7 @@ class ServerConnection:
         events = self._item_events(tag, scanned, size, binary)
         if scanned.next is Next.TEXT:
             events.append(CatenateText(tag, size, binary))
-        self._where = Where.PARTS if scanned.next is Next.TEXT else Where.MESSAGE
+        self._where = scanned.after_literal()
         if sync:
             self._out += CONTINUE_LITERAL
         self._read_message(tag, size, sync)

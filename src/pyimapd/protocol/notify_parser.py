@@ -63,14 +63,14 @@ def _group(r: Reader) -> c.NotifyGroup:
     mailboxes: tuple[str, ...] = ()
     if name in ("SUBTREE", "MAILBOXES"):
         r.sp("mailboxes")
-        mailboxes = _mailboxes(r)
+        mailboxes = parse_mailboxes(r)
     r.sp("events")
     events, fetch = _events(r, name in ("SELECTED", "SELECTED-DELAYED"))
     r.char(b")", "event group")
     return c.NotifyGroup(name, mailboxes, events, fetch)
 
 
-def _mailboxes(r: Reader) -> tuple[str, ...]:
+def parse_mailboxes(r: Reader) -> tuple[str, ...]:
     """``one-or-more-mailbox = mailbox / "(" mailbox *(SP mailbox) ")"``."""
     if r.peek() != 0x28:
         return (r.mailbox(),)

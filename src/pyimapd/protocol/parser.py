@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pyimapd.protocol import acl_parser as acl
 from pyimapd.protocol import commands as c
 from pyimapd.protocol import ext_parser as ext
-from pyimapd.protocol import notify_parser
+from pyimapd.protocol import multisearch, notify_parser
 from pyimapd.protocol import urlauth_parser as urlauth
 from pyimapd.protocol.events import ParseError
 from pyimapd.protocol.fetch_parser import parse_fetch_items
@@ -474,6 +474,7 @@ _COMMANDS: dict[str, _Handler] = {
     "ID": _id,
     "ENABLE": _enable,
     "NOTIFY": notify_parser.notify,
+    "ESEARCH": multisearch.esearch,
     "GETQUOTA": ext.getquota,
     "GETQUOTAROOT": ext.getquotaroot,
     "SETQUOTA": ext.setquota,

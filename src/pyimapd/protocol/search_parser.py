@@ -14,6 +14,7 @@ from pyimapd.protocol import commands as c
 from pyimapd.protocol.fetch_parser import parse_fetch_items
 from pyimapd.protocol.grammar import ParseFailure, Reader
 from pyimapd.search import ast
+from pyimapd.search.fuzzy import fuzzify
 
 MAX_DEPTH = 25
 """Deepest nesting of NOT / OR / parentheses accepted in one SEARCH. Real clients nest a
@@ -310,6 +311,10 @@ def _argument_key(sr: _SearchReader, name: str) -> ast.SearchKey:
         # search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number (RFC 5032 section 3)
         r.sp(f"interval for {name}")
         return ast.Within(name == "OLDER", r.number(f"interval for {name}", nonzero=True))
+    if name == "FUZZY":
+        # search-key =/ "FUZZY" SP search-key (RFC 6203 section 6)
+        r.sp("search key after FUZZY")
+        return fuzzify(sr.nested(lambda: _search_key(sr)))
     if name == "NOT":
         r.sp("search key after NOT")
         return ast.Not(sr.nested(lambda: _search_key(sr)))

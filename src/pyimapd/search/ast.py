@@ -8,6 +8,7 @@ keys before the tree reaches storage, so storage only ever sees keys it can answ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -159,6 +160,14 @@ class InternalTime:
 
 
 @dataclass(frozen=True, slots=True)
+class Fuzzy:
+    """FUZZY (RFC 6203) around a string key: an inexact match with a score, as
+    :mod:`pyimapd.search.fuzzy` defines them; the parser builds it there only."""
+
+    key: Header | Body | Text
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     key: SearchKey
 
@@ -177,7 +186,8 @@ class And:
 SearchKey = (
     All | Flag | Recent | SeqSet | UidSet | UidIn | Size | InternalDate | SaveDate | SentDate
     | Header
-    | Body | Text | Modseq | Within | InternalTime | ObjectId | Content | Not | Or | And
+    | Body | Text | Modseq | Within | InternalTime | ObjectId | Content | Fuzzy | Not | Or
+    | And
 )
 
 
@@ -185,12 +195,23 @@ def holds(key: SearchKey, kind: type) -> bool:
     """Whether the key tree holds a key of ``kind`` anywhere: the session asks this of
     keys that change what a command does (MODSEQ, RFC 7162 3.1.5) or that a mode
     refuses (RECENT in IMAP4rev2)."""
-    if isinstance(key, kind):
+    return holds_where(key, lambda k: isinstance(k, kind))
+
+
+def holds_where(key: SearchKey, test: Callable[[SearchKey], bool]) -> bool:
+    """Whether a key of the tree passes ``test``: sequence numbers under UIDONLY, ``$``
+    outside the selected mailbox."""
+    if test(key):
         return True
     if isinstance(key, Not):
-        return holds(key.key, kind)
+        return holds_where(key.key, test)
     if isinstance(key, Or):
-        return holds(key.left, kind) or holds(key.right, kind)
+        return holds_where(key.left, test) or holds_where(key.right, test)
     if isinstance(key, And):
-        return any(holds(k, kind) for k in key.keys)
+        return any(holds_where(k, test) for k in key.keys)
     return False
+
+
+def names_saved(key: SearchKey) -> bool:
+    """A ``$`` key (RFC 5182 section 2.1), alone or as ``UID $``."""
+    return isinstance(key, SeqSet | UidSet) and key.sequence.saved

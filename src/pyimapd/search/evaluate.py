@@ -20,7 +20,9 @@ Semantics shared with :mod:`pyimapd.search.sql` (both are tested on one table of
   written ``name: value``, including the header lines of MIME parts and encapsulated
   messages (stored under :data:`~pyimapd.mime.search.PART_HEADERS`, already written
   ``name: value``; HEADER never matches that key);
-* case-insensitivity is Unicode ``casefold`` on both sides.
+* case-insensitivity is Unicode ``casefold`` on both sides;
+* FUZZY (:class:`Fuzzy`) scores the same texts by trigrams, as :mod:`.fuzzy` defines,
+  and :func:`relevancy` combines the scores of a matching message.
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from pyimapd.mime.search import PART_HEADERS
+from pyimapd.search import fuzzy
 from pyimapd.search.ast import (
     All,
     And,
     Body,
     Content,
     Flag,
+    Fuzzy,
     Header,
     InternalDate,
     InternalTime,
@@ -132,6 +136,39 @@ def _match_text(key: Text, msg: SearchableMessage) -> bool:
     return any(needle in text_line(n, v) for n, v in header_lines(msg.headers))
 
 
+def fuzzy_score(key: Fuzzy, msg: SearchableMessage) -> int:
+    """The score of one fuzzy string key (:mod:`.fuzzy`): the best of the texts the
+    exact key looks at (the body, each header line); 100 or 0 for a needle of no
+    trigram, which is matched exactly."""
+    inner = key.key
+    wanted = fuzzy.grams(fold(inner.value))
+    if not wanted:
+        return 100 if matches(inner, msg) else 0
+    texts: list[str] = []
+    if isinstance(inner, Body | Text):
+        texts.append(fold(msg.text))
+    if isinstance(inner, Text):
+        texts += [text_line(n, v) for n, v in header_lines(msg.headers)]
+    if isinstance(inner, Header):
+        name = fold(inner.name)
+        texts += [v for n, v in header_lines(msg.headers) if n == name != PART_HEADERS]
+    return max((fuzzy.score(t, wanted) for t in texts), default=0)
+
+
+def relevancy(key: SearchKey, msg: SearchableMessage) -> int:
+    """The relevancy score (RFC 6203 section 4) of a message ``key`` matches: a fuzzy
+    key's score, 100 for an exact key, the lowest of an AND, the highest matching side
+    of an OR."""
+    match key:
+        case Fuzzy():
+            return fuzzy_score(key, msg)
+        case And(keys=keys):
+            return min((relevancy(k, msg) for k in keys), default=100)
+        case Or(left=left, right=right):
+            return max(relevancy(k, msg) if matches(k, msg) else 0 for k in (left, right))
+    return 100
+
+
 def matches(key: SearchKey, msg: SearchableMessage) -> bool:
     """Whether ``msg`` satisfies ``key``. Raises ValueError on keys only the session can
     resolve (SeqSet, UidSet, Recent, Within)."""
@@ -165,6 +202,8 @@ def matches(key: SearchKey, msg: SearchableMessage) -> bool:
         case InternalTime(older=older, epoch=epoch):
             moment = epoch_seconds(msg.internaldate)
             return moment <= epoch if older else moment >= epoch
+        case Fuzzy():
+            return fuzzy_score(key, msg) >= fuzzy.THRESHOLD
         case Not(key=inner):
             return not matches(inner, msg)
         case Or(left=left, right=right):

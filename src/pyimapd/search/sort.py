@@ -73,7 +73,9 @@ def display_value(value: str | None) -> str:
 
 
 def _value(name: str, env: Envelope, root: Part | None, internaldate: datetime,
-           size: int) -> SortValue:
+           size: int, relevancy: int) -> SortValue:
+    if name == "RELEVANCY":  # RFC 6203 section 4: the most relevant first
+        return -relevancy
     if name == "ARRIVAL":
         return timestamp(internaldate)
     if name == "DATE":
@@ -96,11 +98,13 @@ def _value(name: str, env: Envelope, root: Part | None, internaldate: datetime,
 
 
 def sort_values(criteria: Sequence[Criterion], root: Part | None, internaldate: datetime,
-                size: int) -> tuple[SortValue, ...]:
+                size: int, relevancy: int = 100) -> tuple[SortValue, ...]:
     """What the criteria compare of one message, in criteria order. ``root`` is the
-    message's stored part tree (None when it has none: every header is then absent)."""
+    message's stored part tree (None when it has none: every header is then absent);
+    ``relevancy`` its FUZZY score for the search at hand."""
     env = (root.envelope if root is not None else None) or Envelope()
-    return tuple(_value(name, env, root, internaldate, size) for name, _ in criteria)
+    return tuple(_value(name, env, root, internaldate, size, relevancy)
+                 for name, _ in criteria)
 
 
 def _nth(i: int) -> Callable[[tuple[int, tuple[SortValue, ...]]], SortValue]:

@@ -28,6 +28,7 @@ from pyimapd.protocol.commands import Command
 from pyimapd.protocol.connection import ServerConnection
 from pyimapd.protocol.events import NeedData, ParseError
 from pyimapd.protocol.responses import ResponseCode, continuation, tagged, untagged_status
+from pyimapd.session.handlers import uidonly
 from pyimapd.session.handlers.notify import announce_new
 from pyimapd.session.io import Channel
 from pyimapd.session.state import CommandFailed, ConnectionClosed, Result, State, bad, no
@@ -100,6 +101,12 @@ class Session:
     def rev2(self) -> bool:
         """ENABLE IMAP4rev2 (RFC 9051 section 6.3.1): the session follows rev2's rules."""
         return "IMAP4rev2" in self.enabled
+
+    @property
+    def utf8_accept(self) -> bool:
+        """ENABLE UTF8=ACCEPT (RFC 6855): 8-bit header fields may be appended and
+        SEARCH takes no CHARSET."""
+        return "UTF8=ACCEPT" in self.enabled
 
     @property
     def utf8(self) -> bool:
@@ -201,6 +208,10 @@ class Session:
         if self.state not in spec.states:
             await self.refuse_in_state(event, name)
             return
+        refused = uidonly.refusal(self, event, name)
+        if refused is not None:
+            await self.refuse(event, refused)
+            return
         started = time.monotonic()
         watchdog = self.ctx.watchdog
         if watchdog is None:
@@ -250,10 +261,16 @@ class Session:
             return no("Internal server error, logged", ResponseCode("SERVERBUG"))
 
     async def refuse_in_state(self, command: Command, name: str) -> None:
+        text = f"{name} is not allowed in the {self.state.value} state"
+        await self.refuse(command, bad(text))
+
+    async def refuse(self, command: Command, result: Result) -> None:
+        """A command turned away before its handler: a BAD, and an APPEND's literal
+        is not read."""
         from pyimapd.session.handlers.append import refuse_append
 
         await refuse_append(self, command)
-        await self.on_bad(command.tag, f"{name} is not allowed in the {self.state.value} state")
+        await self.on_bad(command.tag, result.text, result.code)
 
     async def flush_updates(self, allow_expunge: bool, flags: bool = True) -> None:
         """A mailbox deleted under the session cannot be reported otherwise: say BYE.

@@ -11,6 +11,7 @@ from typing import Any
 
 from pyimapd.protocol import acl_commands as a
 from pyimapd.protocol import commands as c
+from pyimapd.protocol.multisearch import Esearch
 from pyimapd.session.handlers import (
     acl,
     append,
@@ -22,6 +23,7 @@ from pyimapd.session.handlers import (
     info,
     mailbox,
     message,
+    multisearch,
     notify,
     quota,
     search,
@@ -79,6 +81,7 @@ TABLE: dict[type[c.Command], CommandSpec] = {
     c.Thread: CommandSpec(sort_.thread, SELECTED, capability="THREAD=ORDEREDSUBJECT",
                           allows_expunge=_uid_only),
     c.CancelUpdate: CommandSpec(context.cancelupdate, SELECTED),
+    Esearch: CommandSpec(multisearch.esearch, AUTH, capability="MULTISEARCH"),
     c.Notify: CommandSpec(notify.notify, AUTH, capability="NOTIFY"),
     c.Unauthenticate: CommandSpec(auth.unauthenticate, AUTH, capability="UNAUTHENTICATE"),
     c.Fetch: CommandSpec(fetch.fetch, SELECTED, allows_expunge=_uid_only),
@@ -133,11 +136,23 @@ EXTENSIONS += ("CONTEXT=SEARCH", "CONTEXT=SORT")
 """RFC 5267 section 4: CONTEXT and UPDATE for SEARCH and SORT, ADDTO/REMOVEFROM from
 the view's refresh, CANCELUPDATE (handlers/context.py)."""
 
-EXTENSIONS += ("OBJECTID", "PREVIEW", "SAVEDATE")
+EXTENSIONS += ("OBJECTID", "PREVIEW", "SAVEDATE", "SEARCH=FUZZY")
 """RFC 8474 (handlers/objectid.py): MAILBOXID in SELECT, EXAMINE, CREATE and STATUS;
 FETCH EMAILID and THREADID (NIL: threads are not kept); SEARCH EMAILID and THREADID.
 PREVIEW (RFC 8970, mime/preview.py): FETCH PREVIEW [(LAZY)], made once at APPEND.
-SAVEDATE (RFC 8514): FETCH SAVEDATE and SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED."""
+SAVEDATE (RFC 8514): FETCH SAVEDATE and SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED.
+UTF8=ACCEPT (RFC 6855) is advertised by handlers/any.py, with ``utf8_accept`` set: after
+ENABLE, UTF-8 mailbox names out, ``UTF8 (~{n})`` APPEND and CATENATE data
+(protocol/append_parser.py) and no SEARCH CHARSET; without it an APPEND whose header
+holds 8-bit octets is refused (handlers/append.py).
+SEARCH=FUZZY (RFC 6203, search/fuzzy.py): FUZZY on the string keys, the RELEVANCY
+result option and sort key, on every store (through the full-text index where there is
+one)."""
+
+EXTENSIONS += ("UIDONLY",)
+"""RFC 9586 (handlers/uidonly.py): after ENABLE UIDONLY, message numbers in commands get
+BAD [UIDREQUIRED] (checked once, in Session.dispatch), FETCH responses are UIDFETCH and
+expunges VANISHED (the view's numbering), SELECT sends no UNSEEN code."""
 
 EXTENSIONS += (f"RIGHTS={rights.EXTRA_RIGHTS}",)
 """RFC 4314 section 5.1.1: the rights beyond RFC 2086's (storage/rights.py); ACL comes

@@ -21,6 +21,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from pyimapd.protocol import fetch_response as wire
 from pyimapd.protocol.commands import SequenceSet
 from pyimapd.protocol.responses import Atom, ResponseCode, Value, untagged, untagged_status
 from pyimapd.storage.interface import (
@@ -148,6 +149,29 @@ class SharedPolls:
             del self._polls[key]
 
 
+def uid_ranges(uids: Sequence[int]) -> list[tuple[int, int]]:
+    """Compresses ascending UIDs to inclusive ranges, for storage queries. Each run's
+    end is found by galloping (``uids[k] - k`` is constant along a run), so 1:* on a
+    100,000-message mailbox with few gaps costs a few dozen steps, not 100,000."""
+    ranges: list[tuple[int, int]] = []
+    i, n = 0, len(uids)
+    while i < n:
+        first, good, step = uids[i], i, 1
+        while good + step < n and uids[good + step] - first == good + step - i:
+            good += step
+            step *= 2
+        bad = min(good + step, n)  # first index known not to be in the run
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if uids[mid] - first == mid - i:
+                good = mid
+            else:
+                bad = mid
+        ranges.append((first, uids[good]))
+        i = good + 1
+    return ranges
+
+
 class SelectedView:
     def __init__(
         self, mailbox: SelectedMailbox, result: SelectResult, subscription: Subscription,
@@ -182,6 +206,9 @@ class SelectedView:
         self.rev2 = False
         """IMAP4rev2 (RFC 9051): no \\Recent and no RECENT (Appendix E item 12), and
         every unsolicited FETCH carries UID (item 21). Set with :meth:`enter_rev2`."""
+        self.numbering = wire.BY_MSN
+        """How FETCH responses name messages: ``* uid UIDFETCH`` once UIDONLY is on
+        (RFC 9586 section 3.3; :meth:`enter_uidonly`), for every FETCH of this view."""
         self.saved: set[int] = set()
         """The SEARCHRES search result variable ``$`` (RFC 5182 section 2.1), as UIDs: a
         new view (SELECT, EXAMINE) starts it empty, and an expunged message leaves it."""
@@ -208,6 +235,23 @@ class SelectedView:
         if i < len(self.uids) and self.uids[i] == uid:
             return i + 1
         return None
+
+    def msns_of(self, uids: Sequence[int]) -> list[int | None]:
+        """:meth:`msn_of` of many UIDs at once, for results of tens of thousands
+        (SEARCH SEEN on 100,000 messages): without a gap in the UIDs (no expunge yet),
+        a subtraction; else one bisection each, without a method call per UID."""
+        known = self.uids
+        if not known:
+            return [None] * len(uids)
+        first, last, n = known[0], known[-1], len(known)
+        if last - first + 1 == n:
+            return [u - first + 1 if first <= u <= last else None for u in uids]
+        out: list[int | None] = []
+        append = out.append
+        for u in uids:
+            i = bisect_left(known, u)
+            append(i + 1 if i < n and known[i] == u else None)
+        return out
 
     def resolve(self, sequence: SequenceSet, uid: bool) -> list[int]:
         """UIDs of the messages a sequence set names, ascending.
@@ -241,26 +285,8 @@ class SelectedView:
         return sorted(u for u in self.saved if self.msn_of(u) is not None)
 
     def uid_ranges(self, uids: Sequence[int]) -> list[tuple[int, int]]:
-        """Compresses ascending UIDs to inclusive ranges, for storage queries. Each run's
-        end is found by galloping (``uids[k] - k`` is constant along a run), so 1:* on a
-        100,000-message mailbox with few gaps costs a few dozen steps, not 100,000."""
-        ranges: list[tuple[int, int]] = []
-        i, n = 0, len(uids)
-        while i < n:
-            first, good, step = uids[i], i, 1
-            while good + step < n and uids[good + step] - first == good + step - i:
-                good += step
-                step *= 2
-            bad = min(good + step, n)  # first index known not to be in the run
-            while bad - good > 1:
-                mid = (good + bad) // 2
-                if uids[mid] - first == mid - i:
-                    good = mid
-                else:
-                    bad = mid
-            ranges.append((first, uids[good]))
-            i = good + 1
-        return ranges
+        """:func:`uid_ranges`, for the callers that hold the view."""
+        return uid_ranges(uids)
 
     # --- updates --------------------------------------------------------------------
 
@@ -306,7 +332,7 @@ class SelectedView:
             self.saved.discard(uid)
             gone.append(uid)
             expunges.append(untagged(msn, Atom("EXPUNGE")))
-        if self.qresync:
+        if self.qresync or self.uidonly:  # RFC 9586 section 3.4: never ``* n EXPUNGE``
             return out + ([vanished_line(gone, earlier=False)] if gone else [])
         return out + expunges
 
@@ -337,6 +363,24 @@ class SelectedView:
         self.rev2 = True
         self.recent.clear()
 
+    @property
+    def uidonly(self) -> bool:
+        """UIDONLY is on (RFC 9586): messages are named by UID in every response."""
+        return self.numbering.by_uid
+
+    def enter_uidonly(self) -> None:
+        """The session has enabled UIDONLY: FETCH responses become UIDFETCH and
+        expunges VANISHED from the next response on."""
+        self.numbering = wire.BY_UID
+
+    def fetch_line(self, msn: int, uid: int, items: Sequence[Value]) -> bytes:
+        """An unsolicited or resync FETCH of item values, numbered as the view says.
+        A leading ``UID n`` pair, which the MSN form needs, is left out of UIDFETCH."""
+        numbering = self.numbering
+        if numbering.by_uid and items[:1] == [Atom("UID")]:
+            items = items[2:]
+        return wire.values_line(numbering.number(msn, uid), items, numbering)
+
     def flags_fetch(self, msn: int, update: FlagUpdate) -> bytes:
         """An unsolicited FETCH for a flag change: FLAGS, plus UID and MODSEQ once
         CONDSTORE is on (RFC 7162 sections 3.1.4.2 and 3.2.4), UID in IMAP4rev2."""
@@ -345,7 +389,7 @@ class SelectedView:
             items[:0] = [Atom("UID"), update.uid]
         if self.condstore:
             items += [Atom("MODSEQ"), [update.modseq]]
-        return untagged(msn, Atom("FETCH"), items)
+        return self.fetch_line(msn, update.uid, items)
 
     async def refresh(self, allow_expunge: bool, flags: bool = True) -> list[bytes]:
         """Untagged responses for everything that changed since the last refresh; flag

@@ -26,7 +26,7 @@ delimiter and ``INBOX`` normalised (see :mod:`pyimapd.storage.names`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -201,6 +201,10 @@ class SelectedMailbox(Protocol):
     async def search(self, key: SearchKey) -> list[int]:
         """UIDs matching ``key``, ascending. ``key`` holds no SeqSet, UidSet or Recent."""
 
+    async def search_scored(self, key: SearchKey) -> list[tuple[int, int]]:
+        """``(uid, relevancy)`` of the messages matching ``key``, ascending: FUZZY's
+        scores (RFC 6203 section 4, :mod:`pyimapd.search.fuzzy`), 100 without it."""
+
     async def close(self) -> None: ...
 
 
@@ -373,6 +377,20 @@ class Backend(Protocol):
         naming one of ``identifiers``."""
 
     async def close(self) -> None: ...
+
+
+class TextIndexed(Protocol):
+    """Optional (issue 17, ``pyimapd index``): a backend whose SEARCH text keys go
+    through a full-text index. ``progress(done, total)`` follows a rebuild."""
+
+    async def text_index_status(self) -> tuple[bool, int]:
+        """``(usable, contents not indexed yet)``."""
+
+    async def rebuild_text_index(
+        self, user: str | None, reset: bool, progress: Callable[[int, int], None]
+    ) -> int:
+        """Indexes what is missing (``user``'s messages only, or all), after emptying
+        the index with ``reset``; returns how many contents (or indexes) it built."""
 
 
 class CheckableBackend(Protocol):

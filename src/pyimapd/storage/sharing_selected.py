@@ -105,6 +105,9 @@ class SharedSelected:
     async def search(self, key: SearchKey) -> list[int]:
         return await self._inner.search(key)
 
+    async def search_scored(self, key: SearchKey) -> list[tuple[int, int]]:
+        return await self._inner.search_scored(key)
+
     # --- flags ------------------------------------------------------------------------
 
     def _full_flag_rights(self) -> bool:

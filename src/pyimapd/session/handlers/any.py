@@ -28,6 +28,8 @@ def capability_list(session: Session) -> list[str]:
     caps += capabilities()
     # RFC 7889 section 2 (a): one limit for every mailbox, the parser's (TOOBIG above it).
     caps.append(f"APPENDLIMIT={session.ctx.config.limits.max_append}")
+    if session.ctx.config.utf8_accept:
+        caps.append("UTF8=ACCEPT")
     caps += list(session.ctx.capabilities_extra)
     return caps
 

@@ -199,6 +199,11 @@ async def _spooled(
         refused = await _receive(session, batch, spool, urls)
         if refused is not None:
             return refused
+        if (session.ctx.config.utf8_accept and not session.utf8_accept
+                and any(s.header_8bit for s in batch.spools)):
+            # RFC 6855 section 4: "MUST reject, with a NO response"
+            return no("The message header holds 8-bit characters: ENABLE UTF8=ACCEPT"
+                      " first, or encode them (RFC 2047)", ResponseCode("CANNOT"))
         return await commit(await batch.items())
     finally:
         batch.close()

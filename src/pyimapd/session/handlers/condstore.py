@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyimapd.protocol import commands as c
-from pyimapd.protocol.responses import Atom, ResponseCode, untagged, untagged_status
+from pyimapd.protocol.responses import Atom, ResponseCode, untagged_status
 from pyimapd.search import ast
 from pyimapd.session.view import SelectedView, flag_atoms, vanished_line
 
@@ -77,5 +77,5 @@ async def resync(session: Session, view: SelectedView, params: c.Qresync) -> Non
             session.write(line)
         flags = flag_atoms(record.flags, record.uid in view.recent)
         items = [Atom("UID"), record.uid, Atom("FLAGS"), flags, Atom("MODSEQ"), [record.modseq]]
-        session.write(untagged(msn, Atom("FETCH"), items))
+        session.write(view.fetch_line(msn, record.uid, items))
     view.note_read()

@@ -124,6 +124,10 @@ class Contexts:
         for tag in tags:
             self._by_tag.pop(tag, None)
 
+    def numbered(self) -> list[str]:
+        """Tags of the contexts that report message numbers (SEARCH, SORT)."""
+        return [tag for tag, context in self._by_tag.items() if not context.uid]
+
     def fetch_items(self, uids: Sequence[int]) -> dict[int, tuple[c.FetchItem, ...]]:
         """What UPDATE contexts holding each of ``uids`` (new mail) want fetched."""
         out: dict[int, tuple[c.FetchItem, ...]] = {}

@@ -119,8 +119,8 @@ async def fetch(session: Session, command: c.Fetch) -> Result:
         # RFC 9051 Appendix E item 18: rev2's fetch-att has no RFC822, RFC822.HEADER
         # or RFC822.TEXT (BODY[], BODY.PEEK[HEADER] and BODY[TEXT] say the same).
         return bad("RFC822, RFC822.HEADER and RFC822.TEXT are not part of IMAP4rev2")
-    if command.uid and c.FetchAttr("UID") not in items:
-        items.insert(0, c.FetchAttr("UID"))
+    if command.uid and _UID not in items and not view.uidonly:
+        items.insert(0, _UID)  # UIDFETCH is about the UID already (RFC 9586 section 3.3)
     since = command.changedsince
     if since is not None or _MODSEQ in items:
         enable_condstore(session)  # RFC 7162 section 3.1's enabling commands
@@ -160,8 +160,11 @@ async def push_fetch(
     """An unsolicited FETCH of new messages, for NOTIFY's MessageNew attributes (RFC
     5465 section 5.2) and UPDATE's (section 7). It never sets \\Seen, whatever the
     items (the client "SHOULD NOT" ask for ones that would): an event is not a read.
-    UID comes first, so the client can place the message whatever its number."""
-    wanted = [c.FetchAttr("UID"), *(i for i in items if i != c.FetchAttr("UID"))]
+    UID comes first, so the client can place the message whatever its number (under
+    UIDONLY the response's own number is the UID)."""
+    others = [i for i in items if i != _UID]
+    # UIDFETCH names the message itself: its UID item only when asked for.
+    wanted = (list(items) or [_UID]) if view.uidonly else [_UID, *others]
     if view.condstore and _MODSEQ not in wanted:
         wanted.append(_MODSEQ)  # RFC 7162 section 3.2.4: unsolicited FETCH carries it
     simple = all(isinstance(i, c.FetchAttr) and i.name in _SIMPLE for i in wanted)
@@ -182,8 +185,8 @@ async def _fetch_flags(
     over the whole mailbox. It reads pages of bare rows and fills one format per line;
     the sequence number comes from walking the view along the ascending UIDs."""
     names = [i.name for i in items]  # type: ignore[union-attr]
-    line = wire.line_format([_FLAG_ITEMS[n][0] for n in names])
-    pick = itemgetter(0, *[_FLAG_ITEMS[n][1] for n in names])
+    line = wire.line_format([_FLAG_ITEMS[n][0] for n in names], view.numbering)
+    pick = itemgetter(int(view.uidonly), *[_FLAG_ITEMS[n][1] for n in names])  # MSN or UID
     known, recent, size = view.uids, view.recent, len(view.uids)
     encoded = _EncodedFlags(session, view)
     found = at = 0  # ``at``: where the next UID is expected in ``known``
@@ -250,7 +253,9 @@ async def _fetch_records(
             pending.extend(view.announce(record.flags))  # before the FETCH that shows them
             if simple:
                 pending.append(wire.line(
-                    msn, [_simple(view, record, None, i.name) for i in items]))  # type: ignore[union-attr]
+                    view.numbering.number(msn, record.uid),
+                    [_simple(view, record, None, i.name) for i in items],  # type: ignore[union-attr]
+                    view.numbering))
                 _write_full(session, pending)
                 continue
             batch.append((msn, record))
@@ -373,7 +378,8 @@ def _implied(view: SelectedView, items: list[c.FetchItem]) -> list[c.FetchItem]:
     """A FETCH that sets \\Seen also reports the new FLAGS (RFC 3501 section 6.4.5),
     with UID and MODSEQ once CONDSTORE is on (RFC 7162 section 3.2.4)."""
     wanted = [_FLAGS, _UID, _MODSEQ] if view.condstore else [_FLAGS]
-    return [item for item in wanted if item not in items]
+    return [item for item in wanted if item not in items
+            and not (item == _UID and view.uidonly)]
 
 
 async def _vanished(
@@ -404,7 +410,7 @@ async def _write_message(
     """Appends the response to ``pending``, unless a large section is streamed: then
     ``pending`` and the start of this response are written first."""
     binary.check(root, wanted)  # UNKNOWN-CTE fails the FETCH before any output (RFC 3516)
-    out = _Out([wire.begin(msn)])
+    out = _Out([wire.begin(view.numbering.number(msn, record.uid), view.numbering)])
     out.pending = pending
     out.prefetched = prefetched
     try:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.responses import Atom, untagged
+from pyimapd.session.handlers import uidonly
 from pyimapd.session.handlers.condstore import enable_condstore, enable_qresync
 from pyimapd.session.state import Result, ok
 from pyimapd.storage.interface import DELIMITER
@@ -15,9 +16,10 @@ from pyimapd.storage.interface import DELIMITER
 if TYPE_CHECKING:
     from pyimapd.session.session import Session
 
-ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "IMAP4rev2"})
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "IMAP4rev2", "UIDONLY", "UTF8=ACCEPT"})
 """Extensions ENABLE may turn on (RFC 5161 section 3.1); others are ignored. IMAP4rev2
-(RFC 9051 section 6.3.1) switches the session to rev2's rules from then on."""
+(RFC 9051 section 6.3.1) switches the session to rev2's rules from then on, UIDONLY
+(RFC 9586 section 3.1) to UIDs in place of message numbers (handlers/uidonly.py)."""
 
 
 _SPELLING = {n.upper(): n for n in ENABLEABLE}
@@ -52,15 +54,21 @@ async def enable(session: Session, command: c.Enable) -> Result:
     newly: list[str] = []
     for raw in command.capabilities:  # the parser upper-cases them
         name = _SPELLING.get(raw, raw)
+        if name == "UTF8=ACCEPT" and not session.ctx.config.utf8_accept:
+            continue  # not advertised: unknown here (RFC 5161 section 3.1)
         if name in ENABLEABLE and name not in session.enabled and name not in newly:
             newly.append(name)
     for name in newly:
         if name == "QRESYNC":
             enable_qresync(session)
+        elif name == "UIDONLY":
+            uidonly.enable(session)
         elif name == "IMAP4rev2":
             session.enabled.add(name)
             if session.view is not None:
                 session.view.enter_rev2()
+        elif name == "UTF8=ACCEPT":
+            session.enabled.add(name)
         else:
             enable_condstore(session)
     session.write(untagged(Atom("ENABLED"), *(Atom(n) for n in newly)))

@@ -66,6 +66,8 @@ async def _open(session: Session, command: c.Select | c.Examine, readonly: bool)
     view.qresync = "QRESYNC" in session.enabled
     if session.rev2:
         view.enter_rev2()
+    if "UIDONLY" in session.enabled:
+        view.enter_uidonly()
     session.enter_selected(view)
     flags, permanent = view.flags_responses()
     session.write(untagged(view.exists, Atom("EXISTS")))
@@ -76,7 +78,8 @@ async def _open(session: Session, command: c.Select | c.Examine, readonly: bool)
     session.write(flags)
     if not session.rev2:
         session.write(untagged(len(view.recent), Atom("RECENT")))
-    if result.unseen_uids_first is not None and not session.rev2:
+    if result.unseen_uids_first is not None and not session.rev2 and not view.uidonly:
+        # The UNSEEN code is a message number: none under UIDONLY (RFC 9586 section 3).
         msn = view.msn_of(result.unseen_uids_first)
         if msn is not None:
             text = f"Message {msn} is the first unseen message"

@@ -146,11 +146,11 @@ async def _report_store(
             for line in view.announce(update.flags):  # a new keyword: FLAGS first
                 session.write(line)
             items.append(b"FLAGS " + encode_value(flag_atoms(update.flags, uid in view.recent)))
-        if command.uid or view.condstore:
+        if (command.uid or view.condstore) and not view.uidonly:
             items.append(b"UID %d" % uid)
         if view.condstore:
             items.append(b"MODSEQ (%d)" % update.modseq)
-        session.write(wire.line(msn, items))
+        session.write(wire.line(view.numbering.number(msn, uid), items, view.numbering))
 
 
 async def copy(session: Session, command: c.Copy) -> Result:

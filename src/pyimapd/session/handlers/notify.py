@@ -29,7 +29,7 @@ metadata events: NOTIFY asking for them is refused with BADEVENT (section 3.1).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +46,7 @@ from pyimapd.storage.interface import (
     StorageError,
     Subscription,
 )
-from pyimapd.storage.names import is_inferior, normalize, parents
+from pyimapd.storage.names import DELIMITER, is_inferior, normalize, parents
 from pyimapd.storage.sharing import feed_key
 
 if TYPE_CHECKING:
@@ -113,17 +113,25 @@ async def announce_new(session: Session, view: SelectedView) -> None:
 
 
 def _covers(group: c.NotifyGroup, name: str, subscribed: set[str]) -> bool:
-    """Whether a filter other than SELECTED names ``name`` (sections 6.2 to 6.6). Every
-    mailbox is in the personal namespace, and mail may be filed into any of them, so
-    INBOXES is PERSONAL (section 6.3 allows that)."""
-    kind = group.filter
+    return covers(group.filter, group.mailboxes, name, subscribed)
+
+
+def covers(kind: str, mailboxes: Sequence[str], name: str, subscribed: set[str]) -> bool:
+    """Whether a filter other than SELECTED names ``name`` (sections 6.2 to 6.6), for
+    NOTIFY and MULTISEARCH's ESEARCH (RFC 7377 section 2, which adds SUBTREE-ONE: the
+    mailbox and its immediate children). Every mailbox is in the personal namespace,
+    and mail may be filed into any of them, so INBOXES is PERSONAL (section 6.3 allows
+    that)."""
     if kind in ("PERSONAL", "INBOXES"):
         return True
     if kind == "SUBSCRIBED":
         return name in subscribed
-    wanted = [normalize(m) for m in group.mailboxes]
+    wanted = [normalize(m) for m in mailboxes]
     if kind == "SUBTREE":
         return any(name == m or is_inferior(name, m) for m in wanted)
+    if kind == "SUBTREE-ONE":
+        return any(name == m or (is_inferior(name, m) and DELIMITER not in name[len(m) + 1:])
+                   for m in wanted)
     return name in wanted  # MAILBOXES: no wildcards (section 6.6)
 
 

@@ -37,6 +37,7 @@ from pyimapd.session.handlers.search import (
     esearch,
     highest_modseq,
     matching_uids,
+    relevancy_wanted,
     saving_search,
 )
 from pyimapd.session.state import Result, ok
@@ -68,12 +69,17 @@ async def sort(session: Session, command: c.Sort) -> Result:
     """RFC 5256 BASE.6.4.SORT: ``* SORT`` with the found messages in sort order."""
     view = session.require_view()
     context.check_tag(view, command.tag, command.returns)
-    found = await saving_search(session, command.key, command.charset, command.returns)
-    keyed = sort_keyed(command.criteria, await keyed_values(view, command.criteria, found))
+    scores = relevancy_wanted(command.returns)
+    if scores is None and any(name == "RELEVANCY" for name, _ in command.criteria):
+        scores = {}
+    found = await saving_search(session, command.key, command.charset, command.returns, scores)
+    keyed = sort_keyed(command.criteria,
+                       await keyed_values(view, command.criteria, found, scores))
     ordered = [uid for uid, _ in keyed]
     if command.returns is not None:  # ESORT, RFC 5267 section 3
         await esearch(session, view, command.tag, command.uid, ordered, command.returns,
-                      command.partial, uses_modseq(command.key))
+                      command.partial, uses_modseq(command.key),
+                      scores if "RELEVANCY" in command.returns else None)
         if "UPDATE" in command.returns:  # CONTEXT=SORT, RFC 5267 section 4.3
             criteria = command.criteria
 
@@ -86,19 +92,23 @@ async def sort(session: Session, command: c.Sort) -> Result:
         number = _numbering(view, command.uid)
         extra: list[list[Atom | int]] = []
         if ordered and uses_modseq(command.key):  # RFC 7162 section 3.1.9
-            extra.append([Atom("MODSEQ"), await highest_modseq(view, ordered)])
+            extra.append([Atom("MODSEQ"), await highest_modseq(view.mailbox, sorted(ordered))])
         session.write(untagged(Atom("SORT"), *[number(u) for u in ordered], *extra))
     return ok(f"{command_verb(command)} completed")
 
 
 async def keyed_values(view: SelectedView, criteria: tuple[tuple[str, bool], ...],
-                       uids: list[int]) -> list[tuple[int, tuple[SortValue, ...]]]:
-    """The sort values of the messages among ``uids`` that still exist, in UID order."""
+                       uids: list[int], scores: dict[int, int] | None = None,
+                       ) -> list[tuple[int, tuple[SortValue, ...]]]:
+    """The sort values of the messages among ``uids`` that still exist, in UID order;
+    RELEVANCY sorts by ``scores`` (100 for a message without one, as for new mail in
+    a CONTEXT=SORT update, whose search is not re-scored)."""
     keyed: list[tuple[int, tuple[SortValue, ...]]] = []
+    scores = scores or {}
     async for record in _records(view, uids):
         root = mime.loads(record.structure) if record.structure is not None else None
         keyed.append((record.uid, sort_values(criteria, root, record.internaldate,
-                                              record.size)))
+                                              record.size, scores.get(record.uid, 100))))
     return keyed
 
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 from pyimapd.search.ast import SearchKey
-from pyimapd.search.evaluate import SearchableMessage, matches
+from pyimapd.search.evaluate import SearchableMessage, matches, relevancy
 from pyimapd.storage.interface import (
     AppendItem,
     AppendResult,
@@ -241,6 +241,12 @@ class MemorySelected:
         return gone
 
     async def search(self, key: SearchKey) -> list[int]:
+        return [uid for uid, _ in self._matching(key, scored=False)]
+
+    async def search_scored(self, key: SearchKey) -> list[tuple[int, int]]:
+        return self._matching(key, scored=True)
+
+    def _matching(self, key: SearchKey, scored: bool) -> list[tuple[int, int]]:
         mailbox = self._live()
         result = []
         for msg in mailbox.messages.values():
@@ -251,7 +257,7 @@ class MemorySelected:
                 modseq=msg.modseq, content=msg.content, savedate=msg.savedate,
             )
             if matches(key, searchable):
-                result.append(msg.uid)
+                result.append((msg.uid, relevancy(key, searchable) if scored else 100))
         return result
 
     async def close(self) -> None:

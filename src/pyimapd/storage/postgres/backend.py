@@ -11,11 +11,12 @@ demand (``pyimapd db migrate``) and LISTEN.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pyimapd.storage.feed import LocalChangeFeed
 from pyimapd.storage.interface import ChangeFeed
-from pyimapd.storage.postgres import schema
+from pyimapd.storage.postgres import schema, textindex
 from pyimapd.storage.postgres.db import Database
 from pyimapd.storage.postgres.listener import ChangeListener
 from pyimapd.storage.sql.backend import SqlBackend
@@ -96,6 +97,19 @@ class PostgresBackend(SqlBackend):
         finally:
             if not started:
                 await self.db.close()
+
+    async def rebuild_text_index(
+        self, user: str | None = None, reset: bool = False,
+        progress: Callable[[int, int], None] = lambda done, total: None,
+    ) -> int:
+        """Builds the missing or invalid pg_trgm indexes concurrently (``reset``: also
+        rebuilds the valid ones); ``user`` changes nothing, an index covers every
+        account. The :class:`TextIndexed` Protocol."""
+        conn = await self.db.connection()
+        try:
+            return await textindex.rebuild(conn, reset, progress)
+        finally:
+            await self.db.release(conn)
 
     async def check(self) -> list[str]:
         """The invariant checks of :mod:`.check`, in words, from one snapshot

@@ -20,8 +20,9 @@ from __future__ import annotations
 from pyimapd.storage.postgres import schema
 from pyimapd.storage.postgres.db import Tx, drive
 from pyimapd.storage.postgres.schema import BODY_CHUNK
+from pyimapd.storage.postgres.textindex import DIALECT
 from pyimapd.storage.sql.check import Invariant, invariants
-from pyimapd.storage.sql.core import POSTGRES
+from pyimapd.storage.sql.textindex import status
 
 _CHUNKS = (
     "SELECT content_id, count(*) AS n, min(seq) AS lo, max(seq) AS hi,"
@@ -96,5 +97,9 @@ async def check(tx: Tx) -> list[str]:
         return [version]
     trigger = await _trigger_problem(tx)
     problems = [] if trigger is None else [trigger]
+    usable, _pending = await drive(tx, status(DIALECT))
+    if not usable:
+        problems.append("the full-text indexes (pg_trgm) are missing or invalid, so text "
+                        "SEARCH reads every message: run `pyimapd index rebuild`")
     # a chunk query has two ? (both BODY_CHUNK); the others none
-    return problems + await drive(tx, invariants(POSTGRES, _BODIES, BODY_CHUNK, BODY_CHUNK))
+    return problems + await drive(tx, invariants(DIALECT, _BODIES, BODY_CHUNK, BODY_CHUNK))

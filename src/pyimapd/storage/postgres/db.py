@@ -38,7 +38,8 @@ import asyncpg.exceptions as pgerr
 from pyimapd.storage.feed import LocalChangeFeed
 from pyimapd.storage.interface import ChangeFeed, StorageError, Unavailable
 from pyimapd.storage.postgres.schema import BODY_CHUNK
-from pyimapd.storage.sql.core import POSTGRES, Changed, Query, Routine, WriteBody
+from pyimapd.storage.postgres.textindex import DIALECT
+from pyimapd.storage.sql.core import Changed, Query, Routine, WriteBody
 from pyimapd.storage.values import CHUNK_SIZE
 
 log = logging.getLogger("pyimapd.postgres")
@@ -212,7 +213,7 @@ class Database:
                 async with conn.transaction(isolation=isolation, readonly=readonly):
                     tx = Tx(conn)
                     if isgeneratorfunction(fn):
-                        result = await drive(tx, fn(POSTGRES, *args, **kwargs))
+                        result = await drive(tx, fn(DIALECT, *args, **kwargs))
                     else:
                         result = await fn(tx, *args, **kwargs)
                     if tx.changes:

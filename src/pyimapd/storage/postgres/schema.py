@@ -18,6 +18,7 @@ import time
 import asyncpg
 
 from pyimapd.storage.interface import StorageError
+from pyimapd.storage.postgres import textindex
 from pyimapd.storage.sql.core import POSTGRES
 from pyimapd.storage.sql.schema import (
     acl_table,
@@ -86,9 +87,20 @@ CREATE FUNCTION pyimapd_contains(haystack TEXT, needle TEXT) RETURNS BOOLEAN
         ELSE haystack ~ ('***=' || needle) END, FALSE) $$;
 """
 
+SCHEMA_V8_FUZZY = """
+-- FUZZY's score (search/fuzzy.py): the percentage of the trigrams, joined by newlines,
+-- found in the text; SQLite's connections define the same function in Python.
+CREATE FUNCTION pyimapd_fuzzy(haystack TEXT, grams TEXT) RETURNS INTEGER
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT COALESCE(100 * count(*) FILTER (WHERE strpos(haystack, g) > 0)
+        / NULLIF(count(*), 0), 0)::INTEGER
+    FROM unnest(string_to_array(grams, E'\\n')) AS g $$;
+"""
+
 MIGRATIONS: list[str] = [
     SCHEMA_V1, quota_columns(POSTGRES), SCHEMA_V3_CONTAINS, urlauth_keys(POSTGRES),
-    sieve_tables(POSTGRES), dates_previews(POSTGRES), acl_table(POSTGRES)]
+    sieve_tables(POSTGRES), dates_previews(POSTGRES), textindex.MIGRATION, SCHEMA_V8_FUZZY,
+    acl_table(POSTGRES)]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 LATEST = len(MIGRATIONS)

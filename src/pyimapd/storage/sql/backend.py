@@ -48,7 +48,7 @@ from pyimapd.storage.interface import (
     UserStore,
 )
 from pyimapd.storage.sharing import Namespaces, SharingStore, open_sharing
-from pyimapd.storage.sql import acl, quota
+from pyimapd.storage.sql import acl, quota, textindex
 from pyimapd.storage.sql import mailboxes as mb
 from pyimapd.storage.sql import messages as msg
 from pyimapd.storage.sql import sieve as sv
@@ -174,6 +174,11 @@ class SqlBackend:
     async def acl_entries(self, identifiers: Sequence[str]) -> list[tuple[str, str, str, str]]:
         found: list[tuple[str, str, str, str]] = await self.engine.read_small(
             acl.acl_entries, list(identifiers))
+        return found
+
+    async def text_index_status(self) -> tuple[bool, int]:
+        """``(usable, contents not indexed yet)`` of the full-text index (issue 17)."""
+        found: tuple[bool, int] = await self.engine.read(textindex.status)
         return found
 
 
@@ -451,6 +456,11 @@ class SqlSelected:
     async def search(self, key: SearchKey) -> list[int]:
         found: list[int] = await self._db.read(msg.search, self._id, self._uidvalidity, key)
         return found
+
+    async def search_scored(self, key: SearchKey) -> list[tuple[int, int]]:
+        scored: list[tuple[int, int]] = await self._db.read(
+            msg.search_scored, self._id, self._uidvalidity, key)
+        return scored
 
     async def close(self) -> None:
         pass

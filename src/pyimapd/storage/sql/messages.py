@@ -31,7 +31,7 @@ from typing import Any
 
 from pyimapd.search.ast import SearchKey
 from pyimapd.search.evaluate import fold
-from pyimapd.search.sql import compile_search
+from pyimapd.search.sql import compile_relevancy, compile_search, reads_content
 from pyimapd.storage.interface import (
     AppendItem,
     AppendResult,
@@ -58,6 +58,7 @@ from pyimapd.storage.sql.core import (
     value,
 )
 from pyimapd.storage.sql.mailboxes import bump_modseq, mailbox_row, record_expunged, user_id
+from pyimapd.storage.sql.textindex import index_content, search_filter
 from pyimapd.storage.values import (
     DELETED_BIT,
     SEEN_BIT,
@@ -143,14 +144,16 @@ def _text(text: str) -> str:
 
 def write_content(d: Dialect, message: PreparedMessage) -> Routine[int]:
     """Stores the body, structure and search data; returns the content id."""
+    text = _text(message.search_text)
     cid = int((yield value(
-        d.new_content, message.size, bytes(message.structure), _text(message.search_text),
+        d.new_content, message.size, bytes(message.structure), text,
         None if message.preview is None else message.preview.replace("\x00", ""))))
     yield WriteBody(cid, message.source, message.size)
     yield many(
         "INSERT INTO content_headers (content_id, name, value) VALUES (?, ?, ?)",
         [(cid, _text(name), _text(line))
          for name, text in message.search_headers.items() for line in text.split("\n")])
+    yield from index_content(d, cid, text)
     return cid
 
 
@@ -555,10 +558,29 @@ def expunge(
 # --- SEARCH --------------------------------------------------------------------------------
 
 
+def _contents_join(key: SearchKey) -> str:
+    return " JOIN contents AS c ON c.id = m.content_id" if reads_content(key) else ""
+
+
 def search(d: Dialect, mailbox_id: int, uidvalidity: int, key: SearchKey) -> Routine[list[int]]:
     yield from live_mailbox(d, mailbox_id, uidvalidity)
-    condition, params = compile_search(key)
+    condition, params = compile_search(key, (yield from search_filter(d)))
     found = yield tuples(
-        "SELECT m.uid FROM messages AS m JOIN contents AS c ON c.id = m.content_id"
+        f"SELECT m.uid FROM messages AS m{_contents_join(key)}"
         f" WHERE m.mailbox_id = ? AND ({condition}) ORDER BY m.uid", mailbox_id, *params)
     return [r[0] for r in found]
+
+
+def search_scored(
+    d: Dialect, mailbox_id: int, uidvalidity: int, key: SearchKey
+) -> Routine[list[tuple[int, int]]]:
+    """:func:`search` with each message's relevancy score (RFC 6203), ascending by UID."""
+    yield from live_mailbox(d, mailbox_id, uidvalidity)
+    condition, params = compile_search(key, (yield from search_filter(d)))
+    columns, combine = compile_relevancy(key)
+    selected = "".join(f", {sql}" for sql, _ in columns)
+    found = yield tuples(
+        f"SELECT m.uid{selected} FROM messages AS m{_contents_join(key)}"
+        f" WHERE m.mailbox_id = ? AND ({condition}) ORDER BY m.uid",
+        *[p for _, ps in columns for p in ps], mailbox_id, *params)
+    return [(r[0], combine(r[1:])) for r in found]

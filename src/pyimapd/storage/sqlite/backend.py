@@ -11,12 +11,14 @@ integrity checks of ``pyimapd doctor`` (:mod:`.check`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from pyimapd.storage.feed import LocalChangeFeed
 from pyimapd.storage.interface import ChangeFeed
 from pyimapd.storage.sql.backend import SqlBackend
 from pyimapd.storage.sql.flagindex import FlagIndex
+from pyimapd.storage.sqlite import textindex
 from pyimapd.storage.sqlite.db import Database
 
 
@@ -38,6 +40,26 @@ class SqliteBackend(SqlBackend):
 
     async def close(self) -> None:
         await self.db.close()
+
+    async def rebuild_text_index(
+        self, user: str | None = None, reset: bool = False,
+        progress: Callable[[int, int], None] = lambda done, total: None,
+    ) -> int:
+        """Indexes the pending contents (of ``user``'s messages) in short write
+        transactions, so APPEND goes on meanwhile; with ``reset`` every content is made
+        pending first (a damaged or stale index). The :class:`TextIndexed` Protocol."""
+        if reset:
+            if user is not None:
+                raise ValueError("a reset empties the whole index: give no user")
+            total = await self.db.write(textindex.reset)
+        else:
+            total = await self.db.read(textindex.pending_count, user)
+        done = 0
+        progress(done, total)
+        while batch := await self.db.write(textindex.index_batch, user):
+            done += batch
+            progress(done, total)
+        return done
 
     async def check(self) -> list[str]:
         """Problems found by ``PRAGMA integrity_check`` and the invariant checks of

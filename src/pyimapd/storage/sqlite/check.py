@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlite3
 
 from pyimapd.storage.sql.check import Invariant, invariants
-from pyimapd.storage.sql.core import SQLITE
-from pyimapd.storage.sqlite import schema
+from pyimapd.storage.sqlite import schema, textindex
 from pyimapd.storage.sqlite.db import drive
+from pyimapd.storage.sqlite.textindex import DIALECT
 
 _BODIES: list[Invariant] = [
     (
@@ -37,4 +37,19 @@ def check(conn: sqlite3.Connection) -> list[str]:
         problems.append(f"the schema is at version {version}, this pyimapd expects "
                         f"{len(schema.MIGRATIONS)}: run `pyimapd db migrate`")
         return problems
-    return problems + drive(conn, invariants(SQLITE, _BODIES), None)
+    problems += drive(conn, invariants(DIALECT, _BODIES), None)
+    return problems + text_index_problems(conn)
+
+
+def text_index_problems(conn: sqlite3.Connection) -> list[str]:
+    """Contents left out of the full-text index (after the upgrade that added it), or
+    an index that no longer matches the stored text (issue 17)."""
+    pending = drive(conn, textindex.pending_count(DIALECT), None)
+    if pending:
+        return [f"{pending} stored messages are not in the full-text index yet (SEARCH "
+                "finds them, without the index's speed): run `pyimapd index rebuild`"]
+    damage = textindex.damaged(conn)
+    if damage:
+        return [f"the full-text index does not match the stored text ({damage}): run "
+                "`pyimapd index rebuild --reset`"]
+    return []

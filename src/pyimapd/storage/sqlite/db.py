@@ -37,10 +37,12 @@ from inspect import isgeneratorfunction
 from pathlib import Path
 from typing import TypeVar
 
+from pyimapd.search import fuzzy
 from pyimapd.search.sql import contains
 from pyimapd.storage.interface import ChangeFeed, StorageError, Unavailable
-from pyimapd.storage.sql.core import SQLITE, Changed, Query, Routine, WriteBody
+from pyimapd.storage.sql.core import Changed, Query, Routine, WriteBody
 from pyimapd.storage.sqlite import schema
+from pyimapd.storage.sqlite.textindex import DIALECT
 from pyimapd.storage.values import CHUNK_SIZE
 
 T = TypeVar("T")
@@ -262,7 +264,7 @@ def _bind(
     :func:`drive`, or a function taking the connection first (schema and checks)."""
     if isgeneratorfunction(fn):
         def run(conn: sqlite3.Connection) -> T:
-            return drive(conn, fn(SQLITE, *args), changes)
+            return drive(conn, fn(DIALECT, *args), changes)
         return run
 
     def call(conn: sqlite3.Connection) -> T:
@@ -386,4 +388,5 @@ def open_connection(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlit
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     conn.create_function("pyimapd_contains", 2, contains, deterministic=True)
+    conn.create_function("pyimapd_fuzzy", 2, fuzzy.sql_score, deterministic=True)
     return conn

@@ -21,6 +21,7 @@ from pyimapd.storage.sql.schema import (
     tables,
     urlauth_keys,
 )
+from pyimapd.storage.sqlite import textindex
 
 SCHEMA_V1 = """
 -- Global counters. 'uidvalidity' is seeded from the clock and only grows, so every
@@ -38,7 +39,7 @@ END;
 
 MIGRATIONS: list[str] = [
     SCHEMA_V1, quota_columns(SQLITE), urlauth_keys(SQLITE), sieve_tables(SQLITE),
-    dates_previews(SQLITE), acl_table(SQLITE)]
+    dates_previews(SQLITE), textindex.SCHEMA, acl_table(SQLITE)]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 

@@ -1,0 +1,3 @@
+from bench.roundcube.run import main
+
+main()
