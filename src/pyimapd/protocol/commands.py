@@ -145,8 +145,10 @@ LIST_SELECT_OPTIONS = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPEC
 """RFC 5258 section 3.1 and RFC 6154 section 2. SUBSCRIBED and SPECIAL-USE are "base"
 options: RECURSIVEMATCH needs one of them."""
 
-LIST_RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS"})
-"""RFC 5258 section 3.2, RFC 6154 section 2 and RFC 5819 (STATUS, with its items)."""
+LIST_RETURN_OPTIONS = frozenset(
+    {"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS", "MYRIGHTS"})
+"""RFC 5258 section 3.2, RFC 6154 section 2, RFC 5819 (STATUS, with its items) and
+RFC 8440 (MYRIGHTS)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,9 +154,10 @@ EXTENSIONS += ("UIDONLY",)
 BAD [UIDREQUIRED] (checked once, in Session.dispatch), FETCH responses are UIDFETCH and
 expunges VANISHED (the view's numbering), SELECT sends no UNSEEN code."""
 
-EXTENSIONS += (f"RIGHTS={rights.EXTRA_RIGHTS}",)
+EXTENSIONS += (f"RIGHTS={rights.EXTRA_RIGHTS}", "LIST-MYRIGHTS")
 """RFC 4314 section 5.1.1: the rights beyond RFC 2086's (storage/rights.py); ACL comes
-with SETACL in the table (handlers/acl.py, enforced in storage/sharing.py)."""
+with SETACL in the table (handlers/acl.py, enforced in storage/sharing.py).
+LIST-MYRIGHTS (RFC 8440): LIST's MYRIGHTS return option (handlers/mailbox.py)."""
 
 _NAMES = {a.SetAcl: "SETACL", a.DeleteAcl: "DELETEACL", a.GetAcl: "GETACL",
           a.ListRights: "LISTRIGHTS", a.MyRights: "MYRIGHTS",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from pyimapd.protocol import commands as c
 from pyimapd.protocol.responses import (
+    AString,
     Atom,
     Mailbox,
     ResponseCode,
@@ -16,12 +17,20 @@ from pyimapd.protocol.responses import (
     untagged_status,
 )
 from pyimapd.session.handlers import objectid
+from pyimapd.session.handlers.acl import sharing
 from pyimapd.session.handlers.condstore import enable_condstore, highestmodseq_code, resync
 from pyimapd.session.handlers.listing import Entry, select_entries
 from pyimapd.session.handlers.urlauth import URLMECH
 from pyimapd.session.state import Result, bad, no, ok
 from pyimapd.session.view import SelectedView
-from pyimapd.storage.interface import DELIMITER, MailboxStatus, NoSuchMailbox, StorageError
+from pyimapd.storage import rights
+from pyimapd.storage.interface import (
+    DELIMITER,
+    MailboxStatus,
+    NoPermission,
+    NoSuchMailbox,
+    StorageError,
+)
 from pyimapd.storage.names import list_matcher
 from pyimapd.storage.sharing import feed_key
 
@@ -192,15 +201,34 @@ async def _list_entry(session: Session, command: c.List, entry: Entry) -> None:
     if command.status and entry.meets and entry.selectable:
         try:
             st = await session.require_store().status(entry.name)
+        except NoPermission:
+            pass  # RFC 4314 section 4: listed (``l``) but not to be read (``r``)
         except StorageError:
             attributes.insert(0, "\\Noselect")
         else:
             for item in command.status:
                 values += [Atom(item), status_value(st, item)]
+    letters = await _myrights(session, command, entry)
     extended: list[Value] = ["CHILDINFO", list(entry.childinfo)] if entry.childinfo else []
     session.write(list_line("LIST", entry.name, attributes, *extended, utf8=session.utf8))
     if values:
         session.write(untagged(Atom("STATUS"), Mailbox(entry.name, session.utf8), values))
+    if letters is not None:
+        session.write(untagged(Atom("MYRIGHTS"), Mailbox(entry.name, session.utf8),
+                               AString(rights.display(letters))))
+
+
+async def _myrights(session: Session, command: c.List, entry: Entry) -> str | None:
+    """RFC 8440 section 3: the rights go with each listed mailbox that meets the
+    selection criteria; a name that is not a mailbox (\\Noselect, \\NonExistent) or
+    went away meanwhile has none to report."""
+    if "MYRIGHTS" not in command.returns or not (entry.meets and entry.selectable):
+        return None
+    try:
+        found: str = await sharing(session).myrights(entry.name)
+    except StorageError:
+        return None
+    return found
 
 
 async def lsub(session: Session, command: c.Lsub) -> Result:
