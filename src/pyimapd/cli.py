@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from pyimapd import admin, index_admin, migrate, sieve_admin
+from pyimapd import acl_admin, admin, index_admin, migrate, sieve_admin
 from pyimapd.auth import stored
 from pyimapd.auth.passwords import Passwords
 from pyimapd.config import Config, ConfigError, TlsConfig, load_config, override
@@ -30,12 +30,13 @@ USER_NAME = re.compile(r"^[A-Za-z0-9._@+-]{1,255}$")
 ADMIN_COMMANDS = {
     "import": admin.import_command,
     "export": admin.export_command,
-    "mailbox": admin.mailbox_command,
+    "mailbox": acl_admin.mailbox_command,
     "doctor": admin.doctor_command,
     "sync": admin.sync_command,
     "sieve": sieve_admin.sieve_command,
     "deliver": sieve_admin.deliver_command,
     "index": index_admin.index_command,
+    "acl": acl_admin.acl_command,
 }
 
 
@@ -175,6 +176,12 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                          ("delete", "delete one and its messages")):
         p = boxes.add_parser(action, help=text)
         _common(p)
+        if action == "create":
+            p.add_argument("--shared", action="store_true",
+                           help="a public mailbox of the shared namespace: give NAME only")
+            p.add_argument("user", metavar="USER", help="the owner (not with --shared)")
+            p.add_argument("name", nargs="?")
+            continue
         p.add_argument("user")
         if action != "list":
             p.add_argument("name")
@@ -184,6 +191,7 @@ def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                           help="first index what the full-text index is missing")
     sieve_admin.add_parsers(sub, _common)
     index_admin.add_parsers(sub, _common)
+    acl_admin.add_parsers(sub, _common)
 
 
 def _config(args: argparse.Namespace) -> Config:

@@ -189,7 +189,7 @@ CREATE INDEX acl_by_identifier ON acl (identifier);
 
 
 def acl_table(d: Dialect) -> str:
-    """The ACL table (schema version 6 on SQLite, 7 on PostgreSQL)."""
+    """The ACL table (schema version 7 on SQLite, 10 on PostgreSQL)."""
     return _ACL.format(**d.types)
 
 
