@@ -2,7 +2,8 @@
 Roundcube in front of it, and one headless Chromium, per test module and per store.
 
 Each scenario logs in as its own user (``RC_USERS``), so scenarios sharing a module's
-server never see each other's mail.
+server never see each other's mail.  A test module names the Roundcube plugins it needs
+besides managesieve in ``ROUNDCUBE_PLUGINS`` (a tuple of Debian's plugin names).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from serverutil import ServerHandle, free_port, register_server, start_server
 
 RC_USERS = {name: f"pw-{name}" for name in (
     "login", "reader", "drafter", "searcher", "sorter", "threader",
-    "flagger", "mover", "deleter", "folders", "filters")}
+    "flagger", "mover", "deleter", "folders", "filters", "sharer", "sharee")}
 BASE_DATE = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
 
@@ -55,7 +56,8 @@ def webmail(request: pytest.FixtureRequest,
         "--listen-lmtp", f"127.0.0.1:{lmtp_port}", "--config", str(config)))
     register_server(request.node, server)
     try:
-        rc = start_roundcube(tmp / "roundcube", server.port, sieve_port)
+        rc = start_roundcube(tmp / "roundcube", server.port, sieve_port,
+                             plugins=getattr(request.module, "ROUNDCUBE_PLUGINS", ()))
     except BaseException:
         server.stop()
         raise

@@ -131,8 +131,8 @@ class Browser:
     def click(self, css: str) -> None:
         self.find(css).click()
 
-    def click_text(self, css: str, text: str) -> None:
-        """Click the shown element matching ``css`` whose text is ``text``."""
+    def find_text(self, css: str, text: str) -> Any:
+        """The shown element matching ``css`` whose text is ``text``."""
         def shown(d: Any) -> Any:
             for el in self.all(css):
                 with contextlib.suppress(Exception):
@@ -140,7 +140,10 @@ class Browser:
                         return el
             return False
 
-        self.wait(shown, f"{css!r} with text {text!r}").click()
+        return self.wait(shown, f"{css!r} with text {text!r}")
+
+    def click_text(self, css: str, text: str) -> None:
+        self.find_text(css, text).click()
 
     def command(self, name: str, prop: str = "") -> None:
         """Click the shown, enabled button or menu item bound to rcmail.command(name)."""

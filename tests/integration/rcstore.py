@@ -12,6 +12,7 @@ import email
 import email.policy
 import imaplib
 import re
+import shlex
 import smtplib
 import time
 import warnings
@@ -73,8 +74,14 @@ class Store:
             conn.subscribe(_quote(mailbox))
 
     def mailboxes(self) -> set[str]:
+        return self._names("LIST")
+
+    def subscriptions(self) -> set[str]:
+        return self._names("LSUB")
+
+    def _names(self, command: str) -> set[str]:
         with self.imap() as conn:
-            typ, data = conn.list()
+            typ, data = conn.lsub() if command == "LSUB" else conn.list()
             assert typ == "OK", data
         names = set()
         for line in data:
@@ -114,6 +121,21 @@ class Store:
             assert typ == "OK", data
         found = {int(u) for u in data[0].split()}
         return [m.subject for m in self.messages(mailbox) if m.uid in found]
+
+    def acl(self, mailbox: str) -> dict[str, set[str]]:
+        """GETACL (RFC 4314 section 3.3): identifier -> rights."""
+        with self.imap() as conn:
+            typ, data = conn.getacl(_quote(mailbox))
+            assert typ == "OK", data
+        words = shlex.split(b" ".join(d for d in data if isinstance(d, bytes)).decode())
+        return {who: set(what) for who, what in zip(words[1::2], words[2::2], strict=True)}
+
+    def myrights(self, mailbox: str) -> str:
+        """MYRIGHTS (RFC 4314 section 3.5): the rights letters, as the server sent them."""
+        with self.imap() as conn:
+            typ, data = conn.myrights(_quote(mailbox))
+            assert typ == "OK", data
+        return shlex.split(data[0].decode())[-1]
 
     def deliver(self, lmtp_port: int, message: bytes) -> None:
         """Over LMTP, as the MTA in front would, so the user's Sieve script runs."""

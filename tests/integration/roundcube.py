@@ -7,8 +7,10 @@ plugins/ there are the package's symlinks into /usr/share/roundcube).  Nothing o
 points at a private config dir in tmp_path, holding a link to the package's
 defaults.inc.php and our config.inc.php.  That config gives Roundcube its own SQLite
 database (created from SQL/sqlite.initial.sql), temp and log dirs in tmp_path, the test's
-pyimapd as its only IMAP host (plain, 127.0.0.1:PORT) and, when asked, the managesieve
-plugin against pyimapd's ManageSieve listener.  SMTP is not configured: nothing is sent.
+pyimapd as its only IMAP host (plain, 127.0.0.1:PORT), when asked the managesieve
+plugin against pyimapd's ManageSieve listener, and any other plugins a test module asks
+for (the acl plugin: Settings > Folders > Sharing, RFC 4314).  SMTP is not configured:
+nothing is sent.
 
 ``imap_debug`` is on, so logs/imap.log holds every line Roundcube exchanged with the
 server; a failing test shows its tail (``log_tail``) next to the server's log.
@@ -22,6 +24,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +68,10 @@ $config['plugins'] = {plugins};
 $config['managesieve_host'] = '{sieve}';
 $config['managesieve_usetls'] = false;
 $config['managesieve_vacation'] = 0;
+// The acl plugin: the Sharing tab takes a free-text user name (no LDAP address book),
+// and its rights are grouped (read, write, delete, other) as a person first sees them.
+$config['acl_users_source'] = '';
+$config['acl_advanced_mode'] = false;
 """
 
 
@@ -131,7 +138,8 @@ class Roundcube:
             proc.wait(5)
 
 
-def _write_config(base: Path, imap: str, sieve: str | None, extra: str) -> Path:
+def _write_config(base: Path, imap: str, sieve: str | None, plugins: Sequence[str],
+                  extra: str) -> Path:
     config_dir = base / "config"
     config_dir.mkdir(parents=True)
     (config_dir / "defaults.inc.php").symlink_to(DEFAULTS)
@@ -140,10 +148,11 @@ def _write_config(base: Path, imap: str, sieve: str | None, extra: str) -> Path:
     db = base / "roundcube.db"
     with sqlite3.connect(db) as conn:
         conn.executescript(INITIAL_SQL.read_text())
-    plugins = "['managesieve']" if sieve else "[]"
+    names = (["managesieve"] if sieve else []) + [p for p in plugins if p != "managesieve"]
     (config_dir / "config.inc.php").write_text(CONFIG.format(
         db=db, imap=imap, des_key=DES_KEY, temp=base / "temp", logs=base / "logs",
-        plugins=plugins, sieve=sieve or "") + extra)
+        plugins="[" + ", ".join(f"'{name}'" for name in names) + "]",
+        sieve=sieve or "") + extra)
     return config_dir
 
 
@@ -164,12 +173,17 @@ def _wait_http(rc: Roundcube, timeout: float) -> None:
 
 
 def start_roundcube(base: Path, imap_port: int, sieve_port: int | None = None,
-                    extra_config: str = "") -> Roundcube:
-    """Configure and serve Roundcube for pyimapd on ``imap_port`` (and ManageSieve);
-    ``extra_config`` is PHP appended to config.inc.php (bench/roundcube uses it)."""
+                    extra_config: str = "", plugins: Sequence[str] = ()) -> Roundcube:
+    """Configure and serve Roundcube for pyimapd on ``imap_port`` (and ManageSieve, whose
+    plugin is then on); ``plugins`` are Debian's plugin names to enable besides
+    (``acl``); ``extra_config`` is PHP appended to config.inc.php (bench/roundcube)."""
     require_roundcube()
+    missing = [p for p in plugins if not (INSTALL_PATH / "plugins" / p / f"{p}.php").exists()]
+    if missing:
+        pytest.skip(f"Roundcube plugins not installed (apt-get install roundcube-plugins): "
+                    f"{missing}")
     sieve = f"{HOST}:{sieve_port}" if sieve_port else None
-    config_dir = _write_config(base, f"{HOST}:{imap_port}", sieve, extra_config)
+    config_dir = _write_config(base, f"{HOST}:{imap_port}", sieve, plugins, extra_config)
     rc = Roundcube(base=base, port=free_port())
     log = (base / "php-server.log").open("ab")
     env = {"PATH": "/usr/bin:/bin", "ROUNDCUBE_CONFIG_DIR": str(config_dir),

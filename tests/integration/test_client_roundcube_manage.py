@@ -1,6 +1,7 @@
 """Roundcube in headless Chromium against pyimapd, changing things as a person does:
 flag a message, move it to a folder, delete it and empty the Trash, create and rename a
-folder, and write a filter with the managesieve plugin that the next LMTP delivery obeys.
+folder, write a filter with the managesieve plugin that the next LMTP delivery obeys, and
+share a folder with the acl plugin so that another user reads it.
 
 Each step is checked on the page and in the store (integration/rcstore.py); each test
 logs in as its own user.  Reading, searching and sorting are in test_client_roundcube.py.
@@ -12,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from integration.conftest import Webmail, begin, message
+from integration.conftest import RC_USERS, Webmail, begin, message
 from integration.rcstore import sieve_scripts
 
 pytestmark = pytest.mark.timeout(300)
+ROUNDCUBE_PLUGINS = ("acl",)  # managesieve is on as well (the webmail fixture)
 
 
 def test_flag(webmail: Webmail, page: Any) -> None:
@@ -143,10 +145,71 @@ def test_managesieve_filter_then_lmtp_delivery(webmail: Webmail, page: Any) -> N
         page.wait_subjects(["Your bills for March"], "Bills")
 
 
-def test_acl_plugin_share_folder(webmail: Webmail) -> None:
-    with webmail.store("login").imap() as conn:
-        capabilities = conn.capabilities
-    if "ACL" not in capabilities:
-        pytest.skip("pyimapd does not advertise ACL (RFC 4314) yet: the acl plugin scenario "
-                    "(share a folder, the other user sees it) waits for it")
-    pytest.fail("pyimapd advertises ACL now: write the acl plugin scenario here")
+SHARED = "Other Users/sharer/Bills"  # Bills as the sharee sees it (NAMESPACE)
+
+
+def test_acl_plugin_share_folder(webmail: Webmail, page: Any) -> None:
+    """The acl plugin's Sharing tab: the owner gives another user read rights on a
+    folder, and that user finds it in the other users' namespace and reads it."""
+    owner, sharee = webmail.store("sharer"), webmail.store("sharee")
+    owner.create("Bills")
+    owner.append("Bills", message("Electricity for March"))
+    begin(webmail, page, "sharer")
+    with page.step("folder form"):
+        page.goto("_task=settings&_action=folders")
+        page.settings_folder("Bills").click()
+    with page.step("sharing tab"), page.frame("preferences-frame"):
+        # Elastic shows the plugin's tab as the form's last fieldset, after "Access
+        # Rights" (MYRIGHTS on the owner's folder: all of them).
+        page.find_text("fieldset legend", "Sharing")
+        assert "Full control" in page.find("form").text
+        assert page.all("#acltable tbody tr") == []  # nobody else has rights yet
+        page.command("acl-create")
+    with page.step("add entry"):
+        # The dialog opens in the top window (rcmail.show_popup_dialog of the frame's
+        # parent); its rights start at "read" (l r s), which is what is meant here.
+        page.type_into("#acluser", "sharee")
+        assert page.all("#aclread")[0].is_selected()
+        page.click(".ui-dialog .ui-dialog-buttonpane button.mainaction")
+    with page.step("entry listed"), page.frame("preferences-frame"):
+        page.wait(lambda d: [r.get_attribute("data-userid")
+                             for r in page.all("#acltable tbody tr")] == ["sharee"],
+                  "sharee listed in the Sharing tab")
+        row = page.all("#acltable tbody tr")[0]
+        assert "enabled" in row.find_element("css selector", "td.aclread")\
+            .get_attribute("class")
+    with page.step("GETACL"):
+        assert owner.acl("Bills") == {"sharer": set("lrswipkxteacd"), "sharee": set("lrs")}
+        assert sharee.myrights(SHARED) == "lrs"
+    with page.step("sharee subscribes"):
+        page.login("sharee", RC_USERS["sharee"])
+        page.goto("_task=settings&_action=folders")
+        page.wait(lambda d: "Bills" in page.settings_folders(), "the shared Bills listed")
+        # A person flips the folder's subscription switch (the label: elastic hides the
+        # check box): the folder list of the mail view shows subscribed folders only.
+        (box,) = page.all(f'#subscription-table li.mailbox input[value="{SHARED}"]')
+        page.click(f'#subscription-table label[for="{box.get_attribute("id")}"]')
+        page.idle()
+        page.wait(lambda d: SHARED in sharee.subscriptions(), "SUBSCRIBE in the store")
+        assert SHARED not in owner.mailboxes()  # the owner's own names are unchanged
+    with page.step("sharee's rights"):
+        # The folder's form shows the sharee's MYRIGHTS, and no Sharing fieldset: that
+        # needs the a right.
+        page.settings_folder("Bills").click()
+        with page.frame("preferences-frame"):
+            page.find_text("fieldset legend", "Information")
+            rights = page.find('ul[name="rcmyrights"]').text.splitlines()
+            assert rights == ["Lookup", "Read messages", "Keep Seen state"], rights
+            assert "Sharing" not in [el.text for el in page.all("fieldset legend")]
+    with page.step("shared folder"):
+        page.goto("_task=mail&_mbox=INBOX")
+        page.wait(lambda d: SHARED in page.folders(), f"{SHARED} in the folder list")
+        page.open_folder(SHARED)
+        page.wait_subjects(["Electricity for March"], SHARED)
+    with page.step("read it"):
+        page.select_message("Electricity for March")
+        with page.frame("messagecontframe"):
+            assert "Hello." in page.find("#messagebody").text
+        # Opening it set \Seen, which the s right allows.
+        assert "\\Seen" in sharee.messages(SHARED)[0].flags
+
