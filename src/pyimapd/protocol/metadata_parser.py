@@ -83,13 +83,13 @@ def getmetadata(r: Reader, tag: str, uid: bool) -> Command:
     if r.peek() == 0x28:
         r.pos += 1
         while True:
-            entries.append(check_entry(r.astring("entry"), setting=False))
+            entries.append(check_entry(r.list_mailbox("entry"), setting=False))
             if r.peek() == 0x29:
                 r.pos += 1
                 break
             r.sp("entry")
     else:
-        entries.append(check_entry(r.astring("entry"), setting=False))
+        entries.append(check_entry(r.list_mailbox("entry"), setting=False))
     r.end("GETMETADATA")
     return m.GetMetadata(tag, mailbox, tuple(dict.fromkeys(entries)), depth, maxsize)
 
@@ -101,7 +101,7 @@ def setmetadata(r: Reader, tag: str, uid: bool) -> Command:
     r.char(b"(", "entry values")
     values: dict[str, bytes | None] = {}
     while True:
-        entry = check_entry(r.astring("entry"), setting=True)
+        entry = check_entry(r.list_mailbox("entry"), setting=True)
         r.sp("value")
         values[entry] = None if r.match(_NIL) else r.string("value")
         if r.peek() == 0x29:
