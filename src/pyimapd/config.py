@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pyimapd.protocol.limits import Limits
+from pyimapd.storage.metadata import MetadataSettings
 from pyimapd.storage.sharing import Namespaces
 
 DEFAULT_LISTEN = ("127.0.0.1:1143",)
@@ -190,6 +191,8 @@ class Config:
     """``text`` or ``json`` (one object per line)."""
     namespaces: Namespaces = field(default_factory=Namespaces)
     """``[namespaces]``: other users' and shared mailboxes (docs/sharing.md)."""
+    metadata: MetadataSettings = field(default_factory=MetadataSettings)
+    """``[metadata]``: RFC 5464's limits and the server's /shared entries."""
 
     def __post_init__(self) -> None:
         if self.log_format not in ("text", "json"):
@@ -236,6 +239,7 @@ def load_config(path: Path | None) -> Config:
         "lmtp": (LmtpConfig, raw.pop("lmtp", {})),
         "sieve": (SieveConfig, raw.pop("sieve", {})),
         "namespaces": (Namespaces, raw.pop("namespaces", {})),
+        "metadata": (MetadataSettings, raw.pop("metadata", {})),
     }
     if raw:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(raw))}")

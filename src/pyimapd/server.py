@@ -41,9 +41,10 @@ SHARED_STORES = frozenset({"sqlite"})
 
 
 def open_backend(config: Config, changes: ChangeFeed | None = None) -> Backend:
-    """The configured store (see :func:`_backend`) with its ``[namespaces]``."""
+    """The configured store (see :func:`_backend`) with its ``[namespaces]`` and ``[metadata]``."""
     backend = _backend(config, changes)
     backend.namespaces = config.namespaces
+    backend.metadata = config.metadata
     return backend
 
 

@@ -111,6 +111,8 @@ _MARKER_WINDOW = 64
 _TAG = re.compile(b"(" + TAG_PATTERN + b") ")
 _APPEND_START = re.compile(TAG_PATTERN + b" (?:APPEND|(?:UID )?REPLACE) ", re.IGNORECASE)
 """The commands whose message literal is streamed: APPEND and RFC 8508's REPLACE."""
+_LITERAL8_VALUES = re.compile(TAG_PATTERN + b" SETMETADATA ", re.IGNORECASE)
+"""RFC 5464 section 5: ``value = nstring / literal8``, read whole like other literals."""
 
 
 def _literal_marker(line: bytes) -> tuple[int, bool, int] | None:
@@ -360,7 +362,7 @@ class ServerConnection:
         self, problem: Event | None, size: int, sync: bool, binary: bool
     ) -> Event | None:
         """A literal that is read whole into the command (not an APPEND message)."""
-        if problem is None and binary:
+        if problem is None and binary and not _LITERAL8_VALUES.match(self._segments[0]):
             problem = ParseError(self._tag, TEXT_LITERAL8)
         if problem is None:
             problem = self._size_problem(size)

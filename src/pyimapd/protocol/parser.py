@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pyimapd.protocol import acl_parser as acl
 from pyimapd.protocol import commands as c
 from pyimapd.protocol import ext_parser as ext
+from pyimapd.protocol import metadata_parser as metadata
 from pyimapd.protocol import multisearch, notify_parser
 from pyimapd.protocol import urlauth_parser as urlauth
 from pyimapd.protocol.events import ParseError
@@ -487,5 +488,7 @@ _COMMANDS: dict[str, _Handler] = {
     "GETACL": acl.getacl,
     "LISTRIGHTS": acl.listrights,
     "MYRIGHTS": acl.myrights,
+    "GETMETADATA": metadata.getmetadata,
+    "SETMETADATA": metadata.setmetadata,
 }
 """Command name (upper-cased) to the function reading its arguments."""

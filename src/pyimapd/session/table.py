@@ -11,6 +11,7 @@ from typing import Any
 
 from pyimapd.protocol import acl_commands as a
 from pyimapd.protocol import commands as c
+from pyimapd.protocol import metadata_commands as md
 from pyimapd.protocol.multisearch import Esearch
 from pyimapd.session.handlers import (
     acl,
@@ -23,6 +24,7 @@ from pyimapd.session.handlers import (
     info,
     mailbox,
     message,
+    metadata,
     multisearch,
     notify,
     quota,
@@ -106,6 +108,8 @@ TABLE: dict[type[c.Command], CommandSpec] = {
     a.GetAcl: CommandSpec(acl.getacl, AUTH),
     a.ListRights: CommandSpec(acl.listrights, AUTH),
     a.MyRights: CommandSpec(acl.myrights, AUTH),
+    md.GetMetadata: CommandSpec(metadata.getmetadata, AUTH, capability="METADATA"),
+    md.SetMetadata: CommandSpec(metadata.setmetadata, AUTH),
 }
 
 EXTENSIONS: tuple[str, ...] = ("LITERAL+", "CONDSTORE", "QRESYNC", "STATUS=SIZE")
@@ -161,6 +165,7 @@ LIST-MYRIGHTS (RFC 8440): LIST's MYRIGHTS return option (handlers/mailbox.py).""
 
 _NAMES = {a.SetAcl: "SETACL", a.DeleteAcl: "DELETEACL", a.GetAcl: "GETACL",
           a.ListRights: "LISTRIGHTS", a.MyRights: "MYRIGHTS",
+          md.GetMetadata: "GETMETADATA", md.SetMetadata: "SETMETADATA",
           c.AppendStart: "APPEND", c.ReplaceStart: "REPLACE", c.Lsub: "LSUB",
           c.StartTLS: "STARTTLS", c.GenUrlAuth: "GENURLAUTH", c.ResetKey: "RESETKEY",
           c.UrlFetch: "URLFETCH"}

@@ -63,6 +63,7 @@ from pyimapd.storage.records import (  # noqa: F401 - the interface's own names
 )
 
 if TYPE_CHECKING:
+    from pyimapd.storage.metadata import MetadataSettings
     from pyimapd.storage.sharing import Namespaces
 
 DELIMITER = "/"
@@ -375,6 +376,24 @@ class Backend(Protocol):
     async def acl_entries(self, identifiers: Sequence[str]) -> list[tuple[str, str, str, str]]:
         """``(owner, mailbox, identifier, rights)`` of every entry, in every account,
         naming one of ``identifiers``."""
+
+    metadata: MetadataSettings
+    """``[metadata]``: RFC 5464's limits and server entries; set by ``open_backend``."""
+
+    async def get_metadata(
+        self, owner: str, mailbox: str | None, user: str
+    ) -> dict[str, bytes] | None:
+        """The METADATA entries of ``owner``'s ``mailbox`` (None: ``owner``'s own
+        ``/private`` server entries) that ``user`` sees, the ``/shared`` ones and
+        ``user``'s ``/private`` ones, by lower-case name (storage/metadata.py); None
+        when there is no such mailbox (a \\Noselect name is one that exists)."""
+
+    async def set_metadata(
+        self, owner: str, mailbox: str | None, user: str,
+        changes: Mapping[str, bytes | None], max_entries: int,
+    ) -> None:
+        """Sets (a None value deletes) every entry of ``changes`` or none (RFC 5464
+        section 4.3); raises NoSuchMailbox and MetadataTooMany. No rights checked."""
 
     async def close(self) -> None: ...
 

@@ -19,11 +19,12 @@ hears them under the owner's ``(user, mailbox)``: the owner's IDLE wakes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from pyimapd.storage import metadata as md
 from pyimapd.storage import names
 from pyimapd.storage import rights as r
 from pyimapd.storage.interface import (
@@ -225,6 +226,54 @@ class SharingStore:
         if identifier == place.owner:
             return r.ALL, []
         return "", [*r.ALL, "c", "d"]
+
+    # --- METADATA (RFC 5464 section 3.3) ---------------------------------------------
+
+    async def _metadata_place(self, name: str, shared_right: str, shared: bool) -> Place:
+        """Section 3.3 with ACLs: ``l`` and one of ``r s w i p`` on the mailbox, and for
+        ``/shared`` entries ``shared_right`` too (``r`` to read, ``w`` to write)."""
+        place = await self.locate(name)
+        if "l" not in place.rights or not set(place.rights) & set("rswip"):
+            raise _denied(name, place, "r")
+        if shared and shared_right not in place.rights:
+            raise _denied(name, place, shared_right)
+        return place
+
+    async def get_metadata(
+        self, name: str, entries: Sequence[str], depth: int, maxsize: int | None
+    ) -> tuple[list[tuple[str, bytes]], int]:
+        """GETMETADATA: the entries (and those below them to ``depth``) of at most
+        ``maxsize`` octets, and the size of the largest one left out. ``name`` ""
+        is the server: anyone reads its ``/shared`` entries (section 3.3)."""
+        if name == "":
+            found = {**self._backend.metadata.server_shared(),
+                     **(await self._backend.get_metadata(self.user, None, self.user) or {})}
+        else:
+            shared = not all(md.is_private(e) for e in entries)
+            place = await self._metadata_place(name, "r", shared)
+            got = await self._backend.get_metadata(place.owner, place.mailbox, self.user)
+            if got is None:
+                raise NoSuchMailbox(f"Mailbox {name} does not exist")
+            found = got
+        return md.limit(md.select(found, entries, depth), maxsize)
+
+    async def set_metadata(self, name: str, changes: Mapping[str, bytes | None]) -> None:
+        """SETMETADATA, all or nothing (section 4.3). Server ``/shared`` entries are the
+        administrator's (``[metadata]`` in the configuration): NO [NOPERM]."""
+        settings = self._backend.metadata
+        for data in changes.values():
+            if data is not None and len(data) > settings.max_size:
+                raise md.MetadataTooBig(settings.max_size)
+        shared = not all(md.is_private(e) for e in changes)
+        if name == "":
+            if shared:
+                raise NoPermission("Server /shared entries are set by the administrator")
+            owner, mailbox = self.user, None
+        else:
+            place = await self._metadata_place(name, "w", shared)
+            owner, mailbox = place.owner, place.mailbox
+        await self._backend.set_metadata(
+            owner, mailbox, self.user, changes, settings.max_entries)
 
     # --- the MailStore Protocol ----------------------------------------------------
 

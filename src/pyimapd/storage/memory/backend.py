@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from pyimapd.search.evaluate import fold
+from pyimapd.storage import metadata as md
 from pyimapd.storage import names, plans
 from pyimapd.storage.feed import LocalChangeFeed
 from pyimapd.storage.interface import (
@@ -87,6 +88,9 @@ class MemoryUserStore:
         account = self._state.accounts.pop(name, None)
         if account is None:
             raise NoSuchUser(f"No user {name}")
+        for other in self._state.accounts.values():  # the user's /private entries
+            for box in other.mailboxes.values():
+                box.metadata = {k: v for k, v in box.metadata.items() if k[0] != name}
         for mailbox in account.mailboxes.values():
             for msg in mailbox.messages.values():
                 self._state.release(msg.content)
@@ -115,6 +119,7 @@ class MemoryBackend:
         self.changes: ChangeFeed = changes if changes is not None else LocalChangeFeed()
         self.users: UserStore = MemoryUserStore(self._state, self)
         self.namespaces = Namespaces()
+        self.metadata = md.MetadataSettings()
 
     async def start(self) -> None:
         pass
@@ -150,6 +155,36 @@ class MemoryBackend:
                 for owner, account in self._state.accounts.items()
                 for box in account.mailboxes.values()
                 for ident, letters in box.acl.items() if ident in wanted]
+
+    def _metadata_of(self, owner: str, mailbox: str | None) -> dict[tuple[str, str], bytes] | None:
+        if mailbox is None:
+            account = self._state.accounts.get(owner)
+            return None if account is None else account.metadata
+        found = self._mailbox(owner, mailbox)
+        return None if found is None else found.metadata
+
+    async def get_metadata(
+        self, owner: str, mailbox: str | None, user: str
+    ) -> dict[str, bytes] | None:
+        entries = self._metadata_of(owner, mailbox)
+        if entries is None:
+            return None
+        return {entry: v for (who, entry), v in entries.items() if who in ("", user)}
+
+    async def set_metadata(
+        self, owner: str, mailbox: str | None, user: str,
+        changes: Mapping[str, bytes | None], max_entries: int,
+    ) -> None:
+        entries = self._metadata_of(owner, mailbox)
+        if entries is None:
+            raise NoSuchMailbox(f"Mailbox {mailbox} does not exist")
+        md.check_count([e for (who, e) in entries if who in ("", user)], changes, max_entries)
+        for entry, data in changes.items():
+            key = (md.owner_of(entry, user), entry)
+            if data is None:
+                entries.pop(key, None)
+            else:
+                entries[key] = data
 
     async def close(self) -> None:
         pass

@@ -64,6 +64,8 @@ class _Mailbox:
     """RFC 4467's mailbox access key; a re-created mailbox is a new object without one."""
     acl: dict[str, str] = field(default_factory=dict)
     """RFC 4314 entries (identifier -> rights); a RENAME keeps the object and so them."""
+    metadata: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    """RFC 5464 entries by ``(private user or "", entry)``; kept and dropped as ``acl``."""
     ident: int = field(default_factory=lambda: next(_MAILBOX_IDS))
     """What a row id is in SQL: kept across RENAME (the object is renamed in place)."""
 
@@ -80,6 +82,8 @@ class _Account:
     active: str | None = None
     tracking: dict[tuple[str, bytes], int] = field(default_factory=dict)
     """Sieve delivery tracking: ``(kind, key)`` -> expiry epoch second."""
+    metadata: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    """The user's ``/private`` server entries (RFC 5464), keyed as a mailbox's."""
 
     def check_addition(self, octets: int, messages: int) -> None:
         """RFC 9208 over the account's current usage (see :mod:`pyimapd.storage.quota`)."""

@@ -23,6 +23,7 @@ from pyimapd.storage.sql.core import POSTGRES
 from pyimapd.storage.sql.schema import (
     acl_table,
     dates_previews,
+    metadata_table,
     quota_columns,
     sieve_tables,
     tables,
@@ -100,7 +101,7 @@ CREATE FUNCTION pyimapd_fuzzy(haystack TEXT, grams TEXT) RETURNS INTEGER
 MIGRATIONS: list[str] = [
     SCHEMA_V1, quota_columns(POSTGRES), SCHEMA_V3_CONTAINS, urlauth_keys(POSTGRES),
     sieve_tables(POSTGRES), dates_previews(POSTGRES), textindex.MIGRATION, SCHEMA_V8_FUZZY,
-    acl_table(POSTGRES)]
+    acl_table(POSTGRES), metadata_table(POSTGRES)]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 LATEST = len(MIGRATIONS)

@@ -47,8 +47,9 @@ from pyimapd.storage.interface import (
     UserRecord,
     UserStore,
 )
+from pyimapd.storage.metadata import MetadataSettings
 from pyimapd.storage.sharing import Namespaces, SharingStore, open_sharing
-from pyimapd.storage.sql import acl, quota, textindex
+from pyimapd.storage.sql import acl, metadata, quota, textindex
 from pyimapd.storage.sql import mailboxes as mb
 from pyimapd.storage.sql import messages as msg
 from pyimapd.storage.sql import sieve as sv
@@ -154,6 +155,7 @@ class SqlBackend:
         self.changes: ChangeFeed = db.changes
         self.users: UserStore = SqlUserStore(db)
         self.namespaces = Namespaces()
+        self.metadata = MetadataSettings()
 
     async def open(self, user: str) -> SharingStore:
         return await open_sharing(self, user)
@@ -175,6 +177,20 @@ class SqlBackend:
         found: list[tuple[str, str, str, str]] = await self.engine.read_small(
             acl.acl_entries, list(identifiers))
         return found
+
+    async def get_metadata(
+        self, owner: str, mailbox: str | None, user: str
+    ) -> dict[str, bytes] | None:
+        found: dict[str, bytes] | None = await self.engine.read_small(
+            metadata.get_metadata, owner, mailbox, user)
+        return found
+
+    async def set_metadata(
+        self, owner: str, mailbox: str | None, user: str,
+        changes: Mapping[str, bytes | None], max_entries: int,
+    ) -> None:
+        await self.engine.write(
+            metadata.set_metadata, owner, mailbox, user, dict(changes), max_entries)
 
     async def text_index_status(self) -> tuple[bool, int]:
         """``(usable, contents not indexed yet)`` of the full-text index (issue 17)."""

@@ -109,6 +109,7 @@ def delete_user(d: Dialect, name: str) -> Routine[None]:
     yield count(
         "DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE user_id = ?)",
         uid)
+    yield count("DELETE FROM metadata WHERE private = ?", name)  # on others' mailboxes
     yield count("DELETE FROM users WHERE id = ?", uid)
     yield changed(name, [r["name"] for r in boxes])
 
@@ -269,6 +270,7 @@ def delete_mailbox(d: Dialect, user: str, name: str) -> Routine[None]:
         yield count("DELETE FROM expunged WHERE mailbox_id = ?", mailbox_id)
         yield count("DELETE FROM mailbox_keywords WHERE mailbox_id = ?", mailbox_id)
         yield count("DELETE FROM acl WHERE mailbox_id = ?", mailbox_id)  # RFC 4314 section 4
+        yield count("DELETE FROM metadata WHERE mailbox_id = ?", mailbox_id)  # RFC 5464 4.1
         yield count(
             "UPDATE mailboxes SET noselect = TRUE, special_use = NULL WHERE id = ?", mailbox_id)
     else:

@@ -193,6 +193,30 @@ def acl_table(d: Dialect) -> str:
     return _ACL.format(**d.types)
 
 
+_METADATA = """
+-- RFC 5464 METADATA: a mailbox's entries (mailbox_id set; user_id is its owner) and a
+-- user's /private server entries (mailbox_id NULL; user_id is that user). ``private``
+-- is the user a /private entry belongs to, '' for /shared; ``entry`` is the full name
+-- in lower case (storage/metadata.py). A RENAME keeps the mailbox row and so its
+-- entries; a DELETE drops them (the cascade, or storage/sql/mailboxes.py for a name
+-- kept as \\Noselect).
+CREATE TABLE metadata (
+    user_id {int} NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    mailbox_id {int} REFERENCES mailboxes(id) ON DELETE CASCADE,
+    private TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    value {blob} NOT NULL
+);
+CREATE UNIQUE INDEX metadata_key ON metadata (user_id, COALESCE(mailbox_id, 0), private, entry);
+CREATE INDEX metadata_by_mailbox ON metadata (mailbox_id);
+"""
+
+
+def metadata_table(d: Dialect) -> str:
+    """The METADATA table (the step after :func:`acl_table`)."""
+    return _METADATA.format(**d.types)
+
+
 def sieve_tables(d: Dialect) -> str:
     """Sieve scripts and delivery tracking (schema version 4 on SQLite, 5 on PostgreSQL)."""
     return _SIEVE.format(**d.types)

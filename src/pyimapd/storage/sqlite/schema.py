@@ -16,6 +16,7 @@ from pyimapd.storage.sql.core import SQLITE
 from pyimapd.storage.sql.schema import (
     acl_table,
     dates_previews,
+    metadata_table,
     quota_columns,
     sieve_tables,
     tables,
@@ -39,7 +40,7 @@ END;
 
 MIGRATIONS: list[str] = [
     SCHEMA_V1, quota_columns(SQLITE), urlauth_keys(SQLITE), sieve_tables(SQLITE),
-    dates_previews(SQLITE), textindex.SCHEMA, acl_table(SQLITE)]
+    dates_previews(SQLITE), textindex.SCHEMA, acl_table(SQLITE), metadata_table(SQLITE)]
 """Step ``i`` brings the schema from version ``i`` to ``i + 1``."""
 
 
