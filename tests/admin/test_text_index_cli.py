@@ -44,7 +44,7 @@ async def _store_without_index(data_dir: Path) -> None:
     conn = sqlite3.connect(data_dir / "pyimapd.sqlite3")
     for statement in ("DROP TRIGGER contents_text_unindex", "DROP TABLE content_body_fts",
                       "DROP TABLE content_lines_fts", "DROP VIEW content_lines",
-                      "DROP TABLE text_index_pending", "DROP TABLE acl",
+                      "DROP TABLE text_index_pending", "DROP TABLE metadata", "DROP TABLE acl",
                       "UPDATE schema_version SET version = 5"):
         conn.execute(statement)
     conn.commit()
